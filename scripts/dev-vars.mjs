@@ -1,0 +1,20 @@
+// Shared by scripts/dev.mjs and scripts/token.mjs: the local .dev.vars file.
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+
+const DEV_VARS = new URL("../.dev.vars", import.meta.url);
+const EXAMPLE = new URL("../.dev.vars.example", import.meta.url);
+
+/** Creates .dev.vars from .dev.vars.example when missing; returns its variables. */
+export function loadDevVars() {
+  if (!existsSync(DEV_VARS)) {
+    copyFileSync(EXAMPLE, DEV_VARS);
+    console.error("herald: created .dev.vars from .dev.vars.example (development secret only)");
+  }
+  const vars = {};
+  for (const line of readFileSync(DEV_VARS, "utf8").split(/\r?\n/)) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trimStart().startsWith("#")) continue;
+    vars[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
+  }
+  return vars;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// `npm run dev`: local state only, no Cloudflare account needed.
+// 1. creates .dev.vars from .dev.vars.example on first run;
+// 2. applies the D1 migrations to the local database (.wrangler/state);
+// 3. starts `wrangler dev` (extra arguments are passed through, e.g. --port 8788).
+import { spawnSync } from "node:child_process";
+import { loadDevVars } from "./dev-vars.mjs";
+
+loadDevVars();
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+const run = (args) => {
+  const res = spawnSync("wrangler", args, { stdio: "inherit", env, shell: process.platform === "win32" });
+  if (res.status !== 0) process.exit(res.status ?? 1);
+};
+run(["d1", "migrations", "apply", "DB", "--local"]);
+run(["dev", ...process.argv.slice(2)]);

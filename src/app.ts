@@ -1,0 +1,108 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import pkg from "../package.json";
+import { getConfig } from "./config";
+import { AppError, ErrorCode, type ErrorBody } from "./errors";
+import { jsonBody } from "./middleware/json-body";
+import { requireAuth } from "./middleware/auth";
+import { alertsRouter } from "./routes/alerts";
+import { healthRouter } from "./routes/health";
+import { usersRouter } from "./routes/users";
+import type { AppEnv } from "./types";
+
+/** Codes for HTTP errors raised by Hono itself rather than by Herald's code. */
+const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
+  400: ErrorCode.VALIDATION_FAILED,
+  401: ErrorCode.AUTH_FAILED,
+  403: ErrorCode.FORBIDDEN,
+  404: ErrorCode.NOT_FOUND,
+  405: ErrorCode.METHOD_NOT_ALLOWED,
+  413: ErrorCode.PAYLOAD_TOO_LARGE,
+  415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  429: ErrorCode.RATE_LIMITED,
+};
+
+/** Builds the Herald API: middleware, routes, OpenAPI document, one error path. */
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", requestId());
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c) => {
+        const allowed = getConfig(c.env).corsOrigins;
+        if (allowed.includes("*")) return "*";
+        return allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: ["X-Request-Id", "Idempotent-Replayed", "Location", "Retry-After", "WWW-Authenticate"],
+      maxAge: 600,
+    }),
+  );
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use("/api/*", async (c, next) =>
+    bodyLimit({
+      maxSize: getConfig(c.env).maxBodyBytes,
+      onError: () => {
+        throw new AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, `The body is larger than ${getConfig(c.env).maxBodyBytes} bytes`);
+      },
+    })(c, next),
+  );
+  app.use("/api/v1/*", requireAuth, jsonBody);
+
+  app.route("/", healthRouter);
+  app.route("/api/v1/alerts", alertsRouter);
+  app.route("/api/v1/users", usersRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "HS256 with JWT_SECRET, or RS256/ES256/EdDSA from JWT_JWKS_URL. Claims: sub, org, role, email?, name?",
+  });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Herald API",
+      version: pkg.version,
+      description: "Realtime alerts and notifications on Cloudflare Workers. Errors: {error:{code,message,details}}.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+
+  app.notFound((c) => {
+    const body: ErrorBody = {
+      error: { code: ErrorCode.NOT_FOUND, message: `No route ${c.req.method} ${c.req.path}`, requestId: c.var.requestId },
+    };
+    return c.json(body, 404);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.var.requestId;
+    let status: ContentfulStatusCode = 500;
+    let body: ErrorBody;
+    if (err instanceof AppError) {
+      status = err.status;
+      body = { error: { code: err.code, message: err.message, details: err.details, requestId } };
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+    } else if (err instanceof HTTPException && HTTP_CODES[err.status]) {
+      status = err.status as ContentfulStatusCode;
+      body = { error: { code: HTTP_CODES[err.status]!, message: err.message || "Request refused", requestId } };
+    } else {
+      console.error(`herald: unhandled error (request ${requestId})`, err);
+      body = { error: { code: ErrorCode.INTERNAL, message: "Internal error; quote the requestId when reporting it", requestId } };
+    }
+    if (status >= 500 && err instanceof AppError) console.error(`herald: ${err.code} (request ${requestId})`, err.message);
+    if (requestId) c.header("X-Request-Id", requestId);
+    return c.json(body, status);
+  });
+
+  return app;
+}

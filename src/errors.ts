@@ -1,0 +1,61 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/**
+ * Every stable error code a client may branch on. The README's error table
+ * lists the same codes with their HTTP status.
+ */
+export const ErrorCode = {
+  VALIDATION_FAILED: "VALIDATION_FAILED",
+  INVALID_JSON: "INVALID_JSON",
+  INVALID_CURSOR: "INVALID_CURSOR",
+  INVALID_IDEMPOTENCY_KEY: "INVALID_IDEMPOTENCY_KEY",
+  AUTH_REQUIRED: "AUTH_REQUIRED",
+  AUTH_FAILED: "AUTH_FAILED",
+  TOKEN_EXPIRED: "TOKEN_EXPIRED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  ALERT_NOT_FOUND: "ALERT_NOT_FOUND",
+  USER_NOT_FOUND: "USER_NOT_FOUND",
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  INVALID_TRANSITION: "INVALID_TRANSITION",
+  ALREADY_ASSIGNED: "ALREADY_ASSIGNED",
+  CONFLICT: "CONFLICT",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  DATA_TOO_LARGE: "DATA_TOO_LARGE",
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
+  UNKNOWN_ASSIGNEE: "UNKNOWN_ASSIGNEE",
+  RATE_LIMITED: "RATE_LIMITED",
+  CONFIG_INVALID: "CONFIG_INVALID",
+  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  INTERNAL: "INTERNAL",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown; requestId?: string };
+}
+
+/**
+ * An expected failure with its HTTP status and stable code. Services throw it;
+ * the app's single `onError` turns it into the JSON error body.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (code: ErrorCode, message: string) => new AppError(404, code, message);
+export const forbidden = (message = "Your role may not do this") =>
+  new AppError(403, ErrorCode.FORBIDDEN, message);
+export const badRequest = (code: ErrorCode, message: string, details?: unknown) =>
+  new AppError(400, code, message, details);

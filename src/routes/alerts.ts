@@ -1,0 +1,178 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { getConfig } from "../config";
+import { getDb } from "../db/client";
+import { bearerSecurity, createRouter } from "../lib/router";
+import {
+  AlertHistorySchema,
+  AlertIdParams,
+  AlertPageSchema,
+  AlertSchema,
+  AlertStatsSchema,
+  AssignBody,
+  BulkBody,
+  BulkResultSchema,
+  ConvertBody,
+  CreateAlertBody,
+  ListAlertsQuery,
+  StatsQuery,
+  StatusChangeBody,
+} from "../schemas/alerts";
+import { commonErrors, conflictResponse, IdempotencyHeaders, notFoundResponse, unprocessableResponse } from "../schemas/common";
+import {
+  alertStats,
+  assignAlert,
+  bulkAction,
+  changeStatus,
+  convertAlert,
+  createAlert,
+  getAlert,
+  getAlertHistory,
+  listAlerts,
+} from "../services/alerts";
+import { parseIdempotencyKey } from "../services/idempotency";
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+const tags = ["Alerts"];
+const security = bearerSecurity;
+const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });
+
+// Static paths (/stats, /bulk) are registered before /{id} so they win.
+export const alertsRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags,
+      security,
+      summary: "Create an alert (admin, service)",
+      description:
+        "With an Idempotency-Key header, a retry with the same body returns the first response again (201, same id, header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.",
+      request: { headers: IdempotencyHeaders, body: { required: true, content: json(CreateAlertBody) } },
+      responses: {
+        201: { description: "Created (or replayed)", content: json(AlertSchema) },
+        ...commonErrors,
+        ...unprocessableResponse,
+      },
+    }),
+    async (c) => {
+      const key = parseIdempotencyKey(c.req.valid("header")["idempotency-key"]);
+      const config = getConfig(c.env);
+      const result = await createAlert(
+        getDb(c.env),
+        c.var.auth,
+        c.req.valid("json"),
+        { maxAlertDataBytes: config.maxAlertDataBytes },
+        key === undefined ? undefined : { key, body: await c.req.json(), ttlSeconds: config.idempotencyTtlSeconds },
+      );
+      if (result.replayed) c.header("Idempotent-Replayed", "true");
+      c.header("Location", `/api/v1/alerts/${result.body.id}`);
+      return c.json(result.body, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags,
+      security,
+      summary: "List visible alerts, newest first",
+      request: { query: ListAlertsQuery },
+      responses: { 200: { description: "One page", content: json(AlertPageSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await listAlerts(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/stats",
+      tags,
+      security,
+      summary: "Totals, breakdowns, conversion rate and time to acknowledge over visible alerts",
+      request: { query: StatsQuery },
+      responses: { 200: { description: "Statistics", content: json(AlertStatsSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await alertStats(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/bulk",
+      tags,
+      security,
+      summary: "Acknowledge, dismiss or assign up to 100 alerts; a result per id",
+      request: { body: { required: true, content: json(BulkBody) } },
+      responses: { 200: { description: "Per-id results", content: json(BulkResultSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await bulkAction(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}",
+      tags,
+      security,
+      summary: "Read one alert",
+      request: { params: AlertIdParams },
+      responses: { ...alertResponse("The alert"), ...commonErrors, ...notFoundResponse },
+    }),
+    async (c) => c.json(await getAlert(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/history",
+      tags,
+      security,
+      summary: "The alert's audit trail (creation, transitions with notes, assignments), oldest first",
+      request: { params: AlertIdParams },
+      responses: {
+        200: { description: "History", content: json(z.object({ items: z.array(AlertHistorySchema) })) },
+        ...commonErrors,
+        ...notFoundResponse,
+      },
+    }),
+    async (c) => c.json({ items: await getAlertHistory(getDb(c.env), c.var.auth, c.req.valid("param").id) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/{id}/status",
+      tags,
+      security,
+      summary: "Move an alert along its lifecycle",
+      description: "Legal moves: see docs/ALERTS.md. An illegal one is 409 INVALID_TRANSITION.",
+      request: { params: AlertIdParams, body: { required: true, content: json(StatusChangeBody) } },
+      responses: { ...alertResponse("Updated"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
+    }),
+    async (c) => c.json(await changeStatus(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/assign",
+      tags,
+      security,
+      summary: "Assign an alert (admin, service; an agent may take an unassigned alert)",
+      request: { params: AlertIdParams, body: { required: true, content: json(AssignBody) } },
+      responses: {
+        ...alertResponse("Assigned"),
+        ...commonErrors,
+        ...notFoundResponse,
+        ...conflictResponse,
+        ...unprocessableResponse,
+      },
+    }),
+    async (c) => c.json(await assignAlert(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/convert",
+      tags,
+      security,
+      summary: "Record a conversion (status CONVERTED, value and type)",
+      request: { params: AlertIdParams, body: { required: true, content: json(ConvertBody) } },
+      responses: { ...alertResponse("Converted"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
+    }),
+    async (c) => c.json(await convertAlert(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+  );

@@ -1,0 +1,41 @@
+import { createRoute } from "@hono/zod-openapi";
+import { getDb } from "../db/client";
+import { bearerSecurity, createRouter } from "../lib/router";
+import { commonErrors, notFoundResponse } from "../schemas/common";
+import { UpsertUserBody, UserIdParams, UserSchema } from "../schemas/users";
+import { getUser, upsertUser } from "../services/users";
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+
+export const usersRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/{id}",
+      tags: ["Directory"],
+      summary: "Create or update a recipient profile (admin, service)",
+      security: bearerSecurity,
+      request: { params: UserIdParams, body: { required: true, content: json(UpsertUserBody) } },
+      responses: {
+        200: { description: "Updated", content: json(UserSchema) },
+        201: { description: "Created", content: json(UserSchema) },
+        ...commonErrors,
+      },
+    }),
+    async (c) => {
+      const { user, created } = await upsertUser(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json"));
+      return created ? c.json(user, 201) : c.json(user, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}",
+      tags: ["Directory"],
+      summary: "Read a profile (members: only their own)",
+      security: bearerSecurity,
+      request: { params: UserIdParams },
+      responses: { 200: { description: "The profile", content: json(UserSchema) }, ...commonErrors, ...notFoundResponse },
+    }),
+    async (c) => c.json(await getUser(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
+  );

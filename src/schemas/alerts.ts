@@ -1,0 +1,192 @@
+import { z } from "@hono/zod-openapi";
+import { ALERT_STATUSES, PRIORITIES } from "../db/schema";
+import { IdString, IsoDateTime } from "./common";
+
+export const PrioritySchema = z.enum(PRIORITIES);
+export const AlertStatusSchema = z.enum(ALERT_STATUSES);
+
+const AlertType = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "Use letters, digits and _ . : -")
+  .openapi({ example: "LIKELY_TO_SELL" });
+
+const uniqueIds = (max: number) =>
+  z
+    .array(IdString)
+    .max(max)
+    .refine((ids) => new Set(ids).size === ids.length, "Ids must be unique");
+
+export const SubjectSchema = z
+  .object({
+    id: z.string().min(1).max(128).optional(),
+    email: z.email().max(320).optional(),
+    name: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .refine((s) => s.id !== undefined || s.email !== undefined || s.name !== undefined, "Give at least one of id, email, name")
+  .openapi("Subject");
+
+export const CreateAlertBody = z
+  .object({
+    alertType: AlertType,
+    priority: PrioritySchema.default("MEDIUM"),
+    confidence: z.number().min(0).max(1).optional(),
+    title: z.string().trim().min(1).max(200),
+    message: z.string().max(4000).optional(),
+    subject: SubjectSchema.optional(),
+    data: z.record(z.string(), z.unknown()).default({}).openapi({ description: "Free JSON object, at most MAX_ALERT_DATA_BYTES when serialized" }),
+    assigneeId: IdString.optional(),
+    recipients: uniqueIds(100).default([]),
+    modelVersion: z.string().min(1).max(64).optional(),
+    signalCount: z.number().int().min(0).max(1_000_000_000).optional(),
+  })
+  .strict()
+  .openapi("CreateAlert");
+
+const csvOf = <T extends [string, ...string[]]>(values: T) =>
+  z
+    .string()
+    .transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).min(1))
+    .openapi({ description: `Comma-separated: ${values.join(", ")}` });
+
+export const ListAlertsQuery = z
+  .object({
+    status: csvOf([...ALERT_STATUSES]).optional(),
+    priority: csvOf([...PRIORITIES]).optional(),
+    type: AlertType.optional(),
+    assigneeId: IdString.optional(),
+    since: IsoDateTime.optional().openapi({ description: "Created at or after" }),
+    until: IsoDateTime.optional().openapi({ description: "Created before" }),
+    minConfidence: z.coerce.number().min(0).max(1).optional(),
+    q: z.string().trim().min(1).max(200).optional().openapi({ description: "Text in the title or the subject's id, email or name" }),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().min(1).max(512).optional().openapi({ description: "nextCursor of the previous page" }),
+  })
+  .refine((q) => !q.since || !q.until || Date.parse(q.since) < Date.parse(q.until), {
+    message: "since must be before until",
+    path: ["until"],
+  });
+
+export const StatsQuery = z
+  .object({
+    since: IsoDateTime.optional(),
+    until: IsoDateTime.optional(),
+  })
+  .refine((q) => !q.since || !q.until || Date.parse(q.since) < Date.parse(q.until), {
+    message: "since must be before until",
+    path: ["until"],
+  });
+
+export const AlertIdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+
+export const StatusChangeBody = z
+  .object({ status: AlertStatusSchema, note: z.string().max(2000).optional() })
+  .strict()
+  .openapi("StatusChange");
+
+export const AssignBody = z.object({ agentId: IdString, note: z.string().max(2000).optional() }).strict().openapi("Assign");
+
+export const ConvertBody = z
+  .object({
+    conversionValue: z.number().min(0).max(1e15),
+    conversionType: z.string().trim().min(1).max(64),
+    note: z.string().max(2000).optional(),
+  })
+  .strict()
+  .openapi("Convert");
+
+export const BulkBody = z
+  .object({
+    ids: uniqueIds(100).min(1),
+    action: z.enum(["acknowledge", "dismiss", "assign"]),
+    agentId: IdString.optional(),
+  })
+  .strict()
+  .refine((b) => b.action !== "assign" || b.agentId !== undefined, { message: "agentId is required for assign", path: ["agentId"] })
+  .openapi("BulkAction");
+
+export const AlertSchema = z
+  .object({
+    id: z.string(),
+    organizationId: z.string(),
+    alertType: z.string(),
+    priority: PrioritySchema,
+    status: AlertStatusSchema,
+    confidence: z.number().nullable(),
+    title: z.string(),
+    message: z.string().nullable(),
+    subject: z.object({ id: z.string().nullable(), email: z.string().nullable(), name: z.string().nullable() }).nullable(),
+    data: z.record(z.string(), z.unknown()),
+    assigneeId: z.string().nullable(),
+    recipients: z.array(z.string()),
+    modelVersion: z.string().nullable(),
+    signalCount: z.number().nullable(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    acknowledgedAt: z.string().nullable(),
+    assignedAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    convertedAt: z.string().nullable(),
+    conversionValue: z.number().nullable(),
+    conversionType: z.string().nullable(),
+  })
+  .openapi("Alert");
+
+export const AlertPageSchema = z
+  .object({ items: z.array(AlertSchema), nextCursor: z.string().nullable() })
+  .openapi("AlertPage");
+
+export const AlertHistorySchema = z
+  .object({
+    id: z.string(),
+    action: z.enum(["created", "status", "assigned", "converted"]),
+    actorId: z.string(),
+    fromStatus: AlertStatusSchema.nullable(),
+    toStatus: AlertStatusSchema.nullable(),
+    assigneeId: z.string().nullable(),
+    note: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi("AlertHistoryEntry");
+
+export const AlertStatsSchema = z
+  .object({
+    window: z.object({ since: z.string().nullable(), until: z.string().nullable() }),
+    total: z.number(),
+    byType: z.record(z.string(), z.number()),
+    byPriority: z.record(z.string(), z.number()),
+    byStatus: z.record(z.string(), z.number()),
+    converted: z.number(),
+    conversionRate: z.number().openapi({ description: "converted / total, 0 when total is 0" }),
+    conversionValueTotal: z.number(),
+    acknowledged: z.number().openapi({ description: "Alerts that have an acknowledgedAt" }),
+    avgTimeToAcknowledgeMs: z.number().nullable(),
+  })
+  .openapi("AlertStats");
+
+export const BulkResultSchema = z
+  .object({
+    results: z.array(
+      z.object({
+        id: z.string(),
+        ok: z.boolean(),
+        alert: AlertSchema.optional(),
+        error: z.object({ code: z.string(), message: z.string() }).optional(),
+      }),
+    ),
+    succeeded: z.number(),
+    failed: z.number(),
+  })
+  .openapi("BulkResult");
+
+export type CreateAlertInput = z.infer<typeof CreateAlertBody>;
+export type ListAlertsInput = z.infer<typeof ListAlertsQuery>;
+export type Alert = z.infer<typeof AlertSchema>;
+export type AlertStatus = z.infer<typeof AlertStatusSchema>;
+export type AlertStats = z.infer<typeof AlertStatsSchema>;
+export type BulkResult = z.infer<typeof BulkResultSchema>;
+export type AlertHistoryEntry = z.infer<typeof AlertHistorySchema>;

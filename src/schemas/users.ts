@@ -1,0 +1,37 @@
+import { z } from "@hono/zod-openapi";
+import { IdString, RoleSchema } from "./common";
+
+export const UserIdParams = z.object({ id: IdString.openapi({ param: { name: "id", in: "path" } }) });
+
+export const UpsertUserBody = z
+  .object({
+    email: z.email().max(320).nullable().optional(),
+    name: z.string().min(1).max(200).nullable().optional(),
+    phone: z
+      .string()
+      .regex(/^\+[1-9][0-9]{6,14}$/, "Use E.164, e.g. +14155550123")
+      .nullable()
+      .optional(),
+    role: RoleSchema.optional(),
+    departments: z.array(z.string().min(1).max(64)).max(50).optional(),
+  })
+  .strict()
+  .openapi("UpsertUser");
+
+export const UserSchema = z
+  .object({
+    id: z.string(),
+    organizationId: z.string(),
+    email: z.string().nullable(),
+    name: z.string().nullable(),
+    phone: z.string().nullable(),
+    role: RoleSchema,
+    departments: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    lastSeenAt: z.string().nullable(),
+  })
+  .openapi("User");
+
+export type UpsertUserInput = z.infer<typeof UpsertUserBody>;
+export type User = z.infer<typeof UserSchema>;

@@ -1,0 +1,492 @@
+import { and, asc, avg, count, desc, eq, gte, inArray, isNull, like, lt, or, sql, sum, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { alertHistory, alertRecipients, alerts, type AlertHistoryRow, type AlertRow } from "../db/schema";
+import { AppError, ErrorCode, forbidden, notFound } from "../errors";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { newId } from "../lib/ids";
+import { jsonByteLength } from "../lib/json";
+import type {
+  Alert,
+  AlertHistoryEntry,
+  AlertStats,
+  AlertStatus,
+  BulkResult,
+  CreateAlertInput,
+  ListAlertsInput,
+} from "../schemas/alerts";
+import type { Claims } from "../types";
+import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
+import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";
+import { findUser } from "./users";
+
+/**
+ * The alert service: every read and mutation of alerts goes through here, so
+ * the rules (who sees what, which transitions are legal, who may assign) live
+ * in one place. Routes only validate input and shape responses; later issues
+ * hook realtime publishing and notifications onto the mutations below.
+ */
+
+/** Options the service needs from configuration. */
+export interface AlertLimits {
+  maxAlertDataBytes: number;
+}
+
+const isPrivileged = (actor: Claims) => actor.role === "admin" || actor.role === "service";
+
+/** D1 binds at most 100 parameters per statement; recipient rows have 4 columns. */
+const RECIPIENT_ROWS_PER_INSERT = 25;
+
+/** API shape of an alert row. */
+export function toAlert(row: AlertRow): Alert {
+  const hasSubject = row.subjectId !== null || row.subjectEmail !== null || row.subjectName !== null;
+  return {
+    id: row.id,
+    organizationId: row.orgId,
+    alertType: row.alertType,
+    priority: row.priority,
+    status: row.status,
+    confidence: row.confidence,
+    title: row.title,
+    message: row.message,
+    subject: hasSubject ? { id: row.subjectId, email: row.subjectEmail, name: row.subjectName } : null,
+    data: row.data,
+    assigneeId: row.assigneeId,
+    recipients: row.recipients,
+    modelVersion: row.modelVersion,
+    signalCount: row.signalCount,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    acknowledgedAt: row.acknowledgedAt?.toISOString() ?? null,
+    assignedAt: row.assignedAt?.toISOString() ?? null,
+    resolvedAt: row.resolvedAt?.toISOString() ?? null,
+    convertedAt: row.convertedAt?.toISOString() ?? null,
+    conversionValue: row.conversionValue,
+    conversionType: row.conversionType,
+  };
+}
+
+function toHistoryEntry(row: AlertHistoryRow): AlertHistoryEntry {
+  return {
+    id: row.id,
+    action: row.action,
+    actorId: row.actorId,
+    fromStatus: row.fromStatus as AlertStatus | null,
+    toStatus: row.toStatus as AlertStatus | null,
+    assigneeId: row.assigneeId,
+    note: row.note,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/**
+ * The visibility rule: admins and services see every alert of their org;
+ * agents and members see alerts assigned to them or listing them as recipient.
+ */
+function visibleTo(db: Db, actor: Claims): SQL | undefined {
+  if (isPrivileged(actor)) return eq(alerts.orgId, actor.org);
+  const mine = db
+    .select({ id: alertRecipients.alertId })
+    .from(alertRecipients)
+    .where(and(eq(alertRecipients.orgId, actor.org), eq(alertRecipients.userId, actor.sub)));
+  return and(eq(alerts.orgId, actor.org), or(eq(alerts.assigneeId, actor.sub), inArray(alerts.id, mine)));
+}
+
+const alertNotFound = (id: string) => notFound(ErrorCode.ALERT_NOT_FOUND, `No alert ${id} in your organization`);
+
+async function loadVisible(db: Db, actor: Claims, id: string): Promise<AlertRow> {
+  const row = await db.query.alerts.findFirst({ where: and(eq(alerts.id, id), visibleTo(db, actor)) });
+  if (!row) throw alertNotFound(id);
+  return row;
+}
+
+async function requireAssignable(db: Db, orgId: string, agentId: string): Promise<void> {
+  const user = await findUser(db, orgId, agentId);
+  if (!user || user.role === "service") {
+    throw new AppError(422, ErrorCode.UNKNOWN_ASSIGNEE, `${agentId} is not a person in your organization's directory`, {
+      agentId,
+    });
+  }
+}
+
+function historyRow(
+  alert: { id: string; orgId: string },
+  actor: Claims,
+  now: Date,
+  entry: Pick<AlertHistoryRow, "action"> & Partial<Pick<AlertHistoryRow, "fromStatus" | "toStatus" | "assigneeId" | "note">>,
+) {
+  return {
+    id: newId("ahe", now.getTime()),
+    alertId: alert.id,
+    orgId: alert.orgId,
+    actorId: actor.sub,
+    fromStatus: null,
+    toStatus: null,
+    assigneeId: null,
+    note: null,
+    ...entry,
+    createdAt: now,
+  };
+}
+
+/**
+ * Creates an alert (admins and services). With an idempotency key, a retry
+ * replays the first response instead of creating a second alert.
+ */
+export async function createAlert(
+  db: Db,
+  actor: Claims,
+  input: CreateAlertInput,
+  limits: AlertLimits,
+  idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
+  now = new Date(),
+): Promise<IdempotentResult<Alert>> {
+  if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
+  const dataBytes = jsonByteLength(input.data);
+  if (dataBytes > limits.maxAlertDataBytes) {
+    throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${dataBytes} bytes; the limit is ${limits.maxAlertDataBytes}`, {
+      bytes: dataBytes,
+      limit: limits.maxAlertDataBytes,
+    });
+  }
+  if (input.assigneeId) await requireAssignable(db, actor.org, input.assigneeId);
+
+  const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
+  return runIdempotent<Alert>(
+    db,
+    request,
+    () => {
+      const row: AlertRow = {
+        id: newId("alr", now.getTime()),
+        orgId: actor.org,
+        alertType: input.alertType,
+        priority: input.priority,
+        status: "PENDING",
+        confidence: input.confidence ?? null,
+        title: input.title,
+        message: input.message ?? null,
+        subjectId: input.subject?.id ?? null,
+        subjectEmail: input.subject?.email ?? null,
+        subjectName: input.subject?.name ?? null,
+        data: input.data,
+        assigneeId: input.assigneeId ?? null,
+        recipients: input.recipients,
+        modelVersion: input.modelVersion ?? null,
+        signalCount: input.signalCount ?? null,
+        createdBy: actor.sub,
+        createdAt: now,
+        updatedAt: now,
+        acknowledgedAt: null,
+        assignedAt: input.assigneeId ? now : null,
+        resolvedAt: null,
+        convertedAt: null,
+        conversionValue: null,
+        conversionType: null,
+      };
+      const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
+      for (let i = 0; i < input.recipients.length; i += RECIPIENT_ROWS_PER_INSERT) {
+        const chunk = input.recipients.slice(i, i + RECIPIENT_ROWS_PER_INSERT);
+        statements.push(
+          db.insert(alertRecipients).values(chunk.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))),
+        );
+      }
+      statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "created", toStatus: "PENDING" })));
+      if (row.assigneeId) {
+        statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId })));
+      }
+      return { statements, body: toAlert(row) };
+    },
+    now,
+  );
+}
+
+/** One alert, if the actor may see it (404 otherwise, also for other orgs' ids). */
+export async function getAlert(db: Db, actor: Claims, id: string): Promise<Alert> {
+  return toAlert(await loadVisible(db, actor, id));
+}
+
+/** The audit trail of a visible alert, oldest first. */
+export async function getAlertHistory(db: Db, actor: Claims, id: string): Promise<AlertHistoryEntry[]> {
+  await loadVisible(db, actor, id);
+  const rows = await db.query.alertHistory.findMany({
+    where: and(eq(alertHistory.alertId, id), eq(alertHistory.orgId, actor.org)),
+    orderBy: [asc(alertHistory.createdAt), asc(alertHistory.id)],
+  });
+  return rows.map(toHistoryEntry);
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+/** Lists visible alerts, newest first, filtered, one page at a time. */
+export async function listAlerts(
+  db: Db,
+  actor: Claims,
+  query: ListAlertsInput,
+): Promise<{ items: Alert[]; nextCursor: string | null }> {
+  const conditions: (SQL | undefined)[] = [visibleTo(db, actor)];
+  if (query.status) conditions.push(inArray(alerts.status, query.status));
+  if (query.priority) conditions.push(inArray(alerts.priority, query.priority));
+  if (query.type) conditions.push(eq(alerts.alertType, query.type));
+  if (query.assigneeId) conditions.push(eq(alerts.assigneeId, query.assigneeId));
+  if (query.since) conditions.push(gte(alerts.createdAt, new Date(query.since)));
+  if (query.until) conditions.push(lt(alerts.createdAt, new Date(query.until)));
+  if (query.minConfidence !== undefined) conditions.push(gte(alerts.confidence, query.minConfidence));
+  if (query.q) {
+    const pattern = `%${escapeLike(query.q)}%`;
+    const match = (column: SQLiteColumn) => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+    conditions.push(or(match(alerts.title), match(alerts.subjectName), match(alerts.subjectEmail), match(alerts.subjectId)));
+  }
+  if (query.cursor) {
+    const cursor = decodeCursor(query.cursor);
+    const at = new Date(cursor.createdAt);
+    conditions.push(or(lt(alerts.createdAt, at), and(eq(alerts.createdAt, at), lt(alerts.id, cursor.id))));
+  }
+  const rows = await db
+    .select()
+    .from(alerts)
+    .where(and(...conditions))
+    .orderBy(desc(alerts.createdAt), desc(alerts.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const nextCursor = rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null;
+  return { items: page.map(toAlert), nextCursor };
+}
+
+/**
+ * Writes an alert change only if the alert is still as it was read
+ * (`expected`), with its history entry in the same transaction. Returns the
+ * new row, or undefined when another writer got there first.
+ */
+async function applyChange(
+  db: Db,
+  actor: Claims,
+  current: AlertRow,
+  expected: SQL,
+  changes: Partial<AlertRow>,
+  history: Parameters<typeof historyRow>[3],
+  now: Date,
+): Promise<AlertRow | undefined> {
+  const entry = historyRow(current, actor, now, history);
+  const [updated] = await db.batch([
+    db
+      .update(alerts)
+      .set({ ...changes, updatedAt: now })
+      .where(and(eq(alerts.id, current.id), eq(alerts.orgId, current.orgId), expected))
+      .returning(),
+    // Inserted only if the update above applied: it is the only writer of this
+    // alert with updated_at = now (same transaction, so all or nothing).
+    db.insert(alertHistory).select(
+      db
+        .select({
+          id: sql<string>`${entry.id}`.as("id"),
+          alertId: alerts.id,
+          orgId: alerts.orgId,
+          actorId: sql<string>`${entry.actorId}`.as("actor_id"),
+          action: sql<AlertHistoryRow["action"]>`${entry.action}`.as("action"),
+          fromStatus: sql<string | null>`${entry.fromStatus}`.as("from_status"),
+          toStatus: sql<string | null>`${entry.toStatus}`.as("to_status"),
+          assigneeId: sql<string | null>`${entry.assigneeId}`.as("assignee_id"),
+          note: sql<string | null>`${entry.note}`.as("note"),
+          createdAt: alerts.updatedAt,
+        })
+        .from(alerts)
+        .where(and(eq(alerts.id, current.id), eq(alerts.updatedAt, now))),
+    ),
+  ]);
+  return updated[0];
+}
+
+/** Moves a visible alert along the lifecycle (see alert-state.ts). */
+export async function changeStatus(
+  db: Db,
+  actor: Claims,
+  id: string,
+  input: { status: AlertStatus; note?: string },
+  now = new Date(),
+): Promise<Alert> {
+  const current = await loadVisible(db, actor, id);
+  const to = input.status;
+  if (to === "CONVERTED") {
+    throw new AppError(409, ErrorCode.INVALID_TRANSITION, "Use POST /api/v1/alerts/:id/convert to record a conversion", {
+      from: current.status,
+      to,
+    });
+  }
+  if (!canTransition(current.status, to)) {
+    throw new AppError(409, ErrorCode.INVALID_TRANSITION, `An alert cannot go from ${current.status} to ${to}`, {
+      from: current.status,
+      to,
+      allowed: STATUS_TRANSITIONS[current.status],
+    });
+  }
+  const changes: Partial<AlertRow> = { status: to };
+  if (ACKNOWLEDGING.includes(to) && !current.acknowledgedAt) changes.acknowledgedAt = now;
+  if (to === "RESOLVED") changes.resolvedAt = now;
+  if (current.status === "RESOLVED") changes.resolvedAt = null;
+  const updated = await applyChange(
+    db,
+    actor,
+    current,
+    eq(alerts.status, current.status),
+    changes,
+    { action: "status", fromStatus: current.status, toStatus: to, note: input.note ?? null },
+    now,
+  );
+  if (!updated) throw concurrentChange(id);
+  return toAlert(updated);
+}
+
+const concurrentChange = (id: string) =>
+  new AppError(409, ErrorCode.CONFLICT, `Alert ${id} was changed by someone else meanwhile; read it and retry`);
+
+/**
+ * Assigns an alert. Admins and services assign anyone in the directory (not
+ * services); an agent may only take an unassigned alert for themselves.
+ */
+export async function assignAlert(
+  db: Db,
+  actor: Claims,
+  id: string,
+  input: { agentId: string; note?: string },
+  now = new Date(),
+): Promise<Alert> {
+  let current: AlertRow;
+  let expected: SQL;
+  if (isPrivileged(actor)) {
+    current = await loadVisible(db, actor, id);
+    expected = current.assigneeId === null ? isNull(alerts.assigneeId) : eq(alerts.assigneeId, current.assigneeId);
+  } else if (actor.role === "agent") {
+    if (input.agentId !== actor.sub) throw forbidden("Agents may only assign alerts to themselves");
+    const row = await db.query.alerts.findFirst({ where: and(eq(alerts.id, id), eq(alerts.orgId, actor.org)) });
+    if (!row) throw alertNotFound(id);
+    if (row.assigneeId !== null && row.assigneeId !== actor.sub) {
+      const visible = await db.query.alerts.findFirst({ where: and(eq(alerts.id, id), visibleTo(db, actor)) });
+      if (!visible) throw alertNotFound(id);
+      throw new AppError(409, ErrorCode.ALREADY_ASSIGNED, `Alert ${id} is already assigned to ${row.assigneeId}`);
+    }
+    current = row;
+    expected = isNull(alerts.assigneeId);
+  } else {
+    throw forbidden("Only admins, services and agents assign alerts");
+  }
+  if (current.assigneeId === input.agentId) return toAlert(current);
+  if (current.status === "CONVERTED") {
+    throw new AppError(409, ErrorCode.INVALID_TRANSITION, "A converted alert can no longer be assigned", { from: current.status });
+  }
+  await requireAssignable(db, actor.org, input.agentId);
+  const updated = await applyChange(
+    db,
+    actor,
+    current,
+    expected,
+    { assigneeId: input.agentId, assignedAt: now },
+    { action: "assigned", assigneeId: input.agentId, note: input.note ?? null },
+    now,
+  );
+  if (!updated) {
+    if (!isPrivileged(actor)) throw new AppError(409, ErrorCode.ALREADY_ASSIGNED, `Alert ${id} was just taken by someone else`);
+    throw concurrentChange(id);
+  }
+  return toAlert(updated);
+}
+
+/** Records a conversion: status CONVERTED with its value and type. */
+export async function convertAlert(
+  db: Db,
+  actor: Claims,
+  id: string,
+  input: { conversionValue: number; conversionType: string; note?: string },
+  now = new Date(),
+): Promise<Alert> {
+  const current = await loadVisible(db, actor, id);
+  if (!CONVERTIBLE_FROM.includes(current.status)) {
+    throw new AppError(409, ErrorCode.INVALID_TRANSITION, `An alert cannot go from ${current.status} to CONVERTED`, {
+      from: current.status,
+      to: "CONVERTED",
+      allowed: CONVERTIBLE_FROM,
+    });
+  }
+  const updated = await applyChange(
+    db,
+    actor,
+    current,
+    eq(alerts.status, current.status),
+    {
+      status: "CONVERTED",
+      convertedAt: now,
+      conversionValue: input.conversionValue,
+      conversionType: input.conversionType,
+      acknowledgedAt: current.acknowledgedAt ?? now,
+    },
+    { action: "converted", fromStatus: current.status, toStatus: "CONVERTED", note: input.note ?? null },
+    now,
+  );
+  if (!updated) throw concurrentChange(id);
+  return toAlert(updated);
+}
+
+/** Applies one action to many alerts; each id succeeds or fails on its own. */
+export async function bulkAction(
+  db: Db,
+  actor: Claims,
+  input: { ids: string[]; action: "acknowledge" | "dismiss" | "assign"; agentId?: string },
+  now = new Date(),
+): Promise<BulkResult> {
+  const results: BulkResult["results"] = [];
+  for (const id of input.ids) {
+    try {
+      const alert =
+        input.action === "assign"
+          ? await assignAlert(db, actor, id, { agentId: input.agentId! }, now)
+          : await changeStatus(db, actor, id, { status: input.action === "acknowledge" ? "ACKNOWLEDGED" : "DISMISSED" }, now);
+      results.push({ id, ok: true, alert });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      results.push({ id, ok: false, error: { code: err.code, message: err.message } });
+    }
+  }
+  const succeeded = results.filter((r) => r.ok).length;
+  return { results, succeeded, failed: results.length - succeeded };
+}
+
+/** Counts and rates over the alerts the actor can see, created within the window. */
+export async function alertStats(db: Db, actor: Claims, window: { since?: string; until?: string }): Promise<AlertStats> {
+  const where = and(
+    visibleTo(db, actor),
+    window.since ? gte(alerts.createdAt, new Date(window.since)) : undefined,
+    window.until ? lt(alerts.createdAt, new Date(window.until)) : undefined,
+  );
+  const [totals, byType, byPriority, byStatus] = await db.batch([
+    db
+      .select({
+        total: count(),
+        converted: sum(sql`CASE WHEN ${alerts.status} = 'CONVERTED' THEN 1 ELSE 0 END`),
+        conversionValueTotal: sum(alerts.conversionValue),
+        acknowledged: count(alerts.acknowledgedAt),
+        avgAckMs: avg(sql`${alerts.acknowledgedAt} - ${alerts.createdAt}`),
+      })
+      .from(alerts)
+      .where(where),
+    db.select({ key: alerts.alertType, n: count() }).from(alerts).where(where).groupBy(alerts.alertType),
+    db.select({ key: alerts.priority, n: count() }).from(alerts).where(where).groupBy(alerts.priority),
+    db.select({ key: alerts.status, n: count() }).from(alerts).where(where).groupBy(alerts.status),
+  ]);
+  const t = totals[0]!;
+  const converted = Number(t.converted ?? 0);
+  const toRecord = (rows: { key: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.key, r.n]));
+  return {
+    window: { since: window.since ?? null, until: window.until ?? null },
+    total: t.total,
+    byType: toRecord(byType),
+    byPriority: toRecord(byPriority),
+    byStatus: toRecord(byStatus),
+    converted,
+    conversionRate: t.total === 0 ? 0 : converted / t.total,
+    conversionValueTotal: Number(t.conversionValueTotal ?? 0),
+    acknowledged: t.acknowledged,
+    avgTimeToAcknowledgeMs: t.avgAckMs === null ? null : Math.round(Number(t.avgAckMs)),
+  };
+}
