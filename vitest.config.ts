@@ -16,6 +16,8 @@ export default defineConfig(async () => {
             JWT_SECRET: "test-secret-test-secret-test-secret-0123",
             CORS_ORIGINS: "https://app.example.com",
           },
+          // A smaller budget than wrangler.toml's so test/rate-limit.test.ts can exhaust it.
+          ratelimits: { API_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 100, period: 60 } } },
         },
       }),
     ],

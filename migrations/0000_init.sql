@@ -46,7 +46,8 @@ CREATE TABLE `alerts` (
 	`resolved_at` integer,
 	`converted_at` integer,
 	`conversion_value` real,
-	`conversion_type` text
+	`conversion_type` text,
+	`last_change_id` text
 );
 --> statement-breakpoint
 CREATE INDEX `alerts_org_created_idx` ON `alerts` (`org_id`,`created_at`,`id`);--> statement-breakpoint

@@ -16,8 +16,20 @@ const { values } = parseArgs({
     ttl: { type: "string", default: "3600" },
     iss: { type: "string" },
     aud: { type: "string" },
+    help: { type: "boolean", short: "h" },
   },
 });
+if (values.help) {
+  console.log(`Prints a dev JWT signed with JWT_SECRET from .dev.vars.
+  --sub <id>       user id (default u1)
+  --org <id>       organization id (default acme)
+  --role <role>    admin | agent | member | service (default admin)
+  --email <addr>   optional email claim
+  --name <name>    optional name claim
+  --ttl <seconds>  lifetime (default 3600)
+  --iss, --aud     issuer / audience (default: JWT_ISSUER / JWT_AUDIENCE from .dev.vars)`);
+  process.exit(0);
+}
 if (!ROLES.includes(values.role)) {
   console.error(`--role must be one of ${ROLES.join(", ")}`);
   process.exit(2);

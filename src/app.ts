@@ -10,6 +10,7 @@ import { getConfig } from "./config";
 import { AppError, ErrorCode, type ErrorBody } from "./errors";
 import { jsonBody } from "./middleware/json-body";
 import { requireAuth } from "./middleware/auth";
+import { rateLimit } from "./middleware/rate-limit";
 import { alertsRouter } from "./routes/alerts";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
@@ -55,7 +56,7 @@ export function createApp() {
       },
     })(c, next),
   );
-  app.use("/api/v1/*", requireAuth, jsonBody);
+  app.use("/api/v1/*", requireAuth, rateLimit, jsonBody);
 
   app.route("/", healthRouter);
   app.route("/api/v1/alerts", alertsRouter);

@@ -11,6 +11,8 @@ export interface Config {
   maxBodyBytes: number;
   maxAlertDataBytes: number;
   idempotencyTtlSeconds: number;
+  /** The rate limiter's period, sent as Retry-After on 429 (match wrangler.toml [[ratelimits]]). */
+  rateLimitPeriodSeconds: number;
   jwt: {
     secret?: Uint8Array;
     jwksUrl?: URL;
@@ -32,6 +34,7 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: int(262_144, 1_024, 100 * 1024 * 1024),
   MAX_ALERT_DATA_BYTES: int(16_384, 64, 1024 * 1024),
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
+  RATE_LIMIT_PERIOD_SECONDS: int(60, 1, 3600),
   JWT_SECRET: optionalString,
   JWT_JWKS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   JWKS_CACHE_SECONDS: int(600, 0, 86_400),
@@ -61,6 +64,7 @@ export function getConfig(env: Env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxAlertDataBytes: e.MAX_ALERT_DATA_BYTES,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    rateLimitPeriodSeconds: e.RATE_LIMIT_PERIOD_SECONDS,
     jwt: {
       secret: e.JWT_SECRET ? new TextEncoder().encode(e.JWT_SECRET) : undefined,
       jwksUrl: e.JWT_JWKS_URL ? new URL(e.JWT_JWKS_URL) : undefined,

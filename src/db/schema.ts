@@ -64,6 +64,12 @@ export const alerts = sqliteTable(
     convertedAt: timestamp("converted_at"),
     conversionValue: real("conversion_value"),
     conversionType: text("conversion_type"),
+    /**
+     * Id of the history entry of the last change. A conditional update sets it
+     * and the history insert in the same batch matches on it, so a change that
+     * lost a race never leaves a history entry behind.
+     */
+    lastChangeId: text("last_change_id"),
   },
   (t) => [
     index("alerts_org_created_idx").on(t.orgId, t.createdAt, t.id),

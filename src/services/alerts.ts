@@ -158,8 +158,10 @@ export async function createAlert(
     db,
     request,
     () => {
+      const id = newId("alr", now.getTime());
+      const created = historyRow({ id, orgId: actor.org }, actor, now, { action: "created", toStatus: "PENDING" });
       const row: AlertRow = {
-        id: newId("alr", now.getTime()),
+        id,
         orgId: actor.org,
         alertType: input.alertType,
         priority: input.priority,
@@ -184,6 +186,7 @@ export async function createAlert(
         convertedAt: null,
         conversionValue: null,
         conversionType: null,
+        lastChangeId: created.id,
       };
       const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
       for (let i = 0; i < input.recipients.length; i += RECIPIENT_ROWS_PER_INSERT) {
@@ -192,7 +195,7 @@ export async function createAlert(
           db.insert(alertRecipients).values(chunk.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))),
         );
       }
-      statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "created", toStatus: "PENDING" })));
+      statements.push(db.insert(alertHistory).values(created));
       if (row.assigneeId) {
         statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId })));
       }
@@ -212,7 +215,8 @@ export async function getAlertHistory(db: Db, actor: Claims, id: string): Promis
   await loadVisible(db, actor, id);
   const rows = await db.query.alertHistory.findMany({
     where: and(eq(alertHistory.alertId, id), eq(alertHistory.orgId, actor.org)),
-    orderBy: [asc(alertHistory.createdAt), asc(alertHistory.id)],
+    // rowid: insertion order, for entries written in the same millisecond.
+    orderBy: [asc(alertHistory.createdAt), asc(sql`rowid`)],
   });
   return rows.map(toHistoryEntry);
 }
@@ -273,11 +277,11 @@ async function applyChange(
   const [updated] = await db.batch([
     db
       .update(alerts)
-      .set({ ...changes, updatedAt: now })
+      .set({ ...changes, updatedAt: now, lastChangeId: entry.id })
       .where(and(eq(alerts.id, current.id), eq(alerts.orgId, current.orgId), expected))
       .returning(),
-    // Inserted only if the update above applied: it is the only writer of this
-    // alert with updated_at = now (same transaction, so all or nothing).
+    // Inserted only if the update above applied: only it sets last_change_id
+    // to this entry's id (same transaction, so all or nothing).
     db.insert(alertHistory).select(
       db
         .select({
@@ -293,7 +297,7 @@ async function applyChange(
           createdAt: alerts.updatedAt,
         })
         .from(alerts)
-        .where(and(eq(alerts.id, current.id), eq(alerts.updatedAt, now))),
+        .where(and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id))),
     ),
   ]);
   return updated[0];
