@@ -21,3 +21,6 @@ export function createRouter() {
 
 /** The security requirement every /api/v1 route declares in the OpenAPI document. */
 export const bearerSecurity = [{ bearerAuth: [] as string[] }];
+
+/** `content` of a JSON request body or response in a route definition. */
+export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });

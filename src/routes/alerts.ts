@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter } from "../lib/router";
+import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
 import {
   AlertHistorySchema,
   AlertIdParams,
@@ -31,7 +31,6 @@ import {
 } from "../services/alerts";
 import { parseIdempotencyKey } from "../services/idempotency";
 
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["Alerts"];
 const security = bearerSecurity;
 const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });

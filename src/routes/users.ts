@@ -1,11 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter } from "../lib/router";
+import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
 import { commonErrors, notFoundResponse } from "../schemas/common";
 import { UpsertUserBody, UserIdParams, UserSchema } from "../schemas/users";
 import { getUser, upsertUser } from "../services/users";
 
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 export const usersRouter = createRouter()
   .openapi(
