@@ -11,6 +11,9 @@ import { AppError, ErrorCode, type ErrorBody } from "./errors";
 import { jsonBody } from "./middleware/json-body";
 import { requireAuth } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
+import { wsGuard } from "./middleware/ws-guard";
+import { eventsRouter } from "./routes/events";
+import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
@@ -25,6 +28,7 @@ const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
   405: ErrorCode.METHOD_NOT_ALLOWED,
   413: ErrorCode.PAYLOAD_TOO_LARGE,
   415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  426: ErrorCode.UPGRADE_REQUIRED,
   429: ErrorCode.RATE_LIMITED,
 };
 
@@ -56,11 +60,16 @@ export function createApp() {
       },
     })(c, next),
   );
+  app.use("/api/v1/ws", wsGuard);
+  app.use("/api/v1/ws/org", wsGuard);
   app.use("/api/v1/*", requireAuth, rateLimit, jsonBody);
 
   app.route("/", healthRouter);
   app.route("/api/v1/alerts", alertsRouter);
   app.route("/api/v1/users", usersRouter);
+  app.route("/api/v1", wsRouter);
+  app.route("/api/v1/realtime", realtimeRouter);
+  app.route("/api/v1/events", eventsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

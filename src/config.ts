@@ -11,6 +11,22 @@ export interface Config {
   maxBodyBytes: number;
   maxAlertDataBytes: number;
   idempotencyTtlSeconds: number;
+  /** Origins allowed to open WebSockets (empty: any; browsers always send Origin). */
+  allowedOrigins: string[];
+  eventTtlSeconds: number;
+  replayRetentionSeconds: number;
+  replayMaxEvents: number;
+  maxFrameBytes: number;
+  frameRatePerSecond: number;
+  frameBurst: number;
+  frameAbuseLimit: number;
+  maxConnectionsPerUser: number;
+  maxConnectionsPerOrg: number;
+  maxSubscriptionsPerSocket: number;
+  maxBroadcastDataBytes: number;
+  maxBroadcastUsers: number;
+  ticketTtlSeconds: number;
+  statsCoalesceMs: number;
   /** The rate limiter's period, sent as Retry-After on 429 (match wrangler.toml [[ratelimits]]). */
   rateLimitPeriodSeconds: number;
   jwt: {
@@ -35,6 +51,21 @@ const EnvSchema = z.object({
   MAX_ALERT_DATA_BYTES: int(16_384, 64, 1024 * 1024),
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
   RATE_LIMIT_PERIOD_SECONDS: int(60, 1, 3600),
+  ALLOWED_ORIGINS: z.preprocess(blankToUndefined, z.string().default("")),
+  EVENT_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
+  REPLAY_RETENTION_SECONDS: int(86_400, 1, 30 * 86_400),
+  REPLAY_MAX_EVENTS: int(10_000, 1, 1_000_000),
+  MAX_FRAME_BYTES: int(65_536, 128, 1_048_576),
+  FRAME_RATE_PER_SECOND: int(100, 1, 100_000),
+  FRAME_BURST: int(200, 1, 100_000),
+  FRAME_ABUSE_LIMIT: int(200, 1, 1_000_000),
+  MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
+  MAX_CONNECTIONS_PER_ORG: int(10_000, 1, 1_000_000),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: int(50, 1, 1_000),
+  MAX_BROADCAST_DATA_BYTES: int(65_536, 64, 1_048_576),
+  MAX_BROADCAST_USERS: int(500, 1, 1_000),
+  TICKET_TTL_SECONDS: int(30, 5, 600),
+  STATS_COALESCE_MS: int(1_000, 100, 60_000),
   JWT_SECRET: optionalString,
   JWT_JWKS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   JWKS_CACHE_SECONDS: int(600, 0, 86_400),
@@ -65,6 +96,21 @@ export function getConfig(env: Env): Config {
     maxAlertDataBytes: e.MAX_ALERT_DATA_BYTES,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     rateLimitPeriodSeconds: e.RATE_LIMIT_PERIOD_SECONDS,
+    allowedOrigins: e.ALLOWED_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
+    eventTtlSeconds: e.EVENT_TTL_SECONDS,
+    replayRetentionSeconds: e.REPLAY_RETENTION_SECONDS,
+    replayMaxEvents: e.REPLAY_MAX_EVENTS,
+    maxFrameBytes: e.MAX_FRAME_BYTES,
+    frameRatePerSecond: e.FRAME_RATE_PER_SECOND,
+    frameBurst: e.FRAME_BURST,
+    frameAbuseLimit: e.FRAME_ABUSE_LIMIT,
+    maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+    maxConnectionsPerOrg: e.MAX_CONNECTIONS_PER_ORG,
+    maxSubscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
+    maxBroadcastDataBytes: e.MAX_BROADCAST_DATA_BYTES,
+    maxBroadcastUsers: e.MAX_BROADCAST_USERS,
+    ticketTtlSeconds: e.TICKET_TTL_SECONDS,
+    statsCoalesceMs: e.STATS_COALESCE_MS,
     jwt: {
       secret: e.JWT_SECRET ? new TextEncoder().encode(e.JWT_SECRET) : undefined,
       jwksUrl: e.JWT_JWKS_URL ? new URL(e.JWT_JWKS_URL) : undefined,

@@ -1,5 +1,7 @@
 import { createApp } from "./app";
+import { getConfig } from "./config";
 import { getDb } from "./db/client";
+import { purgeExpiredRealtime, sweepUnpublished } from "./realtime/outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 
 const app = createApp();
@@ -7,9 +9,22 @@ const app = createApp();
 export default {
   fetch: app.fetch,
 
-  /** Cron housekeeping (wrangler.toml [triggers]): expired idempotency keys. */
+  /**
+   * Cron (wrangler.toml [triggers], every minute): re-deliver events a hub did
+   * not confirm, then delete what has expired (events, acknowledgements,
+   * tickets, idempotency keys).
+   */
   async scheduled(_controller, env, _ctx) {
-    const purged = await purgeExpiredIdempotencyKeys(getDb(env));
-    console.log(`herald: purged ${purged} expired idempotency keys`);
+    const db = getDb(env);
+    const config = getConfig(env);
+    const swept = await sweepUnpublished(env, db);
+    const events = await purgeExpiredRealtime(db, config.eventTtlSeconds);
+    const keys = await purgeExpiredIdempotencyKeys(db);
+    if (swept.delivered + swept.failed + events + keys > 0) {
+      console.log(`herald: re-delivered ${swept.delivered} events (${swept.failed} still failing); purged ${events} events, ${keys} idempotency keys`);
+    }
   },
 } satisfies ExportedHandler<Env>;
+
+export { OrgHub } from "./realtime/org-hub";
+export { UserHub } from "./realtime/user-hub";

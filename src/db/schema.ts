@@ -137,3 +137,81 @@ export const idempotencyKeys = sqliteTable(
 export type UserRow = typeof users.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
 export type AlertHistoryRow = typeof alertHistory.$inferSelect;
+
+/**
+ * Every realtime event, written in the same D1 transaction as the change that
+ * caused it (a transactional outbox): the source of truth for re-delivery to
+ * the hubs (`published_at` is null until every target hub accepted it) and for
+ * the polling fallback. Expires after EVENT_TTL_SECONDS.
+ */
+export const realtimeEvents = sqliteTable(
+  "realtime_events",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    type: text("type").notNull(),
+    data: text("data", { mode: "json" }).$type<unknown>().notNull(),
+    /** What caused it, e.g. "alert:alr_…", so an idempotent retry can finish publishing it. */
+    source: text("source"),
+    createdAt: timestamp("created_at").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+    publishedAt: timestamp("published_at"),
+  },
+  (t) => [
+    index("realtime_events_unpublished_idx").on(t.publishedAt, t.createdAt),
+    index("realtime_events_expires_idx").on(t.expiresAt),
+    index("realtime_events_source_idx").on(t.orgId, t.source),
+  ],
+);
+
+/**
+ * Where an event goes: one row per user stream (user_id) or org channel
+ * (channel + scope). `pos` orders the polling fallback.
+ */
+export const realtimeEventTargets = sqliteTable(
+  "realtime_event_targets",
+  {
+    pos: integer("pos").primaryKey({ autoIncrement: true }),
+    eventId: text("event_id").notNull(),
+    orgId: text("org_id").notNull(),
+    userId: text("user_id"),
+    channel: text("channel"),
+    dept: text("dept"),
+    queue: text("queue"),
+  },
+  (t) => [
+    index("realtime_targets_user_idx").on(t.orgId, t.userId, t.pos),
+    index("realtime_targets_channel_idx").on(t.orgId, t.channel, t.pos),
+    index("realtime_targets_event_idx").on(t.eventId),
+  ],
+);
+
+/** Events a user acknowledged through the polling fallback; never returned to them again. */
+export const realtimeEventAcks = sqliteTable(
+  "realtime_event_acks",
+  {
+    orgId: text("org_id").notNull(),
+    userId: text("user_id").notNull(),
+    eventId: text("event_id").notNull(),
+    ackedAt: timestamp("acked_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.userId, t.eventId] }), index("realtime_acks_acked_idx").on(t.ackedAt)],
+);
+
+/** Single-use WebSocket tickets (stored hashed): a browser connects without a token in the URL. */
+export const wsTickets = sqliteTable(
+  "ws_tickets",
+  {
+    hash: text("hash").primaryKey(),
+    orgId: text("org_id").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
+    email: text("email"),
+    name: text("name"),
+    /** Expiry of the token the ticket was issued for: the socket is closed then. */
+    tokenExpiresAt: timestamp("token_expires_at").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+    usedAt: timestamp("used_at"),
+  },
+  (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
+);

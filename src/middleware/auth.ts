@@ -3,22 +3,34 @@ import { bearerToken, verifyToken } from "../auth/verify";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { AppError, ErrorCode, forbidden } from "../errors";
+import { redeemTicket } from "../services/tickets";
 import { recordUserFromClaims } from "../services/users";
-import type { AppEnv, Role } from "../types";
+import type { AppEnv, Claims, Role } from "../types";
+
+/** WebSocket upgrade routes: the only ones that also take `?token=` or `?ticket=` (browsers cannot set headers there). */
+export const UPGRADE_PATHS: ReadonlySet<string> = new Set(["/api/v1/ws", "/api/v1/ws/org"]);
 
 /**
  * Requires a valid bearer token and puts its claims in `c.var.auth`.
+ * On upgrade routes a `?token=` or a single-use `?ticket=` is accepted too.
  * The user is recorded in the directory on first sight (see recordUserFromClaims).
  */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const config = getConfig(c.env);
   const token = bearerToken(c.req.header("Authorization"));
-  if (!token) {
+  const upgrade = UPGRADE_PATHS.has(c.req.path);
+  let claims: Claims;
+  if (token !== undefined) {
+    claims = await verifyToken(token, config);
+  } else if (upgrade && c.req.query("ticket")) {
+    claims = await redeemTicket(getDb(c.env), c.req.query("ticket")!);
+  } else if (upgrade && c.req.query("token")) {
+    claims = await verifyToken(c.req.query("token")!, config);
+  } else {
     throw new AppError(401, ErrorCode.AUTH_REQUIRED, "Send Authorization: Bearer <token>", undefined, {
       "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"',
     });
   }
-  const claims = await verifyToken(token, config);
   c.set("auth", claims);
   await recordUserFromClaims(getDb(c.env), claims);
   await next();

@@ -1,6 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
+import { realtimePort } from "../realtime/port";
+import type { AlertDeps } from "../services/alerts";
+import type { AppEnv } from "../types";
+import type { Context } from "hono";
 import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
 import {
   AlertHistorySchema,
@@ -32,6 +36,13 @@ import {
 import { parseIdempotencyKey } from "../services/idempotency";
 
 const tags = ["Alerts"];
+
+/** The alert service's dependencies for this request. */
+function deps(c: Context<AppEnv>): AlertDeps {
+  const config = getConfig(c.env);
+  const db = getDb(c.env);
+  return { db, realtime: realtimePort(c.env, db, config), limits: { maxAlertDataBytes: config.maxAlertDataBytes } };
+}
 const security = bearerSecurity;
 const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });
 
@@ -57,10 +68,9 @@ export const alertsRouter = createRouter()
       const key = parseIdempotencyKey(c.req.valid("header")["idempotency-key"]);
       const config = getConfig(c.env);
       const result = await createAlert(
-        getDb(c.env),
+        deps(c),
         c.var.auth,
         c.req.valid("json"),
-        { maxAlertDataBytes: config.maxAlertDataBytes },
         key === undefined ? undefined : { key, body: await c.req.json(), ttlSeconds: config.idempotencyTtlSeconds },
       );
       if (result.replayed) c.header("Idempotent-Replayed", "true");
@@ -102,7 +112,7 @@ export const alertsRouter = createRouter()
       request: { body: { required: true, content: json(BulkBody) } },
       responses: { 200: { description: "Per-id results", content: json(BulkResultSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await bulkAction(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await bulkAction(deps(c), c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -143,7 +153,7 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(StatusChangeBody) } },
       responses: { ...alertResponse("Updated"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await changeStatus(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await changeStatus(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -161,7 +171,7 @@ export const alertsRouter = createRouter()
         ...unprocessableResponse,
       },
     }),
-    async (c) => c.json(await assignAlert(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await assignAlert(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -173,5 +183,5 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(ConvertBody) } },
       responses: { ...alertResponse("Converted"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await convertAlert(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await convertAlert(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   );

@@ -17,6 +17,8 @@ export const ClaimsSchema = z.object({
   role: RoleSchema,
   email: z.email().max(320).optional(),
   name: z.string().min(1).max(200).optional(),
+  /** Expiry (seconds since epoch); always present in a verified token. */
+  exp: z.number().int().optional(),
 });
 
 /** ISO-8601 instant with an offset, e.g. 2026-11-24T08:00:00Z. */

@@ -16,6 +16,9 @@ import type {
   CreateAlertInput,
   ListAlertsInput,
 } from "../schemas/alerts";
+import type { OutboundEvent } from "../realtime/outbox";
+import type { RealtimePort } from "../realtime/port";
+import { Channels, Events } from "../realtime/protocol";
 import type { Claims } from "../types";
 import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";
@@ -28,9 +31,46 @@ import { findUser } from "./users";
  * hook realtime publishing and notifications onto the mutations below.
  */
 
-/** Options the service needs from configuration. */
-export interface AlertLimits {
-  maxAlertDataBytes: number;
+/** What the alert service works with: D1, realtime publishing, limits. */
+export interface AlertDeps {
+  db: Db;
+  realtime: RealtimePort;
+  limits: { maxAlertDataBytes: number };
+}
+
+/** What changed, sent with alert:updated / alert:assigned / alert:converted. */
+export interface AlertChange {
+  actorId: string;
+  fromStatus?: AlertStatus;
+  toStatus?: AlertStatus;
+  previousAssigneeId?: string | null;
+  note?: string | null;
+}
+
+/** The payload of every alert event: the alert as the API returns it, and the change. */
+export interface AlertEventData {
+  alert: Alert;
+  change?: AlertChange;
+}
+
+/**
+ * An alert event for the user streams of the assignee and recipients (plus
+ * `alsoNotify`, e.g. a previous assignee) and for the org `alerts` channel.
+ */
+function alertEvent(type: string, alert: Alert, now: Date, change?: AlertChange, alsoNotify: (string | null)[] = []): OutboundEvent {
+  const users = new Set<string>();
+  for (const id of [alert.assigneeId, ...alert.recipients, ...alsoNotify]) if (id) users.add(id);
+  const data: AlertEventData = { alert, ...(change && { change }) };
+  return {
+    id: newId("evt", now.getTime()),
+    orgId: alert.organizationId,
+    type,
+    data,
+    ts: now.getTime(),
+    userIds: [...users],
+    channel: { name: Channels.alerts, scope: {} },
+    source: `alert:${alert.id}`,
+  };
 }
 
 const isPrivileged = (actor: Claims) => actor.role === "admin" || actor.role === "service";
@@ -136,13 +176,13 @@ function historyRow(
  * replays the first response instead of creating a second alert.
  */
 export async function createAlert(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   input: CreateAlertInput,
-  limits: AlertLimits,
   idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
   now = new Date(),
 ): Promise<IdempotentResult<Alert>> {
+  const { db, realtime, limits } = deps;
   if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
   const dataBytes = jsonByteLength(input.data);
   if (dataBytes > limits.maxAlertDataBytes) {
@@ -154,7 +194,8 @@ export async function createAlert(
   if (input.assigneeId) await requireAssignable(db, actor.org, input.assigneeId);
 
   const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
-  return runIdempotent<Alert>(
+  let event: OutboundEvent | undefined;
+  const result = await runIdempotent<Alert>(
     db,
     request,
     () => {
@@ -199,10 +240,17 @@ export async function createAlert(
       if (row.assigneeId) {
         statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId })));
       }
-      return { statements, body: toAlert(row) };
+      const alert = toAlert(row);
+      event = alertEvent(Events.alertNew, alert, now);
+      statements.push(...realtime.statements(event));
+      return { statements, body: alert };
     },
     now,
   );
+  // After the commit: the hubs. A replay finishes what the first attempt may have left undelivered.
+  if (result.replayed) await realtime.finishPending(actor.org, `alert:${result.body.id}`);
+  else if (event) await realtime.deliver([event]);
+  return result;
 }
 
 /** One alert, if the actor may see it (404 otherwise, also for other orgs' ids). */
@@ -265,15 +313,20 @@ export async function listAlerts(
  * new row, or undefined when another writer got there first.
  */
 async function applyChange(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   current: AlertRow,
   expected: SQL,
   changes: Partial<AlertRow>,
   history: Parameters<typeof historyRow>[3],
+  events: (after: Alert) => OutboundEvent[],
   now: Date,
 ): Promise<AlertRow | undefined> {
+  const { db, realtime } = deps;
   const entry = historyRow(current, actor, now, history);
+  // The row as it will be if the update applies: the events carry it.
+  const outbound = events(toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id }));
+  const guard = { alertId: current.id, changeId: entry.id };
   const [updated] = await db.batch([
     db
       .update(alerts)
@@ -299,19 +352,23 @@ async function applyChange(
         .from(alerts)
         .where(and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id))),
     ),
+    // Likewise the events (the outbox): no change, no event.
+    ...outbound.flatMap((ev) => realtime.statements(ev, guard)),
   ]);
-  return updated[0];
+  const row = updated[0];
+  if (row) await realtime.deliver(outbound);
+  return row;
 }
 
 /** Moves a visible alert along the lifecycle (see alert-state.ts). */
 export async function changeStatus(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   id: string,
   input: { status: AlertStatus; note?: string },
   now = new Date(),
 ): Promise<Alert> {
-  const current = await loadVisible(db, actor, id);
+  const current = await loadVisible(deps.db, actor, id);
   const to = input.status;
   if (to === "CONVERTED") {
     throw new AppError(409, ErrorCode.INVALID_TRANSITION, "Use POST /api/v1/alerts/:id/convert to record a conversion", {
@@ -331,12 +388,13 @@ export async function changeStatus(
   if (to === "RESOLVED") changes.resolvedAt = now;
   if (current.status === "RESOLVED") changes.resolvedAt = null;
   const updated = await applyChange(
-    db,
+    deps,
     actor,
     current,
     eq(alerts.status, current.status),
     changes,
     { action: "status", fromStatus: current.status, toStatus: to, note: input.note ?? null },
+    (after) => [alertEvent(Events.alertUpdated, after, now, { actorId: actor.sub, fromStatus: current.status, toStatus: to, note: input.note ?? null })],
     now,
   );
   if (!updated) throw concurrentChange(id);
@@ -351,12 +409,13 @@ const concurrentChange = (id: string) =>
  * services); an agent may only take an unassigned alert for themselves.
  */
 export async function assignAlert(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   id: string,
   input: { agentId: string; note?: string },
   now = new Date(),
 ): Promise<Alert> {
+  const { db } = deps;
   let current: AlertRow;
   let expected: SQL;
   if (isPrivileged(actor)) {
@@ -381,13 +440,15 @@ export async function assignAlert(
     throw new AppError(409, ErrorCode.INVALID_TRANSITION, "A converted alert can no longer be assigned", { from: current.status });
   }
   await requireAssignable(db, actor.org, input.agentId);
+  const previous = current.assigneeId;
   const updated = await applyChange(
-    db,
+    deps,
     actor,
     current,
     expected,
     { assigneeId: input.agentId, assignedAt: now },
     { action: "assigned", assigneeId: input.agentId, note: input.note ?? null },
+    (after) => [alertEvent(Events.alertAssigned, after, now, { actorId: actor.sub, previousAssigneeId: previous, note: input.note ?? null }, [previous])],
     now,
   );
   if (!updated) {
@@ -399,13 +460,13 @@ export async function assignAlert(
 
 /** Records a conversion: status CONVERTED with its value and type. */
 export async function convertAlert(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   id: string,
   input: { conversionValue: number; conversionType: string; note?: string },
   now = new Date(),
 ): Promise<Alert> {
-  const current = await loadVisible(db, actor, id);
+  const current = await loadVisible(deps.db, actor, id);
   if (!CONVERTIBLE_FROM.includes(current.status)) {
     throw new AppError(409, ErrorCode.INVALID_TRANSITION, `An alert cannot go from ${current.status} to CONVERTED`, {
       from: current.status,
@@ -414,7 +475,7 @@ export async function convertAlert(
     });
   }
   const updated = await applyChange(
-    db,
+    deps,
     actor,
     current,
     eq(alerts.status, current.status),
@@ -426,6 +487,9 @@ export async function convertAlert(
       acknowledgedAt: current.acknowledgedAt ?? now,
     },
     { action: "converted", fromStatus: current.status, toStatus: "CONVERTED", note: input.note ?? null },
+    (after) => [
+      alertEvent(Events.alertConverted, after, now, { actorId: actor.sub, fromStatus: current.status, toStatus: "CONVERTED", note: input.note ?? null }),
+    ],
     now,
   );
   if (!updated) throw concurrentChange(id);
@@ -434,7 +498,7 @@ export async function convertAlert(
 
 /** Applies one action to many alerts; each id succeeds or fails on its own. */
 export async function bulkAction(
-  db: Db,
+  deps: AlertDeps,
   actor: Claims,
   input: { ids: string[]; action: "acknowledge" | "dismiss" | "assign"; agentId?: string },
   now = new Date(),
@@ -444,8 +508,8 @@ export async function bulkAction(
     try {
       const alert =
         input.action === "assign"
-          ? await assignAlert(db, actor, id, { agentId: input.agentId! }, now)
-          : await changeStatus(db, actor, id, { status: input.action === "acknowledge" ? "ACKNOWLEDGED" : "DISMISSED" }, now);
+          ? await assignAlert(deps, actor, id, { agentId: input.agentId! }, now)
+          : await changeStatus(deps, actor, id, { status: input.action === "acknowledge" ? "ACKNOWLEDGED" : "DISMISSED" }, now);
       results.push({ id, ok: true, alert });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

@@ -1,0 +1,467 @@
+import { getDb } from "../db/client";
+import { ErrorCode } from "../errors";
+import { newId } from "../lib/ids";
+import { alertStats } from "../services/alerts";
+import type { Role } from "../types";
+import { HubBase, hubErrorResponse, type Attachment, type HubEvent, type PublishResult } from "./hub-base";
+import { eventStatements, userHub } from "./outbox";
+import {
+  Channels,
+  ChannelNameSchema,
+  Events,
+  PRIVILEGED_CHANNELS,
+  ScopeSchema,
+  scopeKey,
+  scopesOverlap,
+  SocketErrorCode,
+  type ClientFrame,
+  type PresenceEventData,
+  type Scope,
+} from "./protocol";
+import { readIdentity, readSince, type ConnectionInfo } from "./user-hub";
+
+/** A channel subscription of one socket. */
+interface Subscription {
+  channel: string;
+  scope: Scope;
+}
+
+/** Presence of one user in the org. */
+export interface PresenceInfo {
+  userId: string;
+  online: boolean;
+  connections: number;
+  lastSeenAt: string | null;
+}
+
+/** What `GET /api/v1/realtime/stats` returns. */
+export interface RealtimeStats {
+  since: string;
+  connections: { user: number; org: number; total: number };
+  onlineUsers: number;
+  channels: { channel: string; scope: Scope; subscribers: number }[];
+  messages: { type: string; publishes: number; sent: number; avgLatencyMs: number; maxLatencyMs: number }[];
+  latency: { avgMs: number | null; maxMs: number | null };
+}
+
+/** Whether a role may subscribe to a channel: agents and members never get `alerts` or `presence`. */
+export function maySubscribe(role: Role, channel: string): boolean {
+  if (role === "admin" || role === "service") return true;
+  return !PRIVILEGED_CHANNELS.has(channel);
+}
+
+/** Most user hubs asked for their connections by one admin listing. */
+const CONNECTION_LISTING_MAX_USERS = 200;
+
+/**
+ * One per organization: the org stream (channels such as `alerts`, `stats`,
+ * `presence`, `kpi`, scoped by dept and queue), the org's presence registry
+ * (user-stream counts reported by the user hubs plus its own sockets), the
+ * org-wide connection limit, and the realtime counters behind the stats
+ * endpoint.
+ */
+export class OrgHub extends HubBase {
+  protected readonly stream = "org" as const;
+  /** Cache of the subs table: connection id → subscriptions. Rebuilt after a wake-up. */
+  #subs: Map<string, Map<string, Subscription>> | undefined;
+
+  protected override migrate(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS subs (
+        cid TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        skey TEXT NOT NULL,
+        dept TEXT,
+        queue TEXT,
+        PRIMARY KEY (cid, channel, skey)
+      );
+      CREATE TABLE IF NOT EXISTS presence (
+        user_id TEXT PRIMARY KEY,
+        user_conns INTEGER NOT NULL DEFAULT 0,
+        last_seen_at INTEGER NOT NULL
+      );
+    `);
+  }
+
+  // ─────────────────────────── subscriptions ───────────────────────────
+
+  #subscriptions(): Map<string, Map<string, Subscription>> {
+    if (this.#subs) return this.#subs;
+    const live = new Set(this.sockets().map((s) => s.att.cid));
+    const map = new Map<string, Map<string, Subscription>>();
+    const stale: string[] = [];
+    for (const row of this.sql.exec<{ cid: string; channel: string; skey: string; dept: string | null; queue: string | null }>("SELECT * FROM subs")) {
+      if (!live.has(row.cid)) {
+        stale.push(row.cid);
+        continue;
+      }
+      const scope: Scope = { ...(row.dept !== null && { dept: row.dept }), ...(row.queue !== null && { queue: row.queue }) };
+      let mine = map.get(row.cid);
+      if (!mine) map.set(row.cid, (mine = new Map()));
+      mine.set(`${row.channel}|${row.skey}`, { channel: row.channel, scope });
+    }
+    // Rows of sockets that vanished without a close event (e.g. a crash).
+    for (const cid of new Set(stale)) this.sql.exec("DELETE FROM subs WHERE cid = ?", cid);
+    this.#subs = map;
+    return map;
+  }
+
+  #subsOf(cid: string): Subscription[] {
+    return [...(this.#subscriptions().get(cid)?.values() ?? [])];
+  }
+
+  #addSubs(cid: string, subs: Subscription[]): void {
+    const all = this.#subscriptions();
+    let mine = all.get(cid);
+    if (!mine) all.set(cid, (mine = new Map()));
+    for (const s of subs) {
+      const skey = scopeKey(s.scope);
+      this.sql.exec(
+        "INSERT OR IGNORE INTO subs (cid, channel, skey, dept, queue) VALUES (?, ?, ?, ?, ?)",
+        cid,
+        s.channel,
+        skey,
+        s.scope.dept ?? null,
+        s.scope.queue ?? null,
+      );
+      mine.set(`${s.channel}|${skey}`, s);
+    }
+  }
+
+  #removeSubs(cid: string, subs: Subscription[]): void {
+    const mine = this.#subscriptions().get(cid);
+    for (const s of subs) {
+      const skey = scopeKey(s.scope);
+      this.sql.exec("DELETE FROM subs WHERE cid = ? AND channel = ? AND skey = ?", cid, s.channel, skey);
+      mine?.delete(`${s.channel}|${skey}`);
+    }
+  }
+
+  #matches(cid: string, channel: string | null, scope: Scope): boolean {
+    if (channel === null) return false;
+    const mine = this.#subscriptions().get(cid);
+    if (!mine) return false;
+    for (const s of mine.values()) if (s.channel === channel && scopesOverlap(scope, s.scope)) return true;
+    return false;
+  }
+
+  // ─────────────────────────── presence ───────────────────────────
+
+  #orgSocketsOf(userId: string, excludeCid?: string): number {
+    return this.sockets().filter((s) => s.att.uid === userId && s.att.cid !== excludeCid).length;
+  }
+
+  #userConns(userId: string): number {
+    return this.sql.exec<{ n: number }>("SELECT user_conns AS n FROM presence WHERE user_id = ?", userId).toArray()[0]?.n ?? 0;
+  }
+
+  #touchPresence(userId: string, userConns: number): void {
+    this.sql.exec(
+      `INSERT INTO presence (user_id, user_conns, last_seen_at) VALUES (?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET user_conns = excluded.user_conns, last_seen_at = excluded.last_seen_at`,
+      userId,
+      userConns,
+      Date.now(),
+    );
+  }
+
+  /** Publishes presence:online / presence:offline when a user's connection count crosses zero. */
+  #presenceTransition(userId: string, before: number, after: number): void {
+    if ((before === 0) === (after === 0)) return;
+    const data: PresenceEventData = { userId, online: after > 0, connections: after, lastSeenAt: new Date().toISOString() };
+    this.#publishInternal(after > 0 ? Events.presenceOnline : Events.presenceOffline, Channels.presence, {}, data);
+  }
+
+  #totalConnections(): number {
+    const users = this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
+    return users + this.sockets().length;
+  }
+
+  /**
+   * A user hub asks before accepting a socket: refuses past the org-wide limit,
+   * otherwise records the user's new user-stream count (presence).
+   */
+  async admitUserConnection(userId: string, userConns: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const current = this.#userConns(userId);
+    if (userConns > current && this.#totalConnections() + (userConns - current) > this.config.maxConnectionsPerOrg) {
+      return { ok: false, reason: `At most ${this.config.maxConnectionsPerOrg} connections per organization` };
+    }
+    this.#setUserConns(userId, userConns);
+    return { ok: true };
+  }
+
+  /** A user hub reports its socket count after a socket went away. */
+  async reportUserConnections(userId: string, userConns: number): Promise<void> {
+    this.#setUserConns(userId, userConns);
+  }
+
+  #setUserConns(userId: string, userConns: number): void {
+    const orgSockets = this.#orgSocketsOf(userId);
+    const before = this.#userConns(userId) + orgSockets;
+    this.#touchPresence(userId, userConns);
+    this.#presenceTransition(userId, before, userConns + orgSockets);
+  }
+
+  /** Presence of every user seen, or of one. */
+  async presence(userId?: string): Promise<PresenceInfo[]> {
+    const rows =
+      userId === undefined
+        ? this.sql.exec<{ user_id: string; user_conns: number; last_seen_at: number }>("SELECT * FROM presence ORDER BY user_id").toArray()
+        : this.sql.exec<{ user_id: string; user_conns: number; last_seen_at: number }>("SELECT * FROM presence WHERE user_id = ?", userId).toArray();
+    const orgCounts = new Map<string, number>();
+    for (const { att } of this.sockets()) orgCounts.set(att.uid, (orgCounts.get(att.uid) ?? 0) + 1);
+    const seen = new Set<string>();
+    const out: PresenceInfo[] = rows.map((r) => {
+      seen.add(r.user_id);
+      const connections = r.user_conns + (orgCounts.get(r.user_id) ?? 0);
+      return { userId: r.user_id, online: connections > 0, connections, lastSeenAt: new Date(r.last_seen_at).toISOString() };
+    });
+    if (userId !== undefined && !seen.has(userId)) out.push({ userId, online: false, connections: 0, lastSeenAt: null });
+    return out;
+  }
+
+  // ─────────────────────────── connect ───────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return hubErrorResponse(404, ErrorCode.NOT_FOUND, "No such hub route");
+    }
+    const identity = readIdentity(request);
+    if (!identity) return hubErrorResponse(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
+    const since = readSince(url);
+    const { maxConnectionsPerUser, maxConnectionsPerOrg, maxSubscriptionsPerSocket } = this.config;
+
+    if (this.#orgSocketsOf(identity.userId) >= maxConnectionsPerUser) {
+      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} org-stream connections per user`);
+    }
+    if (this.#totalConnections() >= maxConnectionsPerOrg) {
+      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerOrg} connections per organization`);
+    }
+
+    // Initial subscriptions: admins start on the org-wide alert feed; `channels` (+ dept/queue) asks for more.
+    const requestedScope = ScopeSchema.safeParse({
+      ...(url.searchParams.get("dept") && { dept: url.searchParams.get("dept") }),
+      ...(url.searchParams.get("queue") && { queue: url.searchParams.get("queue") }),
+    });
+    const scope: Scope = requestedScope.success ? requestedScope.data : {};
+    const wanted: Subscription[] = identity.role === "admin" ? [{ channel: Channels.alerts, scope: {} }] : [];
+    const refused: string[] = [];
+    for (const channel of (url.searchParams.get("channels") ?? "").split(",").filter(Boolean)) {
+      if (!ChannelNameSchema.safeParse(channel).success || !maySubscribe(identity.role, channel)) refused.push(channel);
+      else wanted.push({ channel, scope });
+    }
+    const initial = dedupeSubs(wanted).slice(0, maxSubscriptionsPerSocket);
+    const userBefore = this.#userConns(identity.userId) + this.#orgSocketsOf(identity.userId);
+
+    // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
+    const { client, server, att } = this.acceptSocket(identity);
+    this.#addSubs(att.cid, initial);
+    const { resumed, replayed } =
+      since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, (row) => this.#matches(att.cid, row.channel, rowScope(row)));
+    this.send(server, this.connectedFrame(att, resumed, replayed, initial));
+    if (refused.length > 0) {
+      this.sendError(server, SocketErrorCode.UNAUTHORIZED, `Not subscribed to: ${refused.join(", ")} (not allowed for role ${identity.role})`);
+    }
+    this.#touchPresence(identity.userId, this.#userConns(identity.userId));
+    this.#presenceTransition(identity.userId, userBefore, userBefore + 1);
+    this.scheduleAlarm();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // ─────────────────────────── publishing ───────────────────────────
+
+  #fanOut(event: HubEvent): PublishResult {
+    const { seq, frame, duplicate } = this.append(event);
+    if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
+    const scope = event.scope ?? {};
+    let delivered = 0;
+    for (const { ws, att } of this.sockets()) {
+      if (this.#matches(att.cid, event.channel ?? null, scope) && this.send(ws, frame)) delivered++;
+    }
+    const latencyMs = Math.max(0, Date.now() - event.ts);
+    this.count(event.type, delivered, latencyMs);
+    return { seq, delivered, duplicate, latencyMs };
+  }
+
+  /** An event born in this hub (presence, stats): logged and sent now, recorded in D1 for polling clients. */
+  #publishInternal(type: string, channel: string, scope: Scope, data: unknown): void {
+    const event: HubEvent = { id: newId("evt"), type, ts: Date.now(), data, channel, scope };
+    this.#fanOut(event);
+    const db = getDb(this.env);
+    const statements = eventStatements(
+      db,
+      { ...event, orgId: this.#orgId(), userIds: [], channel: { name: channel, scope } },
+      this.config.eventTtlSeconds,
+      { publishedAt: new Date() },
+    );
+    this.ctx.waitUntil(
+      db.batch(statements as [(typeof statements)[number], ...typeof statements]).catch((err: unknown) => {
+        console.error(`${this.logPrefix} could not record ${type} for polling:`, err);
+      }),
+    );
+  }
+
+  #orgId(): string {
+    return this.ctx.id.name ?? "";
+  }
+
+  /**
+   * Publishes a channel event (if any) to the org stream, and records the
+   * user-stream deliveries of the same publish in the counters.
+   */
+  async publish(channelEvent: HubEvent | undefined, userStream: { type: string; results: PublishResult[] }): Promise<PublishResult | undefined> {
+    const fresh = userStream.results.filter((r) => !r.duplicate);
+    if (fresh.length > 0) {
+      const sent = fresh.reduce((n, r) => n + r.delivered, 0);
+      const maxLatency = Math.max(...fresh.map((r) => r.latencyMs));
+      this.count(userStream.type, sent, maxLatency);
+    }
+    const result = channelEvent ? this.#fanOut(channelEvent) : undefined;
+    if (userStream.type.startsWith("alert:") && (fresh.length > 0 || (result && !result.duplicate))) this.#statsDirty();
+    return result;
+  }
+
+  // ─────────────────────────── coalesced stats:updated ───────────────────────────
+
+  #statsDirty(): void {
+    if (this.getMeta("stats_due")) return;
+    const last = Number(this.getMeta("stats_last") ?? 0);
+    this.setMeta("stats_due", String(Math.max(Date.now(), last + this.config.statsCoalesceMs)));
+    this.scheduleAlarm();
+  }
+
+  protected override nextWorkAt(): number | undefined {
+    const due = this.getMeta("stats_due");
+    return due ? Number(due) : undefined;
+  }
+
+  protected override async onAlarmWork(): Promise<void> {
+    const due = this.getMeta("stats_due");
+    if (!due || Number(due) > Date.now()) return;
+    this.sql.exec("DELETE FROM meta WHERE k = 'stats_due'");
+    this.setMeta("stats_last", String(Date.now()));
+    const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, {});
+    this.#publishInternal(Events.statsUpdated, Channels.stats, {}, stats);
+  }
+
+  // ─────────────────────────── admin views ───────────────────────────
+
+  async stats(): Promise<RealtimeStats> {
+    const sockets = this.sockets();
+    const user = this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
+    const online = (await this.presence()).filter((p) => p.online).length;
+    const channels = new Map<string, { channel: string; scope: Scope; subscribers: number }>();
+    for (const { att } of sockets) {
+      for (const s of this.#subsOf(att.cid)) {
+        const key = `${s.channel}|${scopeKey(s.scope)}`;
+        const entry = channels.get(key) ?? { channel: s.channel, scope: s.scope, subscribers: 0 };
+        entry.subscribers++;
+        channels.set(key, entry);
+      }
+    }
+    const counters = this.counters();
+    const publishes = counters.reduce((n, c) => n + c.publishes, 0);
+    return {
+      since: new Date(this.countingSince()).toISOString(),
+      connections: { user, org: sockets.length, total: user + sockets.length },
+      onlineUsers: online,
+      channels: [...channels.values()].sort((a, b) => a.channel.localeCompare(b.channel)),
+      messages: counters
+        .map((c) => ({
+          type: c.type,
+          publishes: c.publishes,
+          sent: c.sent,
+          avgLatencyMs: c.publishes === 0 ? 0 : Math.round(c.latency_sum / c.publishes),
+          maxLatencyMs: c.latency_max,
+        }))
+        .sort((a, b) => a.type.localeCompare(b.type)),
+      latency: {
+        avgMs: publishes === 0 ? null : Math.round(counters.reduce((n, c) => n + c.latency_sum, 0) / publishes),
+        maxMs: publishes === 0 ? null : Math.max(...counters.map((c) => c.latency_max)),
+      },
+    };
+  }
+
+  /** Every connection of the org: its own sockets, and those of the user hubs of online users. */
+  async connections(): Promise<{ items: ConnectionInfo[]; truncated: boolean }> {
+    const own: ConnectionInfo[] = this.sockets().map(({ ws, att }) => ({
+      connectionId: att.cid,
+      userId: att.uid,
+      stream: "org",
+      subscriptions: this.#subsOf(att.cid),
+      connectedAt: new Date(att.at).toISOString(),
+      lastActivityAt: new Date(this.lastActivity(ws, att)).toISOString(),
+    }));
+    const users = this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM presence WHERE user_conns > 0 ORDER BY last_seen_at DESC LIMIT ?", CONNECTION_LISTING_MAX_USERS + 1)
+      .toArray();
+    const truncated = users.length > CONNECTION_LISTING_MAX_USERS;
+    const lists = await Promise.all(users.slice(0, CONNECTION_LISTING_MAX_USERS).map((u) => userHub(this.env, this.#orgId(), u.user_id).connections()));
+    return { items: [...lists.flat(), ...own], truncated };
+  }
+
+  async headSeq(): Promise<number> {
+    return this.head();
+  }
+
+  // ─────────────────────────── frames ───────────────────────────
+
+  protected onFrame(ws: WebSocket, att: Attachment, frame: Exclude<ClientFrame, { type: "ping" }>): void {
+    switch (frame.type) {
+      case "subscribe": {
+        const refused = frame.channels.filter((c) => !maySubscribe(att.role, c));
+        if (refused.length > 0) {
+          this.sendError(ws, SocketErrorCode.UNAUTHORIZED, `Role ${att.role} may not subscribe to: ${refused.join(", ")}`, frame.ref);
+          return;
+        }
+        const scope = frame.scope ?? {};
+        const current = this.#subsOf(att.cid);
+        const adding = dedupeSubs(frame.channels.map((channel) => ({ channel, scope }))).filter(
+          (s) => !current.some((c) => c.channel === s.channel && scopeKey(c.scope) === scopeKey(s.scope)),
+        );
+        const max = this.config.maxSubscriptionsPerSocket;
+        if (current.length + adding.length > max) {
+          this.sendError(ws, SocketErrorCode.SUBSCRIPTION_LIMIT, `At most ${max} subscriptions per connection`, frame.ref);
+          return;
+        }
+        this.#addSubs(att.cid, adding);
+        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subsOf(att.cid) }));
+        return;
+      }
+      case "unsubscribe": {
+        const scope = frame.scope ?? {};
+        this.#removeSubs(att.cid, frame.channels.map((channel) => ({ channel, scope })));
+        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subsOf(att.cid) }));
+        return;
+      }
+      case "resume": {
+        const { resumed, replayed } = this.replay(ws, frame.since, (row) => this.#matches(att.cid, row.channel, rowScope(row)));
+        if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.head() }));
+        return;
+      }
+      case "mark:read":
+      case "mark:all:read":
+        this.sendError(ws, SocketErrorCode.UNSUPPORTED, "Notifications are read on the user stream (/api/v1/ws)", frame.ref);
+        return;
+    }
+  }
+
+  protected onDisconnect(_ws: WebSocket, att: Attachment): void {
+    this.sql.exec("DELETE FROM subs WHERE cid = ?", att.cid);
+    this.#subs?.delete(att.cid);
+    const after = this.#userConns(att.uid) + this.#orgSocketsOf(att.uid, att.cid);
+    this.#touchPresence(att.uid, this.#userConns(att.uid));
+    this.#presenceTransition(att.uid, after + 1, after);
+  }
+}
+
+function rowScope(row: { dept: string | null; queue: string | null }): Scope {
+  return { ...(row.dept !== null && { dept: row.dept }), ...(row.queue !== null && { queue: row.queue }) };
+}
+
+function dedupeSubs(subs: Subscription[]): Subscription[] {
+  const seen = new Map<string, Subscription>();
+  for (const s of subs) seen.set(`${s.channel}|${scopeKey(s.scope)}`, s);
+  return [...seen.values()];
+}

@@ -1,0 +1,256 @@
+import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { alerts, realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
+import { AppError, ErrorCode } from "../errors";
+import type { HubEvent, PublishResult } from "./hub-base";
+import type { Scope } from "./protocol";
+
+/**
+ * The Worker side of realtime publishing, as a transactional outbox:
+ *
+ * 1. `eventStatements` turns an event into D1 rows, added to the same
+ *    `db.batch` as the change that caused it, so the event exists iff the
+ *    change does;
+ * 2. `deliverEvents` hands it to every target hub (each appends it to its
+ *    log before any socket sees it, and ignores an id it already has), then
+ *    marks it published;
+ * 3. if a hub cannot be reached the caller answers 503 with Retry-After; the
+ *    event stays unpublished, and an idempotent retry (`publishPendingFor`) or
+ *    the cron sweep (`sweepUnpublished`) delivers it later, exactly once per
+ *    stream thanks to the hubs' dedupe by id.
+ */
+
+/** An event on its way to user streams and/or one org channel. */
+export interface OutboundEvent {
+  id: string;
+  orgId: string;
+  type: string;
+  data: unknown;
+  /** Publish time, ms. */
+  ts: number;
+  userIds: string[];
+  channel?: { name: string; scope: Scope };
+  source?: string;
+}
+
+/** Makes an event's rows conditional on a change having applied (see alerts' `last_change_id`). */
+export interface EventGuard {
+  alertId: string;
+  changeId: string;
+}
+
+/**
+ * The D1 rows of an event, for the caller's batch. With a guard, the rows are
+ * inserted only if the alert's last change is `changeId`, i.e. only if the
+ * conditional update earlier in the same batch applied.
+ */
+export function eventStatements(
+  db: Db,
+  ev: OutboundEvent,
+  ttlSeconds: number,
+  options: { publishedAt?: Date | null; guard?: EventGuard } = {},
+): BatchItem<"sqlite">[] {
+  const { guard, publishedAt = null } = options;
+  const applies = guard
+    ? sql`EXISTS (SELECT 1 FROM ${alerts} WHERE ${alerts.id} = ${guard.alertId} AND ${alerts.lastChangeId} = ${guard.changeId})`
+    : sql`1`;
+  // One statement per table whatever the number of targets: the user ids
+  // travel as one JSON array parameter, expanded by json_each.
+  const statements: BatchItem<"sqlite">[] = [
+    db.insert(realtimeEvents).select(
+      db
+        .select({
+          id: sql<string>`${ev.id}`.as("id"),
+          orgId: sql<string>`${ev.orgId}`.as("org_id"),
+          type: sql<string>`${ev.type}`.as("type"),
+          data: sql<string>`${JSON.stringify(ev.data ?? null)}`.as("data"),
+          source: sql<string | null>`${ev.source ?? null}`.as("source"),
+          createdAt: sql<number>`${ev.ts}`.as("created_at"),
+          expiresAt: sql<number>`${ev.ts + ttlSeconds * 1000}`.as("expires_at"),
+          publishedAt: sql<number | null>`${publishedAt?.getTime() ?? null}`.as("published_at"),
+        })
+        .from(sql`json_each('[0]')`)
+        .where(applies),
+    ),
+  ];
+  if (ev.userIds.length > 0) {
+    statements.push(
+      db.insert(realtimeEventTargets).select(
+        db
+          .select({
+            // NULL into INTEGER PRIMARY KEY AUTOINCREMENT: the next position.
+            pos: sql<number>`NULL`.as("pos"),
+            eventId: sql<string>`${ev.id}`.as("event_id"),
+            orgId: sql<string>`${ev.orgId}`.as("org_id"),
+            userId: sql<string>`value`.as("user_id"),
+            channel: sql<string | null>`NULL`.as("channel"),
+            dept: sql<string | null>`NULL`.as("dept"),
+            queue: sql<string | null>`NULL`.as("queue"),
+          })
+          .from(sql`json_each(${JSON.stringify(ev.userIds)})`)
+          .where(applies),
+      ),
+    );
+  }
+  if (ev.channel) {
+    statements.push(
+      db.insert(realtimeEventTargets).select(
+        db
+          .select({
+            // NULL into INTEGER PRIMARY KEY AUTOINCREMENT: the next position.
+            pos: sql<number>`NULL`.as("pos"),
+            eventId: sql<string>`${ev.id}`.as("event_id"),
+            orgId: sql<string>`${ev.orgId}`.as("org_id"),
+            userId: sql<string | null>`NULL`.as("user_id"),
+            channel: sql<string>`${ev.channel.name}`.as("channel"),
+            dept: sql<string | null>`${ev.channel.scope.dept ?? null}`.as("dept"),
+            queue: sql<string | null>`${ev.channel.scope.queue ?? null}`.as("queue"),
+          })
+          .from(sql`json_each('[0]')`)
+          .where(applies),
+      ),
+    );
+  }
+  return statements;
+}
+
+/** Addresses of the hubs. Names never contain "/" in ids (see IdString), so `${org}/${user}` is unambiguous. */
+export const userHubName = (orgId: string, userId: string) => `${orgId}/${userId}`;
+
+export function userHub(env: Env, orgId: string, userId: string) {
+  return env.USER_HUB.getByName(userHubName(orgId, userId));
+}
+
+export function orgHub(env: Env, orgId: string) {
+  return env.ORG_HUB.getByName(orgId);
+}
+
+/** What one delivery reached. */
+export interface DeliveryReport {
+  /** Sockets the event was sent to, over every target stream. */
+  reached: number;
+  /** The seq the event got in each user stream, and in the org stream. */
+  userSeqs: Record<string, number>;
+  orgSeq?: number;
+}
+
+/**
+ * Hands one event to its hubs: every user hub in parallel, then the org hub
+ * (which appends the channel event, if any, and records the user-stream
+ * delivery counters for the stats endpoint). Throws if any hub fails.
+ */
+export async function deliverEvent(env: Env, ev: OutboundEvent): Promise<DeliveryReport> {
+  const hubEvent: HubEvent = { id: ev.id, type: ev.type, ts: ev.ts, data: ev.data };
+  const userResults = await Promise.all(
+    ev.userIds.map(async (uid) => [uid, await userHub(env, ev.orgId, uid).publish(hubEvent)] as const),
+  );
+  const userStream: PublishResult[] = userResults.map(([, r]) => r);
+  const orgResult = await orgHub(env, ev.orgId).publish(
+    ev.channel ? { ...hubEvent, channel: ev.channel.name, scope: ev.channel.scope } : undefined,
+    { type: ev.type, results: userStream },
+  );
+  return {
+    reached: userStream.reduce((n, r) => n + r.delivered, 0) + (orgResult?.delivered ?? 0),
+    userSeqs: Object.fromEntries(userResults.map(([uid, r]) => [uid, r.seq])),
+    ...(orgResult && { orgSeq: orgResult.seq }),
+  };
+}
+
+/** Seconds a client should wait before retrying after a hub was unreachable. */
+export const REALTIME_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Delivers events (already in D1) and marks them published. If a hub fails,
+ * the events stay unpublished for a retry or the sweep, and this throws 503
+ * `REALTIME_UNAVAILABLE` with Retry-After.
+ */
+export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[]): Promise<DeliveryReport[]> {
+  if (events.length === 0) return [];
+  let reports: DeliveryReport[];
+  try {
+    reports = await Promise.all(events.map((ev) => deliverEvent(env, ev)));
+  } catch (err) {
+    console.error("herald: realtime delivery failed; the events stay queued for retry", err);
+    throw new AppError(
+      503,
+      ErrorCode.REALTIME_UNAVAILABLE,
+      "The change is saved but realtime delivery is not confirmed yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
+      { eventIds: events.map((e) => e.id) },
+      { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
+    );
+  }
+  await db
+    .update(realtimeEvents)
+    .set({ publishedAt: new Date() })
+    .where(inArray(realtimeEvents.id, events.map((e) => e.id)));
+  return reports;
+}
+
+/** Rebuilds outbound events from their D1 rows. */
+async function loadEvents(db: Db, rows: (typeof realtimeEvents.$inferSelect)[]): Promise<OutboundEvent[]> {
+  if (rows.length === 0) return [];
+  const targets = await db.select().from(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, rows.map((r) => r.id)));
+  return rows.map((r) => {
+    const mine = targets.filter((t) => t.eventId === r.id);
+    const channelRow = mine.find((t) => t.channel !== null);
+    return {
+      id: r.id,
+      orgId: r.orgId,
+      type: r.type,
+      data: r.data,
+      ts: r.createdAt.getTime(),
+      source: r.source ?? undefined,
+      userIds: mine.filter((t) => t.userId !== null).map((t) => t.userId!),
+      ...(channelRow && {
+        channel: {
+          name: channelRow.channel!,
+          scope: { ...(channelRow.dept !== null && { dept: channelRow.dept }), ...(channelRow.queue !== null && { queue: channelRow.queue }) },
+        },
+      }),
+    };
+  });
+}
+
+/** Finishes publishing the events of one source (an idempotent retry of the request that caused them). */
+export async function publishPendingFor(env: Env, db: Db, orgId: string, source: string): Promise<void> {
+  const rows = await db
+    .select()
+    .from(realtimeEvents)
+    .where(and(eq(realtimeEvents.orgId, orgId), eq(realtimeEvents.source, source), isNull(realtimeEvents.publishedAt)))
+    .orderBy(realtimeEvents.createdAt, realtimeEvents.id);
+  for (const ev of await loadEvents(db, rows)) await deliverEvents(env, db, [ev]);
+}
+
+/** Cron: re-delivers events left unpublished for longer than `olderThanMs`, oldest first. */
+export async function sweepUnpublished(env: Env, db: Db, olderThanMs = 10_000, limit = 100): Promise<{ delivered: number; failed: number }> {
+  const rows = await db
+    .select()
+    .from(realtimeEvents)
+    .where(and(isNull(realtimeEvents.publishedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
+    .orderBy(realtimeEvents.createdAt, realtimeEvents.id)
+    .limit(limit);
+  let delivered = 0;
+  let failed = 0;
+  for (const ev of await loadEvents(db, rows)) {
+    try {
+      await deliverEvents(env, db, [ev]);
+      delivered++;
+    } catch {
+      failed++;
+    }
+  }
+  return { delivered, failed };
+}
+
+/** Cron: deletes expired events with their targets and acknowledgements, and spent tickets. */
+export async function purgeExpiredRealtime(db: Db, eventTtlSeconds: number, now = new Date()): Promise<number> {
+  const expired = db.select({ id: realtimeEvents.id }).from(realtimeEvents).where(lte(realtimeEvents.expiresAt, now));
+  const [, , deleted] = await db.batch([
+    db.delete(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, expired)),
+    db.delete(realtimeEventAcks).where(lte(realtimeEventAcks.ackedAt, new Date(now.getTime() - eventTtlSeconds * 1000))),
+    db.delete(realtimeEvents).where(lte(realtimeEvents.expiresAt, now)),
+    db.delete(wsTickets).where(lte(wsTickets.expiresAt, now)),
+  ]);
+  return deleted.meta.changes ?? 0;
+}

@@ -1,0 +1,208 @@
+import { z } from "zod";
+
+/**
+ * Herald's realtime wire protocol: every frame on /api/v1/ws and
+ * /api/v1/ws/org, as zod schemas and TypeScript types. The hubs, the routes
+ * that publish, the client SDK and the tests import this module; nothing
+ * restates a frame or event name elsewhere. docs/PROTOCOL.md documents it with
+ * an example of each frame.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Which stream a socket (and an event) belongs to. */
+export const StreamSchema = z.enum(["user", "org"]);
+export type Stream = z.infer<typeof StreamSchema>;
+
+/** Event names: `noun:verb` style, lowercase, at most 64 characters. */
+export const EVENT_NAME_PATTERN = /^[a-z][a-z0-9_-]*(:[a-z0-9_-]+)*$/;
+
+/** Server control frame types; refused as event names. */
+export const CONTROL_TYPES = ["connected", "ack", "error", "pong", "resync-required"] as const;
+/** Client frame types; refused as event names. */
+export const CLIENT_TYPES = ["subscribe", "unsubscribe", "ping", "resume", "mark:read", "mark:all:read"] as const;
+/** Every name an event may not take, because the protocol uses it. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([...CONTROL_TYPES, ...CLIENT_TYPES, "event", "message", "close", "open"]);
+
+export const EventNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(EVENT_NAME_PATTERN, "Event names are lowercase words separated by ':' (e.g. deal:won)")
+  .refine((name) => !RESERVED_NAMES.has(name), "This name is reserved by the protocol");
+
+/** Events Herald itself publishes. Producers may broadcast any other valid name. */
+export const Events = {
+  alertNew: "alert:new",
+  alertUpdated: "alert:updated",
+  alertAssigned: "alert:assigned",
+  alertConverted: "alert:converted",
+  statsUpdated: "stats:updated",
+  presenceOnline: "presence:online",
+  presenceOffline: "presence:offline",
+} as const;
+export type HeraldEvent = (typeof Events)[keyof typeof Events];
+
+/** Org channels with a fixed meaning; any other valid channel name is free (kpi, backlog, …). */
+export const Channels = { alerts: "alerts", stats: "stats", presence: "presence", system: "system" } as const;
+/** Channels agents and members may not subscribe to (they get their own alerts on the user stream). */
+export const PRIVILEGED_CHANNELS: ReadonlySet<string> = new Set([Channels.alerts, Channels.presence]);
+
+export const ChannelNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_-]*$/, "Channel names are lowercase letters, digits, - and _");
+
+const ScopePart = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+
+/** Where in the org an event or subscription applies: the org, a department, or one queue of it. */
+export const ScopeSchema = z
+  .object({ dept: ScopePart.optional(), queue: ScopePart.optional() })
+  .strict()
+  .refine((s) => s.queue === undefined || s.dept !== undefined, { message: "A queue scope needs its dept", path: ["queue"] });
+export type Scope = z.infer<typeof ScopeSchema>;
+
+/**
+ * Whether an event for scope `event` reaches a subscription with scope `sub`:
+ * when one contains the other (org ⊇ dept ⊇ queue).
+ */
+export function scopesOverlap(event: Scope, sub: Scope): boolean {
+  if (event.dept === undefined || sub.dept === undefined) return true;
+  if (event.dept !== sub.dept) return false;
+  if (event.queue === undefined || sub.queue === undefined) return true;
+  return event.queue === sub.queue;
+}
+
+/** Canonical text of a scope, for maps and tables: "", "sales", "sales/inbound". */
+export function scopeKey(scope: Scope): string {
+  if (scope.dept === undefined) return "";
+  return scope.queue === undefined ? scope.dept : `${scope.dept}/${scope.queue}`;
+}
+
+// ───────────────────────────── server → client ─────────────────────────────
+
+/** An event as delivered: `seq` is the stream's sequence number (per hub, +1 per event). */
+export interface EventFrame<T = unknown> {
+  type: string;
+  id: string;
+  stream: Stream;
+  seq: number;
+  ts: string;
+  channel?: string;
+  scope?: Scope;
+  data: T;
+}
+
+export interface ConnectedFrame {
+  type: "connected";
+  connectionId: string;
+  userId: string;
+  organizationId: string;
+  stream: Stream;
+  /** The stream's head: the seq of its latest event (0 when none). */
+  seq: number;
+  /** True when the connect or resume asked for `since` and every missed event was replayed. */
+  resumed: boolean;
+  /** How many events were replayed before this frame. */
+  replayed: number;
+  /** Channels this socket starts subscribed to (org stream). */
+  subscriptions: { channel: string; scope: Scope }[];
+  serverTime: string;
+  protocol: number;
+}
+
+export interface AckFrame {
+  type: "ack";
+  ref: string;
+  [key: string]: unknown;
+}
+
+/** Error codes sent in `error` frames. */
+export const SocketErrorCode = {
+  INVALID_MESSAGE: "INVALID_MESSAGE",
+  MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
+  RATE_LIMIT_EXCEEDED: "RATE_LIMIT_EXCEEDED",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  SUBSCRIPTION_LIMIT: "SUBSCRIPTION_LIMIT",
+  NOT_FOUND: "NOT_FOUND",
+  UNSUPPORTED: "UNSUPPORTED",
+  INTERNAL: "INTERNAL",
+} as const;
+export type SocketErrorCode = (typeof SocketErrorCode)[keyof typeof SocketErrorCode];
+
+export interface ErrorFrame {
+  type: "error";
+  ref?: string;
+  code: SocketErrorCode;
+  message: string;
+}
+
+export interface ResyncRequiredFrame {
+  type: "resync-required";
+  /** `expired`: the missed events are older than the replay window; `ahead`: `since` is beyond the head. */
+  reason: "expired" | "ahead";
+  /** The stream's head; continue from here after reloading state over REST. */
+  seq: number;
+  /** The oldest seq the stream can still replay (head + 1 when the log is empty). */
+  oldestSeq: number;
+}
+
+export type PongFrame = { type: "pong" };
+
+export type ServerFrame = EventFrame | ConnectedFrame | AckFrame | ErrorFrame | ResyncRequiredFrame | PongFrame;
+
+/** The exact ping/pong texts of the hibernation auto-response (a ping never wakes a hub). */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+// ───────────────────────────── client → server ─────────────────────────────
+
+const Ref = z.string().min(1).max(64);
+
+export const ClientFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ping") }).strict(),
+  z
+    .object({
+      type: z.literal("subscribe"),
+      ref: Ref,
+      channels: z.array(ChannelNameSchema).min(1).max(50),
+      scope: ScopeSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("unsubscribe"),
+      ref: Ref,
+      channels: z.array(ChannelNameSchema).min(1).max(50),
+      scope: ScopeSchema.optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal("resume"), ref: Ref.optional(), since: z.number().int().min(0) }).strict(),
+  z.object({ type: z.literal("mark:read"), ref: Ref, notificationId: z.string().min(1).max(64) }).strict(),
+  z.object({ type: z.literal("mark:all:read"), ref: Ref }).strict(),
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+
+/** WebSocket close codes Herald uses. */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  TOKEN_EXPIRED: 4001,
+} as const;
+
+// ───────────────────────────── payloads ─────────────────────────────
+
+/** `presence:online` / `presence:offline` data. */
+export interface PresenceEventData {
+  userId: string;
+  online: boolean;
+  connections: number;
+  lastSeenAt: string;
+}

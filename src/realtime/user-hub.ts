@@ -1,0 +1,117 @@
+import { ErrorCode } from "../errors";
+import { HubBase, hubErrorResponse, IDENTITY_HEADER, type Attachment, type ConnectIdentity, type HubEvent, type PublishResult } from "./hub-base";
+import { orgHub } from "./outbox";
+import { SocketErrorCode, type ClientFrame } from "./protocol";
+
+/** A connection as the admin endpoints list it. */
+export interface ConnectionInfo {
+  connectionId: string;
+  userId: string;
+  stream: "user" | "org";
+  subscriptions: { channel: string; scope: { dept?: string; queue?: string } }[];
+  connectedAt: string;
+  lastActivityAt: string;
+}
+
+/** Reads the identity the Worker put on the upgrade request. */
+export function readIdentity(request: Request): ConnectIdentity | undefined {
+  const raw = request.headers.get(IDENTITY_HEADER);
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw) as ConnectIdentity;
+    if (typeof v.userId === "string" && typeof v.orgId === "string" && typeof v.role === "string" && typeof v.exp === "number") return v;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** Parses `since` from the internal connect URL (the Worker validated it). */
+export function readSince(url: URL): number | undefined {
+  const raw = url.searchParams.get("since");
+  return raw === null ? undefined : Number(raw);
+}
+
+/**
+ * One per (org, user): every socket of every device of that user, and the
+ * user stream's log — alerts that concern the user, their notifications.
+ * Every event of the stream goes to every socket, so a device sees the
+ * stream's seq without gaps.
+ */
+export class UserHub extends HubBase {
+  protected readonly stream = "user" as const;
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return hubErrorResponse(404, ErrorCode.NOT_FOUND, "No such hub route");
+    }
+    const identity = readIdentity(request);
+    if (!identity) return hubErrorResponse(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
+    const since = readSince(url);
+
+    const open = this.sockets();
+    if (open.length >= this.config.maxConnectionsPerUser) {
+      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${this.config.maxConnectionsPerUser} connections per user`);
+    }
+    // The org hub keeps presence and the org-wide connection count.
+    const admitted = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, open.length + 1);
+    if (!admitted.ok) return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, admitted.reason);
+
+    // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
+    const { client, server, att } = this.acceptSocket(identity);
+    const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
+    this.send(server, this.connectedFrame(att, resumed, replayed, []));
+    this.scheduleAlarm();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Appends an event to this user's stream and sends it to every device. Idempotent by event id. */
+  async publish(event: HubEvent): Promise<PublishResult> {
+    const { seq, frame, duplicate } = this.append(event);
+    if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
+    let delivered = 0;
+    for (const { ws } of this.sockets()) if (this.send(ws, frame)) delivered++;
+    return { seq, delivered, duplicate, latencyMs: Math.max(0, Date.now() - event.ts) };
+  }
+
+  /** This user's open connections. */
+  async connections(): Promise<ConnectionInfo[]> {
+    return this.sockets().map(({ ws, att }) => ({
+      connectionId: att.cid,
+      userId: att.uid,
+      stream: "user",
+      subscriptions: [],
+      connectedAt: new Date(att.at).toISOString(),
+      lastActivityAt: new Date(this.lastActivity(ws, att)).toISOString(),
+    }));
+  }
+
+  /** The stream's head seq (tests and diagnostics). */
+  async headSeq(): Promise<number> {
+    return this.head();
+  }
+
+  protected onFrame(ws: WebSocket, _att: Attachment, frame: Exclude<ClientFrame, { type: "ping" }>): void {
+    switch (frame.type) {
+      case "resume": {
+        const { resumed, replayed } = this.replay(ws, frame.since, () => true);
+        if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.head() }));
+        return;
+      }
+      case "subscribe":
+      case "unsubscribe":
+        this.sendError(ws, SocketErrorCode.UNSUPPORTED, "The user stream has no channels; subscribe on /api/v1/ws/org", frame.ref);
+        return;
+      case "mark:read":
+      case "mark:all:read":
+        this.sendError(ws, SocketErrorCode.UNSUPPORTED, "Notifications are not available yet", frame.ref);
+        return;
+    }
+  }
+
+  protected async onDisconnect(_ws: WebSocket, att: Attachment): Promise<void> {
+    const remaining = this.sockets().filter((s) => s.att.cid !== att.cid).length;
+    await orgHub(this.env, att.org).reportUserConnections(att.uid, remaining);
+  }
+}

@@ -1,0 +1,109 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { realtimeEventAcks, realtimeEvents } from "../db/schema";
+import { badRequest, ErrorCode, forbidden } from "../errors";
+import { maySubscribe } from "../realtime/org-hub";
+import type { Scope } from "../realtime/protocol";
+import type { EventsInput, PolledEvent } from "../schemas/realtime";
+import type { Claims } from "../types";
+
+/**
+ * The polling fallback: the events a caller would have received on its user
+ * stream and on the channels it names, in the order they were committed,
+ * without the ones it acknowledged. Same authorization as subscribing.
+ */
+
+const encodePos = (pos: number) => btoa(`p:${pos}`).replace(/=+$/, "");
+
+function decodePos(raw: string): number {
+  try {
+    const text = atob(raw + "=".repeat((4 - (raw.length % 4)) % 4));
+    const m = /^p:(0|[1-9][0-9]{0,15})$/.exec(text);
+    if (m) return Number(m[1]);
+  } catch {
+    // fall through
+  }
+  throw badRequest(ErrorCode.INVALID_CURSOR, "since is not a nextCursor this API returned");
+}
+
+interface Row {
+  pos: number;
+  id: string;
+  type: string;
+  data: string;
+  created_at: number;
+  user_id: string | null;
+  channel: string | null;
+  dept: string | null;
+  queue: string | null;
+}
+
+/** SQL for "an event scope that overlaps the subscription scope" (org ⊇ dept ⊇ queue). */
+function scopeMatch(scope: Scope) {
+  if (scope.dept === undefined) return sql`1`;
+  if (scope.queue === undefined) return sql`(t.dept IS NULL OR t.dept = ${scope.dept})`;
+  return sql`(t.dept IS NULL OR (t.dept = ${scope.dept} AND (t.queue IS NULL OR t.queue = ${scope.queue})))`;
+}
+
+export async function listEvents(
+  db: Db,
+  actor: Claims,
+  query: EventsInput,
+  now = new Date(),
+): Promise<{ items: PolledEvent[]; nextCursor: string; hasMore: boolean }> {
+  const channels = [...new Set(query.channels ?? [])];
+  const refused = channels.filter((c) => !maySubscribe(actor.role, c));
+  if (refused.length > 0) throw forbidden(`Role ${actor.role} may not read: ${refused.join(", ")}`);
+  const after = query.since === undefined ? 0 : decodePos(query.since);
+  const scope: Scope = { ...(query.dept && { dept: query.dept }), ...(query.queue && { queue: query.queue }) };
+  const channelClause =
+    channels.length === 0
+      ? sql`0`
+      : sql`(t.channel IN (${sql.join(channels.map((c) => sql`${c}`), sql`, `)}) AND ${scopeMatch(scope)})`;
+  const rows = await db.all<Row>(sql`
+    SELECT t.pos, e.id, e.type, e.data, e.created_at, t.user_id, t.channel, t.dept, t.queue
+    FROM realtime_event_targets t JOIN realtime_events e ON e.id = t.event_id
+    WHERE t.org_id = ${actor.org} AND t.pos > ${after} AND e.expires_at > ${now.getTime()}
+      AND (t.user_id = ${actor.sub} OR ${channelClause})
+      AND NOT EXISTS (
+        SELECT 1 FROM realtime_event_acks a WHERE a.org_id = t.org_id AND a.user_id = ${actor.sub} AND a.event_id = t.event_id
+      )
+    ORDER BY t.pos
+    LIMIT ${query.limit + 1}`);
+  const hasMore = rows.length > query.limit;
+  const page = rows.slice(0, query.limit);
+  const seen = new Set<string>();
+  const items: PolledEvent[] = [];
+  for (const r of page) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    items.push({
+      id: r.id,
+      type: r.type,
+      stream: r.user_id !== null ? "user" : "org",
+      ...(r.channel !== null && {
+        channel: r.channel,
+        scope: { ...(r.dept !== null && { dept: r.dept }), ...(r.queue !== null && { queue: r.queue }) },
+      }),
+      ts: new Date(r.created_at).toISOString(),
+      data: JSON.parse(r.data),
+    });
+  }
+  const last = page.at(-1);
+  return { items, nextCursor: encodePos(last ? last.pos : after), hasMore };
+}
+
+/** Acknowledges events for the caller so polling no longer returns them. Unknown ids are ignored. */
+export async function ackEvents(db: Db, actor: Claims, ids: string[], now = new Date()): Promise<{ acknowledged: number }> {
+  const known = await db
+    .select({ id: realtimeEvents.id })
+    .from(realtimeEvents)
+    .where(and(eq(realtimeEvents.orgId, actor.org), inArray(realtimeEvents.id, [...new Set(ids)])));
+  if (known.length === 0) return { acknowledged: 0 };
+  const rows = known.map((k) => ({ orgId: actor.org, userId: actor.sub, eventId: k.id, ackedAt: now }));
+  // D1 binds at most 100 parameters per statement; an ack row has 4.
+  const statements = [];
+  for (let i = 0; i < rows.length; i += 25) statements.push(db.insert(realtimeEventAcks).values(rows.slice(i, i + 25)).onConflictDoNothing());
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+  return { acknowledged: known.length };
+}

@@ -1,0 +1,67 @@
+import { and, eq, gt, isNull } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { wsTickets } from "../db/schema";
+import { AppError, ErrorCode } from "../errors";
+import { sha256Hex } from "../lib/json";
+import type { Claims } from "../types";
+
+/** A ticket as issued to the client. */
+export interface Ticket {
+  ticket: string;
+  expiresAt: string;
+}
+
+const WWW_AUTHENTICATE = { "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"' };
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * Issues a single-use ticket for opening a WebSocket without putting the
+ * token in a URL (URLs end up in logs). Bound to the caller, valid
+ * `ttlSeconds`, and never longer than the token it was issued for. Only its
+ * hash is stored.
+ */
+export async function issueTicket(db: Db, claims: Claims, ttlSeconds: number, now = new Date()): Promise<Ticket> {
+  const ticket = `tkt_${randomToken()}`;
+  const tokenExpiresAt = new Date((claims.exp ?? Math.floor(now.getTime() / 1000) + ttlSeconds) * 1000);
+  const expiresAt = new Date(Math.min(now.getTime() + ttlSeconds * 1000, tokenExpiresAt.getTime()));
+  await db.insert(wsTickets).values({
+    hash: await sha256Hex(ticket),
+    orgId: claims.org,
+    userId: claims.sub,
+    role: claims.role,
+    email: claims.email ?? null,
+    name: claims.name ?? null,
+    tokenExpiresAt,
+    expiresAt,
+  });
+  return { ticket, expiresAt: expiresAt.toISOString() };
+}
+
+/**
+ * Redeems a ticket: atomically marks it used and returns the identity it was
+ * issued for. Unknown, expired or already used → 401 `TICKET_INVALID`.
+ */
+export async function redeemTicket(db: Db, ticket: string, now = new Date()): Promise<Claims> {
+  const [row] = await db
+    .update(wsTickets)
+    .set({ usedAt: now })
+    .where(and(eq(wsTickets.hash, await sha256Hex(ticket)), isNull(wsTickets.usedAt), gt(wsTickets.expiresAt, now)))
+    .returning();
+  if (!row) {
+    throw new AppError(401, ErrorCode.TICKET_INVALID, "The ticket is unknown, expired or already used; request a new one", undefined, WWW_AUTHENTICATE);
+  }
+  return {
+    sub: row.userId,
+    org: row.orgId,
+    role: row.role,
+    ...(row.email !== null && { email: row.email }),
+    ...(row.name !== null && { name: row.name }),
+    exp: Math.floor(row.tokenExpiresAt.getTime() / 1000),
+  };
+}

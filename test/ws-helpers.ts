@@ -1,0 +1,93 @@
+import { exports } from "cloudflare:workers";
+import type { ServerFrame } from "../src/realtime/protocol";
+import { BASE } from "./helpers";
+
+/** A client socket opened through the Worker, collecting every frame it receives. */
+export interface TestSocket {
+  ws: WebSocket;
+  frames: ServerFrame[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the first frame (from the start) matching `pred`, waiting up to `timeoutMs`. */
+  waitFor<T extends ServerFrame = ServerFrame>(pred: (f: ServerFrame) => boolean, timeoutMs?: number): Promise<T>;
+  /** Resolves once `n` frames matching `pred` have arrived. */
+  waitForCount(pred: (f: ServerFrame) => boolean, n: number, timeoutMs?: number): Promise<ServerFrame[]>;
+  /** Frames of event type `type` received so far. */
+  events(type?: string): ServerFrame[];
+  send(frame: unknown): void;
+  close(): void;
+}
+
+export interface ConnectOptions {
+  token?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+/** Opens a socket, or returns the refusal response when the upgrade is refused. */
+export async function tryConnect(path: string, o: ConnectOptions = {}): Promise<{ socket?: TestSocket; res: Response }> {
+  const url = new URL(`${BASE}${path}`);
+  for (const [k, v] of Object.entries(o.query ?? {})) url.searchParams.set(k, v);
+  const headers = new Headers({ Upgrade: "websocket", ...o.headers });
+  if (o.token) headers.set("Authorization", `Bearer ${o.token}`);
+  const res = await exports.default.fetch(new Request(url, { headers }));
+  if (res.status !== 101 || !res.webSocket) return { res };
+  const ws = res.webSocket;
+  const frames: ServerFrame[] = [];
+  const waiters: (() => void)[] = [];
+  let resolveClosed!: (v: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
+  ws.addEventListener("message", (ev) => {
+    frames.push(JSON.parse(ev.data as string) as ServerFrame);
+    for (const w of [...waiters]) w();
+  });
+  ws.addEventListener("close", (ev) => {
+    resolveClosed({ code: ev.code, reason: ev.reason });
+    for (const w of [...waiters]) w();
+  });
+  ws.accept();
+  const waitForCount = (pred: (f: ServerFrame) => boolean, n: number, timeoutMs = 3000) =>
+    new Promise<ServerFrame[]>((resolve, reject) => {
+      const check = () => {
+        const hits = frames.filter(pred);
+        if (hits.length >= n) {
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(hits);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`timed out waiting for ${n} frame(s); got ${JSON.stringify(frames).slice(0, 2000)}`));
+      }, timeoutMs);
+      waiters.push(check);
+      check();
+    });
+  const socket: TestSocket = {
+    ws,
+    frames,
+    closed,
+    waitFor: async <T extends ServerFrame>(pred: (f: ServerFrame) => boolean, timeoutMs?: number) =>
+      (await waitForCount(pred, 1, timeoutMs))[0] as T,
+    waitForCount,
+    events: (type) => frames.filter((f) => "seq" in f && "stream" in f && (type === undefined || f.type === type)),
+    send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
+    close: () => {
+      try {
+        ws.close(1000, "done");
+      } catch {
+        // already closed
+      }
+    },
+  };
+  return { socket, res };
+}
+
+/** Opens a socket and waits for its `connected` frame; fails the test if refused. */
+export async function connect(path: string, o: ConnectOptions = {}): Promise<TestSocket> {
+  const { socket, res } = await tryConnect(path, o);
+  if (!socket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  await socket.waitFor((f) => f.type === "connected");
+  return socket;
+}
+
+export const isType = (type: string) => (f: ServerFrame) => f.type === type;
