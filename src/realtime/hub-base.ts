@@ -68,6 +68,25 @@ export interface PublishResult {
 /** Header carrying the verified identity from the Worker to a hub (never from a client). */
 export const IDENTITY_HEADER = "X-Herald-Identity";
 
+/** An upgrade the Worker forwarded: its internal URL, the verified identity, `since` if resuming. */
+export interface ConnectRequest {
+  url: URL;
+  identity: ConnectIdentity;
+  since: number | undefined;
+}
+
+function readIdentity(request: Request): ConnectIdentity | undefined {
+  const raw = request.headers.get(IDENTITY_HEADER);
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw) as ConnectIdentity;
+    if (typeof v.userId === "string" && typeof v.orgId === "string" && typeof v.role === "string" && typeof v.exp === "number") return v;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
 interface Bucket {
   tokens: number;
   last: number;
@@ -87,6 +106,8 @@ interface LogRow extends Record<string, SqlStorageValue> {
 /** Reserved close codes that must not be echoed back (RFC 6455 §7.4.1). */
 const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
 const ABUSE_WINDOW_MS = 10_000;
+/** Every this many appends, events beyond REPLAY_MAX_EVENTS are deleted. */
+const PRUNE_EVERY = 100;
 
 /** A JSON error response in the API's error format, for refusals before the upgrade. */
 export function hubErrorResponse(status: number, code: string, message: string, headers?: Record<string, string>): Response {
@@ -110,6 +131,10 @@ export abstract class HubBase extends DurableObject<Env> {
   #head: number | undefined;
   #attachments = new WeakMap<WebSocket, Attachment>();
   #buckets = new Map<string, Bucket>();
+  /** Connections already handled by onDisconnect (a close can be reported more than once). */
+  #gone = new Set<string>();
+  /** The armed alarm (ms) or null: read once when the hub starts, then kept in step. */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -138,7 +163,25 @@ export abstract class HubBase extends DurableObject<Env> {
       );
     `);
     this.migrate();
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#alarmAt = await ctx.storage.getAlarm();
+    });
   }
+
+  /** The only HTTP entry: the Worker's forwarded upgrade (`/connect`). */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return hubErrorResponse(404, "NOT_FOUND", "No such hub route");
+    }
+    const identity = readIdentity(request);
+    if (!identity) return hubErrorResponse(400, "VALIDATION_FAILED", "Missing identity");
+    const raw = url.searchParams.get("since");
+    return this.acceptUpgrade({ url, identity, since: raw === null ? undefined : Number(raw) });
+  }
+
+  /** Accepts (or refuses, as a JSON error response) a verified upgrade. */
+  protected abstract acceptUpgrade(request: ConnectRequest): Promise<Response>;
 
   /** Subclasses create their own tables here (runs in the constructor, synchronously). */
   protected migrate(): void {}
@@ -303,7 +346,9 @@ export abstract class HubBase extends DurableObject<Env> {
     );
     this.#head = seq;
     this.setMeta("head", String(seq));
-    this.scheduleAlarm();
+    // Count-based pruning inline, cheaply (seq is the primary key); time-based by alarm.
+    if (seq % PRUNE_EVERY === 0) this.sql.exec("DELETE FROM log WHERE seq <= ?", seq - this.config.replayMaxEvents);
+    this.armAlarm(Date.now() + this.config.replayRetentionSeconds * 1000);
     return { seq, frame: text, duplicate: false };
   }
 
@@ -361,8 +406,19 @@ export abstract class HubBase extends DurableObject<Env> {
   // ─────────────────────────── alarm ───────────────────────────
 
   /**
-   * Arms the alarm for the next piece of work: the earliest token expiry, or
-   * pruning the log while it holds events. No work, no alarm.
+   * Makes sure the alarm fires no later than `at`. Cheap: the armed time is
+   * cached, so a publish that needs nothing earlier costs no storage call.
+   */
+  protected armAlarm(at: number): void {
+    if (this.#alarmAt !== null && this.#alarmAt !== undefined && this.#alarmAt <= at) return;
+    const when = Math.max(at, Date.now());
+    this.#alarmAt = when;
+    void this.ctx.storage.setAlarm(when);
+  }
+
+  /**
+   * Arms the alarm for the next piece of work: the earliest token expiry,
+   * pruning the log while it holds events, subclass work. No work, no alarm.
    */
   protected scheduleAlarm(): void {
     const candidates: number[] = [];
@@ -374,11 +430,7 @@ export abstract class HubBase extends DurableObject<Env> {
     }
     const extra = this.nextWorkAt();
     if (extra !== undefined) candidates.push(extra);
-    if (candidates.length === 0) return;
-    const next = Math.min(...candidates);
-    void this.ctx.storage.getAlarm().then((current) => {
-      if (current === null || current > next) return this.ctx.storage.setAlarm(Math.max(next, Date.now()));
-    });
+    if (candidates.length > 0) this.armAlarm(Math.min(...candidates));
   }
 
   /** Subclasses add their own alarm work (ms), e.g. a coalesced stats event. */
@@ -389,6 +441,8 @@ export abstract class HubBase extends DurableObject<Env> {
   protected async onAlarmWork(): Promise<void> {}
 
   override async alarm(): Promise<void> {
+    // This alarm is spent; scheduleAlarm() below arms the next one if there is work.
+    this.#alarmAt = null;
     try {
       const now = Date.now();
       for (const { ws, att } of this.sockets()) {
@@ -398,7 +452,7 @@ export abstract class HubBase extends DurableObject<Env> {
           } catch {
             // already closing
           }
-          await this.onDisconnect(ws, att);
+          await this.disconnect(ws, att);
         }
       }
       this.prune(now);
@@ -423,6 +477,15 @@ export abstract class HubBase extends DurableObject<Env> {
 
   /** Called once when a socket of this hub goes away (close, error, expiry). */
   protected abstract onDisconnect(ws: WebSocket, att: Attachment): Promise<void> | void;
+
+  /** Runs onDisconnect at most once per connection. */
+  protected async disconnect(ws: WebSocket, att: Attachment): Promise<void> {
+    if (this.#gone.has(att.cid)) return;
+    if (this.#gone.size >= 10_000) this.#gone.clear();
+    this.#gone.add(att.cid);
+    this.#buckets.delete(att.cid);
+    await this.onDisconnect(ws, att);
+  }
 
   /** Token bucket per connection. In memory on purpose: after a wake-up the bucket is full, as it would be after 2 s of silence. */
   #allowFrame(ws: WebSocket, att: Attachment): boolean {
@@ -451,6 +514,7 @@ export abstract class HubBase extends DurableObject<Env> {
       } catch {
         // already closing
       }
+      void this.disconnect(ws, att);
       return false;
     }
     if (now - b.warnedAt >= 1_000) {
@@ -469,7 +533,7 @@ export abstract class HubBase extends DurableObject<Env> {
       if (size > max) {
         this.sendError(ws, SocketErrorCode.MESSAGE_TOO_LARGE, `Frames are limited to ${max} bytes`);
         ws.close(CloseCode.MESSAGE_TOO_BIG, "message too large");
-        await this.onDisconnect(ws, att);
+        await this.disconnect(ws, att);
         return;
       }
       if (!this.#allowFrame(ws, att)) return;
@@ -517,8 +581,7 @@ export abstract class HubBase extends DurableObject<Env> {
           // already closed
         }
       }
-      this.#buckets.delete(att.cid);
-      await this.onDisconnect(ws, att);
+      await this.disconnect(ws, att);
     } catch (err) {
       console.error(`${this.logPrefix} webSocketClose:`, err);
     }
@@ -529,8 +592,7 @@ export abstract class HubBase extends DurableObject<Env> {
     if (!att) return;
     try {
       console.warn(`${this.logPrefix} webSocketError:`, error);
-      this.#buckets.delete(att.cid);
-      await this.onDisconnect(ws, att);
+      await this.disconnect(ws, att);
     } catch (err) {
       console.error(`${this.logPrefix} webSocketError:`, err);
     }

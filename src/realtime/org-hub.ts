@@ -3,7 +3,7 @@ import { ErrorCode } from "../errors";
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import type { Role } from "../types";
-import { HubBase, hubErrorResponse, type Attachment, type HubEvent, type PublishResult } from "./hub-base";
+import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
 import { eventStatements, userHub } from "./outbox";
 import {
   Channels,
@@ -18,7 +18,7 @@ import {
   type PresenceEventData,
   type Scope,
 } from "./protocol";
-import { readIdentity, readSince, type ConnectionInfo } from "./user-hub";
+import type { ConnectionInfo } from "./user-hub";
 
 /** A channel subscription of one socket. */
 interface Subscription {
@@ -222,14 +222,7 @@ export class OrgHub extends HubBase {
 
   // ─────────────────────────── connect ───────────────────────────
 
-  override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return hubErrorResponse(404, ErrorCode.NOT_FOUND, "No such hub route");
-    }
-    const identity = readIdentity(request);
-    if (!identity) return hubErrorResponse(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
-    const since = readSince(url);
+  protected async acceptUpgrade({ url, identity, since }: ConnectRequest): Promise<Response> {
     const { maxConnectionsPerUser, maxConnectionsPerOrg, maxSubscriptionsPerSocket } = this.config;
 
     if (this.#orgSocketsOf(identity.userId) >= maxConnectionsPerUser) {
@@ -265,7 +258,7 @@ export class OrgHub extends HubBase {
     }
     this.#touchPresence(identity.userId, this.#userConns(identity.userId));
     this.#presenceTransition(identity.userId, userBefore, userBefore + 1);
-    this.scheduleAlarm();
+    this.armAlarm(att.exp);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -327,8 +320,9 @@ export class OrgHub extends HubBase {
   #statsDirty(): void {
     if (this.getMeta("stats_due")) return;
     const last = Number(this.getMeta("stats_last") ?? 0);
-    this.setMeta("stats_due", String(Math.max(Date.now(), last + this.config.statsCoalesceMs)));
-    this.scheduleAlarm();
+    const due = Math.max(Date.now(), last + this.config.statsCoalesceMs);
+    this.setMeta("stats_due", String(due));
+    this.armAlarm(due);
   }
 
   protected override nextWorkAt(): number | undefined {

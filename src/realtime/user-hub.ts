@@ -1,5 +1,5 @@
 import { ErrorCode } from "../errors";
-import { HubBase, hubErrorResponse, IDENTITY_HEADER, type Attachment, type ConnectIdentity, type HubEvent, type PublishResult } from "./hub-base";
+import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
 import { orgHub } from "./outbox";
 import { SocketErrorCode, type ClientFrame } from "./protocol";
 
@@ -13,25 +13,6 @@ export interface ConnectionInfo {
   lastActivityAt: string;
 }
 
-/** Reads the identity the Worker put on the upgrade request. */
-export function readIdentity(request: Request): ConnectIdentity | undefined {
-  const raw = request.headers.get(IDENTITY_HEADER);
-  if (!raw) return undefined;
-  try {
-    const v = JSON.parse(raw) as ConnectIdentity;
-    if (typeof v.userId === "string" && typeof v.orgId === "string" && typeof v.role === "string" && typeof v.exp === "number") return v;
-  } catch {
-    // fall through
-  }
-  return undefined;
-}
-
-/** Parses `since` from the internal connect URL (the Worker validated it). */
-export function readSince(url: URL): number | undefined {
-  const raw = url.searchParams.get("since");
-  return raw === null ? undefined : Number(raw);
-}
-
 /**
  * One per (org, user): every socket of every device of that user, and the
  * user stream's log — alerts that concern the user, their notifications.
@@ -41,15 +22,7 @@ export function readSince(url: URL): number | undefined {
 export class UserHub extends HubBase {
   protected readonly stream = "user" as const;
 
-  override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return hubErrorResponse(404, ErrorCode.NOT_FOUND, "No such hub route");
-    }
-    const identity = readIdentity(request);
-    if (!identity) return hubErrorResponse(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
-    const since = readSince(url);
-
+  protected async acceptUpgrade({ identity, since }: ConnectRequest): Promise<Response> {
     const open = this.sockets();
     if (open.length >= this.config.maxConnectionsPerUser) {
       return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${this.config.maxConnectionsPerUser} connections per user`);
@@ -62,7 +35,7 @@ export class UserHub extends HubBase {
     const { client, server, att } = this.acceptSocket(identity);
     const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
     this.send(server, this.connectedFrame(att, resumed, replayed, []));
-    this.scheduleAlarm();
+    this.armAlarm(att.exp);
     return new Response(null, { status: 101, webSocket: client });
   }
 

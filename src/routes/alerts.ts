@@ -5,7 +5,7 @@ import { realtimePort } from "../realtime/port";
 import type { AlertDeps } from "../services/alerts";
 import type { AppEnv } from "../types";
 import type { Context } from "hono";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
 import {
   AlertHistorySchema,
   AlertIdParams,
@@ -33,7 +33,6 @@ import {
   getAlertHistory,
   listAlerts,
 } from "../services/alerts";
-import { parseIdempotencyKey } from "../services/idempotency";
 
 const tags = ["Alerts"];
 
@@ -65,14 +64,7 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => {
-      const key = parseIdempotencyKey(c.req.valid("header")["idempotency-key"]);
-      const config = getConfig(c.env);
-      const result = await createAlert(
-        deps(c),
-        c.var.auth,
-        c.req.valid("json"),
-        key === undefined ? undefined : { key, body: await c.req.json(), ttlSeconds: config.idempotencyTtlSeconds },
-      );
+      const result = await createAlert(deps(c), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       c.header("Location", `/api/v1/alerts/${result.body.id}`);
       return c.json(result.body, 201);

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { AppError, ErrorCode, forbidden, type ErrorCode as Code } from "../errors";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
 import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-base";
 import { orgHub, userHub } from "../realtime/outbox";
 import { realtimePort } from "../realtime/port";
@@ -18,7 +18,6 @@ import {
   TicketSchema,
   UserStreamQuery,
 } from "../schemas/realtime";
-import { parseIdempotencyKey } from "../services/idempotency";
 import { broadcast } from "../services/realtime";
 import { issueTicket } from "../services/tickets";
 import type { AppEnv } from "../types";
@@ -131,15 +130,9 @@ export const realtimeRouter = createRouter()
       },
     }),
     async (c) => {
-      const key = parseIdempotencyKey(c.req.valid("header")["idempotency-key"]);
       const config = getConfig(c.env);
       const db = getDb(c.env);
-      const result = await broadcast(
-        { db, realtime: realtimePort(c.env, db, config), config },
-        c.var.auth,
-        c.req.valid("json"),
-        key === undefined ? undefined : { key, body: await c.req.json(), ttlSeconds: config.idempotencyTtlSeconds },
-      );
+      const result = await broadcast({ db, realtime: realtimePort(c.env, db, config), config }, c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       return c.json(result.body, 201);
     },
