@@ -264,7 +264,8 @@ export class OrgHub extends HubBase {
 
   // ─────────────────────────── publishing ───────────────────────────
 
-  #fanOut(event: HubEvent): PublishResult {
+  /** Appends and sends a channel event; counted unless the caller counts it with other deliveries. */
+  #fanOut(event: HubEvent, counted = true): PublishResult {
     const { seq, frame, duplicate } = this.append(event);
     if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
     const scope = event.scope ?? {};
@@ -273,7 +274,7 @@ export class OrgHub extends HubBase {
       if (this.#matches(att.cid, event.channel ?? null, scope) && this.send(ws, frame)) delivered++;
     }
     const latencyMs = Math.max(0, Date.now() - event.ts);
-    this.count(event.type, delivered, latencyMs);
+    if (counted) this.count(event.type, delivered, latencyMs);
     return { seq, delivered, duplicate, latencyMs };
   }
 
@@ -304,13 +305,13 @@ export class OrgHub extends HubBase {
    * user-stream deliveries of the same publish in the counters.
    */
   async publish(channelEvent: HubEvent | undefined, userStream: { type: string; results: PublishResult[] }): Promise<PublishResult | undefined> {
-    const fresh = userStream.results.filter((r) => !r.duplicate);
+    const result = channelEvent ? this.#fanOut(channelEvent, false) : undefined;
+    // One publish in the counters, whatever the number of streams it reached.
+    const fresh = [...userStream.results, ...(result ? [result] : [])].filter((r) => !r.duplicate);
     if (fresh.length > 0) {
       const sent = fresh.reduce((n, r) => n + r.delivered, 0);
-      const maxLatency = Math.max(...fresh.map((r) => r.latencyMs));
-      this.count(userStream.type, sent, maxLatency);
+      this.count(userStream.type, sent, Math.max(...fresh.map((r) => r.latencyMs)));
     }
-    const result = channelEvent ? this.#fanOut(channelEvent) : undefined;
     if (userStream.type.startsWith("alert:") && (fresh.length > 0 || (result && !result.duplicate))) this.#statsDirty();
     return result;
   }

@@ -246,8 +246,10 @@ export async function sweepUnpublished(env: Env, db: Db, olderThanMs = 10_000, l
 /** Cron: deletes expired events with their targets and acknowledgements, and spent tickets. */
 export async function purgeExpiredRealtime(db: Db, eventTtlSeconds: number, now = new Date()): Promise<number> {
   const expired = db.select({ id: realtimeEvents.id }).from(realtimeEvents).where(lte(realtimeEvents.expiresAt, now));
-  const [, , deleted] = await db.batch([
+  const [, , , deleted] = await db.batch([
     db.delete(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, expired)),
+    db.delete(realtimeEventAcks).where(inArray(realtimeEventAcks.eventId, expired)),
+    // Acks of ids that never existed in this org (ack ignores unknown ids, so these are rare) age out too.
     db.delete(realtimeEventAcks).where(lte(realtimeEventAcks.ackedAt, new Date(now.getTime() - eventTtlSeconds * 1000))),
     db.delete(realtimeEvents).where(lte(realtimeEvents.expiresAt, now)),
     db.delete(wsTickets).where(lte(wsTickets.expiresAt, now)),

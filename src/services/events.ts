@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { realtimeEventAcks, realtimeEvents } from "../db/schema";
 import { badRequest, ErrorCode, forbidden } from "../errors";
@@ -38,11 +38,18 @@ interface Row {
   queue: string | null;
 }
 
-/** SQL for "an event scope that overlaps the subscription scope" (org ⊇ dept ⊇ queue). */
-function scopeMatch(scope: Scope) {
+/** SQL for "an event scope that overlaps the subscription scope" (org ⊇ dept ⊇ queue), on target alias `a`. */
+function scopeMatch(a: SQL, scope: Scope): SQL {
   if (scope.dept === undefined) return sql`1`;
-  if (scope.queue === undefined) return sql`(t.dept IS NULL OR t.dept = ${scope.dept})`;
-  return sql`(t.dept IS NULL OR (t.dept = ${scope.dept} AND (t.queue IS NULL OR t.queue = ${scope.queue})))`;
+  if (scope.queue === undefined) return sql`(${a}.dept IS NULL OR ${a}.dept = ${scope.dept})`;
+  return sql`(${a}.dept IS NULL OR (${a}.dept = ${scope.dept} AND (${a}.queue IS NULL OR ${a}.queue = ${scope.queue})))`;
+}
+
+/** SQL for "this target row is one the caller reads": its user stream, or a requested channel in scope. */
+function readsTarget(a: SQL, actor: Claims, channels: string[], scope: Scope): SQL {
+  const channel =
+    channels.length === 0 ? sql`0` : sql`(${a}.channel IN (${sql.join(channels.map((c) => sql`${c}`), sql`, `)}) AND ${scopeMatch(a, scope)})`;
+  return sql`(${a}.org_id = ${actor.org} AND (${a}.user_id = ${actor.sub} OR ${channel}))`;
 }
 
 export async function listEvents(
@@ -56,15 +63,17 @@ export async function listEvents(
   if (refused.length > 0) throw forbidden(`Role ${actor.role} may not read: ${refused.join(", ")}`);
   const after = query.since === undefined ? 0 : decodePos(query.since);
   const scope: Scope = { ...(query.dept && { dept: query.dept }), ...(query.queue && { queue: query.queue }) };
-  const channelClause =
-    channels.length === 0
-      ? sql`0`
-      : sql`(t.channel IN (${sql.join(channels.map((c) => sql`${c}`), sql`, `)}) AND ${scopeMatch(scope)})`;
+  // An event can have several target rows the caller reads (its user stream and a
+  // channel): only the first one counts, so pages never return an event twice.
   const rows = await db.all<Row>(sql`
     SELECT t.pos, e.id, e.type, e.data, e.created_at, t.user_id, t.channel, t.dept, t.queue
     FROM realtime_event_targets t JOIN realtime_events e ON e.id = t.event_id
-    WHERE t.org_id = ${actor.org} AND t.pos > ${after} AND e.expires_at > ${now.getTime()}
-      AND (t.user_id = ${actor.sub} OR ${channelClause})
+    WHERE t.pos > ${after} AND e.expires_at > ${now.getTime()}
+      AND ${readsTarget(sql.raw("t"), actor, channels, scope)}
+      AND NOT EXISTS (
+        SELECT 1 FROM realtime_event_targets f
+        WHERE f.event_id = t.event_id AND f.pos < t.pos AND ${readsTarget(sql.raw("f"), actor, channels, scope)}
+      )
       AND NOT EXISTS (
         SELECT 1 FROM realtime_event_acks a WHERE a.org_id = t.org_id AND a.user_id = ${actor.sub} AND a.event_id = t.event_id
       )
@@ -95,10 +104,17 @@ export async function listEvents(
 
 /** Acknowledges events for the caller so polling no longer returns them. Unknown ids are ignored. */
 export async function ackEvents(db: Db, actor: Claims, ids: string[], now = new Date()): Promise<{ acknowledged: number }> {
-  const known = await db
-    .select({ id: realtimeEvents.id })
-    .from(realtimeEvents)
-    .where(and(eq(realtimeEvents.orgId, actor.org), inArray(realtimeEvents.id, [...new Set(ids)])));
+  const unique = [...new Set(ids)];
+  const known: { id: string }[] = [];
+  // D1 binds at most 100 parameters per statement: look ids up in chunks.
+  for (let i = 0; i < unique.length; i += 50) {
+    known.push(
+      ...(await db
+        .select({ id: realtimeEvents.id })
+        .from(realtimeEvents)
+        .where(and(eq(realtimeEvents.orgId, actor.org), inArray(realtimeEvents.id, unique.slice(i, i + 50))))),
+    );
+  }
   if (known.length === 0) return { acknowledged: 0 };
   const rows = known.map((k) => ({ orgId: actor.org, userId: actor.sub, eventId: k.id, ackedAt: now }));
   // D1 binds at most 100 parameters per statement; an ack row has 4.
