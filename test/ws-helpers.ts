@@ -69,7 +69,7 @@ export async function tryConnect(path: string, o: ConnectOptions = {}): Promise<
     waitFor: async <T extends ServerFrame>(pred: (f: ServerFrame) => boolean, timeoutMs?: number) =>
       (await waitForCount(pred, 1, timeoutMs))[0] as T,
     waitForCount,
-    events: (type) => frames.filter((f) => "seq" in f && "stream" in f && (type === undefined || f.type === type)),
+    events: (type) => frames.filter((f) => "id" in f && "seq" in f && (type === undefined || f.type === type)),
     send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
     close: () => {
       try {

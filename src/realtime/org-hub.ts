@@ -78,6 +78,7 @@ export class OrgHub extends HubBase {
       CREATE TABLE IF NOT EXISTS presence (
         user_id TEXT PRIMARY KEY,
         user_conns INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 0,
         last_seen_at INTEGER NOT NULL
       );
     `);
@@ -155,12 +156,14 @@ export class OrgHub extends HubBase {
     return this.sql.exec<{ n: number }>("SELECT user_conns AS n FROM presence WHERE user_id = ?", userId).toArray()[0]?.n ?? 0;
   }
 
-  #touchPresence(userId: string, userConns: number): void {
+  #touchPresence(userId: string, userConns: number, version?: number): void {
     this.sql.exec(
-      `INSERT INTO presence (user_id, user_conns, last_seen_at) VALUES (?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET user_conns = excluded.user_conns, last_seen_at = excluded.last_seen_at`,
+      `INSERT INTO presence (user_id, user_conns, version, last_seen_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET user_conns = excluded.user_conns, last_seen_at = excluded.last_seen_at,
+         version = max(version, excluded.version)`,
       userId,
       userConns,
+      version ?? 0,
       Date.now(),
     );
   }
@@ -181,24 +184,27 @@ export class OrgHub extends HubBase {
    * A user hub asks before accepting a socket: refuses past the org-wide limit,
    * otherwise records the user's new user-stream count (presence).
    */
-  async admitUserConnection(userId: string, userConns: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+  async admitUserConnection(userId: string, userConns: number, version: number): Promise<{ ok: true } | { ok: false; reason: string }> {
     const current = this.#userConns(userId);
     if (userConns > current && this.#totalConnections() + (userConns - current) > this.config.maxConnectionsPerOrg) {
       return { ok: false, reason: `At most ${this.config.maxConnectionsPerOrg} connections per organization` };
     }
-    this.#setUserConns(userId, userConns);
+    this.#setUserConns(userId, userConns, version);
     return { ok: true };
   }
 
-  /** A user hub reports its socket count after a socket went away. */
-  async reportUserConnections(userId: string, userConns: number): Promise<void> {
-    this.#setUserConns(userId, userConns);
+  /** A user hub reports its socket count after a socket went away (or a refused upgrade). */
+  async reportUserConnections(userId: string, userConns: number, version: number): Promise<void> {
+    this.#setUserConns(userId, userConns, version);
   }
 
-  #setUserConns(userId: string, userConns: number): void {
+  /** Records a user hub's count unless a newer report already arrived. */
+  #setUserConns(userId: string, userConns: number, version: number): void {
+    const known = this.sql.exec<{ version: number }>("SELECT version FROM presence WHERE user_id = ?", userId).toArray()[0]?.version ?? 0;
+    if (version <= known) return;
     const orgSockets = this.#orgSocketsOf(userId);
     const before = this.#userConns(userId) + orgSockets;
-    this.#touchPresence(userId, userConns);
+    this.#touchPresence(userId, userConns, version);
     this.#presenceTransition(userId, before, userConns + orgSockets);
   }
 

@@ -22,21 +22,48 @@ export interface ConnectionInfo {
 export class UserHub extends HubBase {
   protected readonly stream = "user" as const;
 
-  protected async acceptUpgrade({ identity, since }: ConnectRequest): Promise<Response> {
-    const open = this.sockets();
-    if (open.length >= this.config.maxConnectionsPerUser) {
-      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${this.config.maxConnectionsPerUser} connections per user`);
-    }
-    // The org hub keeps presence and the org-wide connection count.
-    const admitted = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, open.length + 1);
-    if (!admitted.ok) return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, admitted.reason);
+  /** Upgrades admitted but not accepted yet (awaiting the org hub): they count against the limits. */
+  #pending = 0;
+  /**
+   * Orders this hub's count reports to the org hub (calls may arrive out of
+   * order): microseconds at start-up, +1 per report, so it also grows across restarts.
+   */
+  #reportVersion = Date.now() * 1000;
 
-    // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
-    const { client, server, att } = this.acceptSocket(identity);
-    const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
-    this.send(server, this.connectedFrame(att, resumed, replayed, []));
-    this.armAlarm(att.exp);
-    return new Response(null, { status: 101, webSocket: client });
+  #nextVersion(): number {
+    return ++this.#reportVersion;
+  }
+
+  protected async acceptUpgrade({ identity, since }: ConnectRequest): Promise<Response> {
+    const { maxConnectionsPerUser } = this.config;
+    const taken = this.sockets().length + this.#pending;
+    if (taken >= maxConnectionsPerUser) {
+      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} connections per user`);
+    }
+    // Reserve the slot before awaiting, so concurrent upgrades see it.
+    this.#pending++;
+    let accepted = false;
+    try {
+      // The org hub keeps presence and the org-wide connection count.
+      const admitted = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion());
+      if (!admitted.ok) return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, admitted.reason);
+
+      // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
+      const { client, server, att } = this.acceptSocket(identity);
+      accepted = true;
+      const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
+      this.send(server, this.connectedFrame(att, resumed, replayed, []));
+      this.armAlarm(att.exp);
+      return new Response(null, { status: 101, webSocket: client });
+    } finally {
+      this.#pending--;
+      if (!accepted) {
+        // Give the slot back in the org hub's count.
+        await orgHub(this.env, identity.orgId)
+          .reportUserConnections(identity.userId, this.sockets().length + this.#pending, this.#nextVersion())
+          .catch((err: unknown) => console.error(`${this.logPrefix} could not release a refused slot:`, err));
+      }
+    }
   }
 
   /** Appends an event to this user's stream and sends it to every device. Idempotent by event id. */
@@ -85,6 +112,6 @@ export class UserHub extends HubBase {
 
   protected async onDisconnect(_ws: WebSocket, att: Attachment): Promise<void> {
     const remaining = this.sockets().filter((s) => s.att.cid !== att.cid).length;
-    await orgHub(this.env, att.org).reportUserConnections(att.uid, remaining);
+    await orgHub(this.env, att.org).reportUserConnections(att.uid, remaining + this.#pending, this.#nextVersion());
   }
 }
