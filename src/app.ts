@@ -12,7 +12,9 @@ import { jsonBody } from "./middleware/json-body";
 import { requireAuth } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
 import { wsGuard } from "./middleware/ws-guard";
+import { devRouter } from "./routes/dev";
 import { eventsRouter } from "./routes/events";
+import { webhooksRouter } from "./routes/webhooks";
 import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
 import { healthRouter } from "./routes/health";
@@ -70,6 +72,8 @@ export function createApp() {
   app.route("/api/v1", wsRouter);
   app.route("/api/v1/realtime", realtimeRouter);
   app.route("/api/v1/events", eventsRouter);
+  app.route("/api/v1/webhooks", webhooksRouter);
+  app.route("/api/v1/dev", devRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

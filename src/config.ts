@@ -27,6 +27,25 @@ export interface Config {
   maxBroadcastUsers: number;
   ticketTtlSeconds: number;
   statsCoalesceMs: number;
+  delivery: {
+    emailProvider: "log" | "sendgrid" | "resend";
+    emailFrom: string;
+    sendgridApiKey?: string;
+    resendApiKey?: string;
+    smsProvider: "log" | "twilio";
+    twilioAccountSid?: string;
+    twilioAuthToken?: string;
+    twilioFrom?: string;
+    allowInsecureWebhooks: boolean;
+    /** Absolute base URL of this API, for links in emails (List-Unsubscribe). */
+    publicBaseUrl: string;
+    timeoutMs: number;
+    /** Must equal max_retries of the deliveries queue consumer in wrangler.toml. */
+    maxRetries: number;
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
+    webhookDisableAfterFailures: number;
+  };
   /** The rate limiter's period, sent as Retry-After on 429 (match wrangler.toml [[ratelimits]]). */
   rateLimitPeriodSeconds: number;
   jwt: {
@@ -66,6 +85,21 @@ const EnvSchema = z.object({
   MAX_BROADCAST_USERS: int(500, 1, 1_000),
   TICKET_TTL_SECONDS: int(30, 5, 600),
   STATS_COALESCE_MS: int(1_000, 100, 60_000),
+  EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
+  EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
+  SENDGRID_API_KEY: optionalString,
+  RESEND_API_KEY: optionalString,
+  SMS_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "twilio"]).default("log")),
+  TWILIO_ACCOUNT_SID: optionalString,
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_FROM: optionalString,
+  ALLOW_INSECURE_WEBHOOKS: z.preprocess(blankToUndefined, z.enum(["true", "false"]).default("false")),
+  PUBLIC_BASE_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).default("http://localhost:8787")),
+  DELIVERY_TIMEOUT_MS: int(10_000, 100, 60_000),
+  DELIVERY_MAX_RETRIES: int(5, 0, 100),
+  RETRY_BASE_SECONDS: int(10, 1, 3_600),
+  RETRY_MAX_SECONDS: int(3_600, 1, 43_200),
+  WEBHOOK_DISABLE_AFTER_FAILURES: int(3, 1, 1_000),
   JWT_SECRET: optionalString,
   JWT_JWKS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   JWKS_CACHE_SECONDS: int(600, 0, 86_400),
@@ -111,6 +145,23 @@ export function getConfig(env: Env): Config {
     maxBroadcastUsers: e.MAX_BROADCAST_USERS,
     ticketTtlSeconds: e.TICKET_TTL_SECONDS,
     statsCoalesceMs: e.STATS_COALESCE_MS,
+    delivery: {
+      emailProvider: e.EMAIL_PROVIDER,
+      emailFrom: e.EMAIL_FROM,
+      sendgridApiKey: e.SENDGRID_API_KEY,
+      resendApiKey: e.RESEND_API_KEY,
+      smsProvider: e.SMS_PROVIDER,
+      twilioAccountSid: e.TWILIO_ACCOUNT_SID,
+      twilioAuthToken: e.TWILIO_AUTH_TOKEN,
+      twilioFrom: e.TWILIO_FROM,
+      allowInsecureWebhooks: e.ALLOW_INSECURE_WEBHOOKS === "true",
+      publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ""),
+      timeoutMs: e.DELIVERY_TIMEOUT_MS,
+      maxRetries: e.DELIVERY_MAX_RETRIES,
+      retryBaseSeconds: e.RETRY_BASE_SECONDS,
+      retryMaxSeconds: e.RETRY_MAX_SECONDS,
+      webhookDisableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+    },
     jwt: {
       secret: e.JWT_SECRET ? new TextEncoder().encode(e.JWT_SECRET) : undefined,
       jwksUrl: e.JWT_JWKS_URL ? new URL(e.JWT_JWKS_URL) : undefined,

@@ -1,4 +1,6 @@
 import { createApp } from "./app";
+import { processQueueBatch } from "./delivery/consumer";
+import type { DeliveryMessage } from "./delivery/types";
 import { getConfig } from "./config";
 import { getDb } from "./db/client";
 import { purgeExpiredRealtime, sweepUnpublished } from "./realtime/outbox";
@@ -24,7 +26,12 @@ export default {
       console.log(`herald: re-delivered ${swept.delivered} events (${swept.failed} still failing); purged ${events} events, ${keys} idempotency keys`);
     }
   },
-} satisfies ExportedHandler<Env>;
+
+  /** Outbound deliveries (email, SMS, webhooks) and their dead letters. */
+  async queue(batch, env) {
+    await processQueueBatch(batch, env);
+  },
+} satisfies ExportedHandler<Env, DeliveryMessage>;
 
 export { OrgHub } from "./realtime/org-hub";
 export { UserHub } from "./realtime/user-hub";

@@ -215,3 +215,130 @@ export const wsTickets = sqliteTable(
   },
   (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
 );
+
+export const CHANNELS = ["in_app", "realtime", "email", "sms", "webhook"] as const;
+export const OUTBOUND_CHANNELS = ["email", "sms", "webhook"] as const;
+export const DELIVERY_STATUSES = ["queued", "sent", "failed", "skipped", "deferred"] as const;
+
+/** In-app notifications: a user's inbox, synced across devices through the user stream. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    userId: text("user_id").notNull(),
+    type: text("type").notNull(),
+    title: text("title").notNull(),
+    message: text("message"),
+    actionUrl: text("action_url"),
+    actionText: text("action_text"),
+    priority: text("priority", { enum: PRIORITIES }).notNull(),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    /** Channels chosen for it after the priority matrix, the request override and preferences. */
+    channels: text("channels", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** What caused it, e.g. "alert:alr_…" or "api:<idempotency key>". */
+    source: text("source"),
+    createdAt: timestamp("created_at").notNull(),
+    seenAt: timestamp("seen_at"),
+    readAt: timestamp("read_at"),
+    archivedAt: timestamp("archived_at"),
+    deletedAt: timestamp("deleted_at"),
+  },
+  (t) => [
+    index("notifications_user_created_idx").on(t.orgId, t.userId, t.createdAt, t.id),
+    index("notifications_user_unread_idx").on(t.orgId, t.userId, t.readAt),
+  ],
+);
+
+/**
+ * One row per outbound delivery (email, SMS, webhook) and its attempts.
+ * `dedupeKey` is unique, so a delivery exists once whatever retries happen:
+ * "n:<notification>:<channel>" or "w:<webhook>:<event>".
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    dedupeKey: text("dedupe_key").notNull().unique(),
+    notificationId: text("notification_id"),
+    webhookId: text("webhook_id"),
+    eventId: text("event_id"),
+    userId: text("user_id"),
+    channel: text("channel", { enum: OUTBOUND_CHANNELS }).notNull(),
+    /** Email address, E.164 phone number or webhook URL; null when skipped for want of one. */
+    address: text("address"),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    provider: text("provider"),
+    providerMessageId: text("provider_message_id"),
+    lastError: text("last_error"),
+    /** What to send, rendered when the delivery was created (subject/html/text, SMS body, webhook body). */
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    /** Deferred deliveries (quiet hours) go out at this time. */
+    scheduledFor: timestamp("scheduled_for"),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+    sentAt: timestamp("sent_at"),
+  },
+  (t) => [
+    index("deliveries_notification_idx").on(t.notificationId),
+    index("deliveries_webhook_idx").on(t.orgId, t.webhookId, t.createdAt),
+  ],
+);
+
+/** Notification preferences of a user, or the org defaults (user_id = ''). */
+export const preferences = sqliteTable(
+  "preferences",
+  {
+    orgId: text("org_id").notNull(),
+    userId: text("user_id").notNull(),
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.userId] })],
+);
+
+/** Webhook endpoints of an org (CRM integrations), signed per the Standard Webhooks spec. */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** Event patterns such as "alert:*" or "alert:new". */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** "whsec_<base64>": shown once at creation, kept to sign deliveries. */
+    secret: text("secret").notNull(),
+    disabledReason: text("disabled_reason"),
+    /** Deliveries in a row that failed after every retry; reset by a success. */
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [index("webhooks_org_idx").on(t.orgId)],
+);
+
+/** What the `log` providers "sent" (local development): GET /api/v1/dev/outbox. */
+export const devOutbox = sqliteTable(
+  "dev_outbox",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    channel: text("channel", { enum: OUTBOUND_CHANNELS }).notNull(),
+    to: text("to").notNull(),
+    subject: text("subject"),
+    text: text("text"),
+    html: text("html"),
+    headers: text("headers", { mode: "json" }).$type<Record<string, string>>().notNull().default(sql`'{}'`),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [index("dev_outbox_org_idx").on(t.orgId, t.createdAt)],
+);
+
+export type NotificationRow = typeof notifications.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;

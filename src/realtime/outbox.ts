@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { alerts, realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
+import { enqueueWebhookDeliveries } from "../delivery/webhook-fanout";
 import type { HubEvent, PublishResult } from "./hub-base";
 import type { Scope } from "./protocol";
 
@@ -180,6 +181,9 @@ export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[]): 
       { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
     );
   }
+  // Webhook endpoints subscribed to these events get their deliveries queued
+  // (idempotent per endpoint and event, so a re-delivery never doubles them).
+  await enqueueWebhookDeliveries(env, db, events);
   await db
     .update(realtimeEvents)
     .set({ publishedAt: new Date() })
