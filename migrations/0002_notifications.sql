@@ -59,6 +59,7 @@ CREATE TABLE `notifications` (
 --> statement-breakpoint
 CREATE INDEX `notifications_user_created_idx` ON `notifications` (`org_id`,`user_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `notifications_user_unread_idx` ON `notifications` (`org_id`,`user_id`,`read_at`);--> statement-breakpoint
+CREATE UNIQUE INDEX `notifications_source_unique` ON `notifications` (`org_id`,`user_id`,`source`);--> statement-breakpoint
 CREATE TABLE `preferences` (
 	`org_id` text NOT NULL,
 	`user_id` text NOT NULL,

@@ -14,6 +14,8 @@ import { rateLimit } from "./middleware/rate-limit";
 import { wsGuard } from "./middleware/ws-guard";
 import { devRouter } from "./routes/dev";
 import { eventsRouter } from "./routes/events";
+import { notificationsRouter } from "./routes/notifications";
+import { preferencesRouter } from "./routes/preferences";
 import { webhooksRouter } from "./routes/webhooks";
 import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
@@ -73,6 +75,8 @@ export function createApp() {
   app.route("/api/v1/realtime", realtimeRouter);
   app.route("/api/v1/events", eventsRouter);
   app.route("/api/v1/webhooks", webhooksRouter);
+  app.route("/api/v1/notifications", notificationsRouter);
+  app.route("/api/v1", preferencesRouter);
   app.route("/api/v1/dev", devRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

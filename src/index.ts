@@ -5,6 +5,7 @@ import { getConfig } from "./config";
 import { getDb } from "./db/client";
 import { purgeExpiredRealtime, sweepUnpublished } from "./realtime/outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
+import { requeueStaleDeliveries } from "./services/notifications";
 
 const app = createApp();
 
@@ -22,6 +23,8 @@ export default {
     const swept = await sweepUnpublished(env, db);
     const events = await purgeExpiredRealtime(db, config.eventTtlSeconds);
     const keys = await purgeExpiredIdempotencyKeys(db);
+    const requeued = await requeueStaleDeliveries(env, db);
+    if (requeued > 0) console.log(`herald: re-queued ${requeued} stale deliveries`);
     if (swept.delivered + swept.failed + events + keys > 0) {
       console.log(`herald: re-delivered ${swept.delivered} events (${swept.failed} still failing); purged ${events} events, ${keys} idempotency keys`);
     }

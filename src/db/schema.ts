@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const ROLES = ["admin", "agent", "member", "service"] as const;
 export const PRIORITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
@@ -247,6 +247,8 @@ export const notifications = sqliteTable(
   (t) => [
     index("notifications_user_created_idx").on(t.orgId, t.userId, t.createdAt, t.id),
     index("notifications_user_unread_idx").on(t.orgId, t.userId, t.readAt),
+    // One notification per user per cause: re-running what caused it (a retry) never doubles it.
+    uniqueIndex("notifications_source_unique").on(t.orgId, t.userId, t.source),
   ],
 );
 

@@ -43,6 +43,18 @@ export const Events = {
 } as const;
 export type HeraldEvent = (typeof Events)[keyof typeof Events];
 
+/** The inbox's events on the user stream (every device of the user), and its badge state frame. */
+export const NotificationEvents = {
+  new: "notification:new",
+  read: "notification:read",
+  unread: "notification:unread",
+  seen: "notification:seen",
+  archived: "notification:archived",
+  deleted: "notification:deleted",
+  /** A state frame (no id/seq, never replayed): the latest badge, after every change and every (re)connect. */
+  unreadCount: "unread:count",
+} as const;
+
 /** Org channels with a fixed meaning; any other valid channel name is free (kpi, backlog, …). */
 export const Channels = { alerts: "alerts", stats: "stats", presence: "presence", system: "system" } as const;
 /** Channels agents and members may not subscribe to (they get their own alerts on the user stream). */
@@ -154,7 +166,25 @@ export interface ResyncRequiredFrame {
 
 export type PongFrame = { type: "pong" };
 
-export type ServerFrame = EventFrame | ConnectedFrame | AckFrame | ErrorFrame | ResyncRequiredFrame | PongFrame;
+/**
+ * A state frame: the current value of something (the unread badge), not an
+ * event. It has no `id`/`seq`, is never logged or replayed, and is sent again
+ * after every (re)connect, so a client just keeps the latest.
+ */
+export interface StateFrame<T = unknown> {
+  type: string;
+  stream: Stream;
+  ts: string;
+  data: T;
+}
+
+/** `unread:count` data. */
+export interface UnreadCountData {
+  count: number;
+  unseen: number;
+}
+
+export type ServerFrame = EventFrame | ConnectedFrame | AckFrame | ErrorFrame | ResyncRequiredFrame | PongFrame | StateFrame;
 
 /** The exact ping/pong texts of the hibernation auto-response (a ping never wakes a hub). */
 export const PING_FRAME = '{"type":"ping"}';

@@ -1,7 +1,9 @@
-import { ErrorCode } from "../errors";
+import { getDb } from "../db/client";
+import { AppError, ErrorCode } from "../errors";
+import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
 import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
 import { orgHub } from "./outbox";
-import { SocketErrorCode, type ClientFrame } from "./protocol";
+import { NotificationEvents, SocketErrorCode, type ClientFrame, type StateFrame, type UnreadCountData } from "./protocol";
 
 /** A connection as the admin endpoints list it. */
 export interface ConnectionInfo {
@@ -54,6 +56,8 @@ export class UserHub extends HubBase {
       const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
       this.send(server, this.connectedFrame(att, resumed, replayed, []));
       this.armAlarm(att.exp);
+      // The badge right after every (re)connect, so it is never stale.
+      this.ctx.waitUntil(this.#sendUnreadCount(server, att));
       return new Response(null, { status: 101, webSocket: client });
     } finally {
       this.#pending--;
@@ -75,6 +79,30 @@ export class UserHub extends HubBase {
     return { seq, delivered, duplicate, latencyMs: Math.max(0, Date.now() - event.ts) };
   }
 
+  /** Sends a state frame (e.g. `unread:count`) to every device: not logged, not replayed. */
+  async pushState(type: string, data: unknown): Promise<number> {
+    const frame: StateFrame = { type, stream: "user", ts: new Date().toISOString(), data };
+    const text = JSON.stringify(frame);
+    let delivered = 0;
+    for (const { ws } of this.sockets()) if (this.send(ws, text)) delivered++;
+    return delivered;
+  }
+
+  async #sendUnreadCount(ws: WebSocket, att: Attachment): Promise<void> {
+    try {
+      const counts = await unreadCounts(getDb(this.env), att.org, [att.uid]);
+      const frame: StateFrame<UnreadCountData> = {
+        type: NotificationEvents.unreadCount,
+        stream: "user",
+        ts: new Date().toISOString(),
+        data: counts.get(att.uid) ?? { count: 0, unseen: 0 },
+      };
+      this.send(ws, JSON.stringify(frame));
+    } catch (err) {
+      console.error(`${this.logPrefix} could not send the unread count:`, err);
+    }
+  }
+
   /** This user's open connections. */
   async connections(): Promise<ConnectionInfo[]> {
     return this.sockets().map(({ ws, att }) => ({
@@ -92,7 +120,7 @@ export class UserHub extends HubBase {
     return this.head();
   }
 
-  protected onFrame(ws: WebSocket, _att: Attachment, frame: Exclude<ClientFrame, { type: "ping" }>): void {
+  protected async onFrame(ws: WebSocket, att: Attachment, frame: Exclude<ClientFrame, { type: "ping" }>): Promise<void> {
     switch (frame.type) {
       case "resume": {
         const { resumed, replayed } = this.replay(ws, frame.since, () => true);
@@ -104,9 +132,23 @@ export class UserHub extends HubBase {
         this.sendError(ws, SocketErrorCode.UNSUPPORTED, "The user stream has no channels; subscribe on /api/v1/ws/org", frame.ref);
         return;
       case "mark:read":
-      case "mark:all:read":
-        this.sendError(ws, SocketErrorCode.UNSUPPORTED, "Notifications are not available yet", frame.ref);
+      case "mark:all:read": {
+        // The same service as the REST routes: D1, then the events to every device (this one included).
+        const actor = { sub: att.uid, org: att.org, role: att.role };
+        try {
+          if (frame.type === "mark:read") {
+            const n = await changeNotification(notificationDeps(this.env), actor, frame.notificationId, "read");
+            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, notificationId: frame.notificationId, readAt: n?.readAt ?? null }));
+          } else {
+            const { updated } = await markAll(notificationDeps(this.env), actor, "read");
+            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, updated }));
+          }
+        } catch (err) {
+          if (err instanceof AppError && err.status === 404) this.sendError(ws, SocketErrorCode.NOT_FOUND, err.message, frame.ref);
+          else throw err;
+        }
         return;
+      }
     }
   }
 

@@ -3,6 +3,7 @@ import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { realtimePort } from "../realtime/port";
 import type { AlertDeps } from "../services/alerts";
+import { adminsOf, notifyUsers } from "../services/notifications";
 import type { AppEnv } from "../types";
 import type { Context } from "hono";
 import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
@@ -40,7 +41,16 @@ const tags = ["Alerts"];
 function deps(c: Context<AppEnv>): AlertDeps {
   const config = getConfig(c.env);
   const db = getDb(c.env);
-  return { db, realtime: realtimePort(c.env, db, config), limits: { maxAlertDataBytes: config.maxAlertDataBytes } };
+  const realtime = realtimePort(c.env, db, config);
+  const notificationDeps = { env: c.env, db, config, realtime };
+  return {
+    db,
+    realtime,
+    notify: async (orgId, to, input, source) => {
+      await notifyUsers(notificationDeps, orgId, to === "admins" ? await adminsOf(db, orgId) : to, input, source);
+    },
+    limits: { maxAlertDataBytes: config.maxAlertDataBytes },
+  };
 }
 const security = bearerSecurity;
 const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });

@@ -16,12 +16,14 @@ import type {
   CreateAlertInput,
   ListAlertsInput,
 } from "../schemas/alerts";
+import { renderTemplate } from "../notifications/templates";
 import type { OutboundEvent } from "../realtime/outbox";
 import type { RealtimePort } from "../realtime/port";
 import { Channels, Events } from "../realtime/protocol";
 import type { Claims } from "../types";
 import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";
+import type { NotifyInput } from "./notifications";
 import { findUser } from "./users";
 
 /**
@@ -31,11 +33,57 @@ import { findUser } from "./users";
  * hook realtime publishing and notifications onto the mutations below.
  */
 
-/** What the alert service works with: D1, realtime publishing, limits. */
+/**
+ * Creates notifications for an alert cause; idempotent per (user, source).
+ * `"admins"` means the org's admins in the directory.
+ */
+export type AlertNotifier = (orgId: string, to: string[] | "admins", input: NotifyInput, source: string) => Promise<void>;
+
+/** What the alert service works with: D1, realtime publishing, notifications, limits. */
 export interface AlertDeps {
   db: Db;
   realtime: RealtimePort;
+  notify: AlertNotifier;
   limits: { maxAlertDataBytes: number };
+}
+
+function subjectLabel(alert: Alert): string {
+  return alert.subject?.name ?? alert.subject?.email ?? alert.subject?.id ?? "an unnamed subject";
+}
+
+/** `alert.new` for the assignee and recipients, or for the org's admins when it has neither. */
+async function notifyNewAlert(deps: AlertDeps, alert: Alert): Promise<void> {
+  const people = [...new Set([alert.assigneeId, ...alert.recipients].filter((id): id is string => Boolean(id)))];
+  const content = renderTemplate("alert.new", {
+    priority: alert.priority,
+    title: alert.title,
+    subjectName: subjectLabel(alert),
+    alertType: alert.alertType,
+    confidence: alert.confidence ?? "n/a",
+  });
+  await deps.notify(
+    alert.organizationId,
+    people.length > 0 ? people : "admins",
+    { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
+    `alert:${alert.id}:new`,
+  );
+}
+
+/** `alert.assigned` for the new assignee. */
+async function notifyAssigned(deps: AlertDeps, alert: Alert, actor: Claims, changeId: string): Promise<void> {
+  if (!alert.assigneeId) return;
+  const content = renderTemplate("alert.assigned", {
+    title: alert.title,
+    actorName: actor.name ?? actor.sub,
+    priority: alert.priority,
+    subjectName: subjectLabel(alert),
+  });
+  await deps.notify(
+    alert.organizationId,
+    [alert.assigneeId],
+    { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
+    `alert:${alert.id}:assigned:${changeId}`,
+  );
 }
 
 /** What changed, sent with alert:updated / alert:assigned / alert:converted. */
@@ -247,9 +295,11 @@ export async function createAlert(
     },
     now,
   );
-  // After the commit: the hubs. A replay finishes what the first attempt may have left undelivered.
+  // After the commit: the hubs, then the notifications. A replay finishes what
+  // the first attempt may have left undone (both steps are idempotent).
   if (result.replayed) await realtime.finishPending(actor.org, `alert:${result.body.id}`);
   else if (event) await realtime.deliver([event]);
+  await notifyNewAlert(deps, result.body);
   return result;
 }
 
@@ -455,7 +505,9 @@ export async function assignAlert(
     if (!isPrivileged(actor)) throw new AppError(409, ErrorCode.ALREADY_ASSIGNED, `Alert ${id} was just taken by someone else`);
     throw concurrentChange(id);
   }
-  return toAlert(updated);
+  const alert = toAlert(updated);
+  await notifyAssigned(deps, alert, actor, updated.lastChangeId ?? alert.updatedAt);
+  return alert;
 }
 
 /** Records a conversion: status CONVERTED with its value and type. */

@@ -1,22 +1,496 @@
-// Work in progress this session: the notification service (in-app inbox, routing, deliveries).
-import type { PRIORITIES } from "../db/schema";
+import { and, count, desc, eq, inArray, isNull, isNotNull, lt, or, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { getConfig, type Config } from "../config";
+import { getDb, type Db } from "../db/client";
+import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type PRIORITIES, type UserRow } from "../db/schema";
+import { renderEmail, renderSms } from "../delivery/email-templates";
+import type { DeliveryMessage } from "../delivery/types";
+import { AppError, ErrorCode, forbidden, notFound } from "../errors";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { newId } from "../lib/ids";
+import { jsonByteLength } from "../lib/json";
+import { userHub, type OutboundEvent } from "../realtime/outbox";
+import { realtimePort, type RealtimePort } from "../realtime/port";
+import { NotificationEvents } from "../realtime/protocol";
+import type { Claims } from "../types";
+import { runIdempotent, type IdempotencyRequest } from "./idempotency";
+import { effectiveFor } from "./preferences";
+import { route, type NotificationChannel } from "./routing";
+
+/**
+ * The notification service: the in-app inbox (D1), its realtime sync to every
+ * device of the user, and the outbound deliveries (email, SMS) that routing
+ * decides, queued after the commit.
+ */
+
+type Priority = (typeof PRIORITIES)[number];
 
 /** A notification to create, as producers and internal services describe it. */
 export interface NotifyInput {
   type: string;
   title: string;
   message?: string;
-  priority?: (typeof PRIORITIES)[number];
+  priority?: Priority;
   data?: Record<string, unknown>;
   actionUrl?: string;
   actionText?: string;
-  channels?: ("in_app" | "realtime" | "email" | "sms" | "webhook")[];
+  channels?: NotificationChannel[];
+}
+
+/** API shape of a notification. */
+export interface Notification {
+  id: string;
+  userId: string;
+  type: string;
+  title: string;
+  message: string | null;
+  actionUrl: string | null;
+  actionText: string | null;
+  priority: Priority;
+  data: Record<string, unknown>;
+  channels: string[];
+  createdAt: string;
+  seenAt: string | null;
+  readAt: string | null;
+  archivedAt: string | null;
+}
+
+export interface NotificationDeps {
+  env: Env;
+  db: Db;
+  config: Config;
+  realtime: RealtimePort;
+}
+
+/** Builds the service's dependencies from a Worker or Durable Object env. */
+export function notificationDeps(env: Env): NotificationDeps {
+  const db = getDb(env);
+  const config = getConfig(env);
+  return { env, db, config, realtime: realtimePort(env, db, config) };
+}
+
+export function toNotification(row: NotificationRow): Notification {
+  return {
+    id: row.id,
+    userId: row.userId,
+    type: row.type,
+    title: row.title,
+    message: row.message,
+    actionUrl: row.actionUrl,
+    actionText: row.actionText,
+    priority: row.priority,
+    data: row.data,
+    channels: row.channels,
+    createdAt: row.createdAt.toISOString(),
+    seenAt: row.seenAt?.toISOString() ?? null,
+    readAt: row.readAt?.toISOString() ?? null,
+    archivedAt: row.archivedAt?.toISOString() ?? null,
+  };
+}
+
+/** D1 binds at most 100 parameters per statement. */
+const chunk = <T>(items: T[], size: number): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+async function directory(db: Db, orgId: string, userIds: string[]): Promise<Map<string, UserRow>> {
+  const rows: UserRow[] = [];
+  for (const ids of chunk(userIds, 90)) {
+    rows.push(...(await db.select().from(users).where(and(eq(users.orgId, orgId), inArray(users.id, ids)))));
+  }
+  return new Map(rows.map((u) => [u.id, u]));
+}
+
+/** Everything one create writes, before the commit. */
+interface Plan {
+  notifications: NotificationRow[];
+  deliveries: DeliveryRow[];
+  events: OutboundEvent[];
+}
+
+/**
+ * Decides rows for each recipient: the notification (in-app record), its
+ * email/SMS deliveries (queued, deferred for quiet hours, or skipped with the
+ * reason), and the `notification:new` event when realtime is on.
+ */
+async function plan(deps: NotificationDeps, orgId: string, userIds: string[], input: NotifyInput, source: string | null, now: Date): Promise<Plan> {
+  const [people, prefs] = await Promise.all([directory(deps.db, orgId, userIds), effectiveFor(deps.db, orgId, userIds)]);
+  const priority = input.priority ?? "MEDIUM";
+  const out: Plan = { notifications: [], deliveries: [], events: [] };
+  for (const userId of userIds) {
+    const r = route({ type: input.type, priority, channels: input.channels }, prefs.get(userId)!, now);
+    const row: NotificationRow = {
+      id: newId("ntf", now.getTime()),
+      orgId,
+      userId,
+      type: input.type,
+      title: input.title,
+      message: input.message ?? null,
+      actionUrl: input.actionUrl ?? null,
+      actionText: input.actionText ?? null,
+      priority,
+      data: input.data ?? {},
+      channels: r.channels,
+      source,
+      createdAt: now,
+      seenAt: null,
+      readAt: null,
+      archivedAt: null,
+      deletedAt: null,
+    };
+    out.notifications.push(row);
+    const person = people.get(userId);
+    for (const channel of ["email", "sms"] as const) {
+      if (!r.channels.includes(channel)) continue;
+      const address = channel === "email" ? (person?.email ?? null) : (person?.phone ?? null);
+      const base = {
+        id: newId("dlv", now.getTime()),
+        orgId,
+        dedupeKey: `n:${row.id}:${channel}`,
+        notificationId: row.id,
+        webhookId: null,
+        eventId: null,
+        userId,
+        channel,
+        address,
+        attempts: 0,
+        provider: null,
+        providerMessageId: null,
+        createdAt: now,
+        updatedAt: now,
+        sentAt: null,
+      };
+      if (!address) {
+        const reason = person ? `no ${channel === "email" ? "email address" : "phone number"} in the directory` : "recipient not in the directory";
+        out.deliveries.push({ ...base, status: "skipped", lastError: reason, payload: {}, scheduledFor: null });
+        continue;
+      }
+      const notification = toNotification(row);
+      const payload =
+        channel === "email"
+          ? renderEmail({
+              notification,
+              recipient: { email: address, ...(person?.name && { name: person.name }) },
+              orgId,
+              publicBaseUrl: deps.config.delivery.publicBaseUrl,
+            })
+          : renderSms(notification);
+      out.deliveries.push({
+        ...base,
+        status: r.deferUntil ? "deferred" : "queued",
+        lastError: null,
+        payload: payload as unknown as Record<string, unknown>,
+        scheduledFor: r.deferUntil ?? null,
+      });
+    }
+    if (r.channels.includes("realtime")) {
+      out.events.push({
+        id: newId("evt", now.getTime()),
+        orgId,
+        type: NotificationEvents.new,
+        data: { notification: toNotification(row) },
+        ts: now.getTime(),
+        userIds: [userId],
+        source: `notification:${row.id}`,
+      });
+    }
+  }
+  return out;
+}
+
+function planStatements(deps: NotificationDeps, p: Plan): BatchItem<"sqlite">[] {
+  const db = deps.db;
+  return [
+    // A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
+    ...chunk(p.notifications, 5).map((rows) => db.insert(notifications).values(rows).onConflictDoNothing()),
+    ...chunk(p.deliveries, 5).map((rows) => db.insert(deliveries).values(rows).onConflictDoNothing()),
+    ...p.events.flatMap((ev) => deps.realtime.statements(ev)),
+  ];
+}
+
+/** Queues deliveries after the commit: now, or at the end of quiet hours (Queues delay is capped at 12 h; the consumer chains). */
+export async function enqueueDeliveries(env: Env, rows: Pick<DeliveryRow, "id" | "orgId" | "status" | "scheduledFor">[], now = Date.now()): Promise<void> {
+  const messages = rows
+    .filter((d) => d.status === "queued" || d.status === "deferred")
+    .map((d) => {
+      const wait = d.scheduledFor ? Math.ceil((d.scheduledFor.getTime() - now) / 1000) : 0;
+      const body: DeliveryMessage = { deliveryId: d.id, orgId: d.orgId };
+      return { body, ...(wait > 0 && { delaySeconds: Math.min(wait, 43_200) }) };
+    });
+  for (const batch of chunk(messages, 100)) await env.DELIVERY_QUEUE.sendBatch(batch);
+}
+
+/** The unread and unseen counts of users (non-archived, non-deleted). */
+export async function unreadCounts(db: Db, orgId: string, userIds: string[]): Promise<Map<string, { count: number; unseen: number }>> {
+  const out = new Map(userIds.map((id) => [id, { count: 0, unseen: 0 }]));
+  for (const ids of chunk(userIds, 90)) {
+    const rows = await db
+      .select({
+        userId: notifications.userId,
+        count: sql<number>`sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END)`,
+        unseen: sql<number>`sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END)`,
+      })
+      .from(notifications)
+      .where(and(eq(notifications.orgId, orgId), inArray(notifications.userId, ids), isNull(notifications.deletedAt), isNull(notifications.archivedAt)))
+      .groupBy(notifications.userId);
+    for (const r of rows) out.set(r.userId, { count: Number(r.count ?? 0), unseen: Number(r.unseen ?? 0) });
+  }
+  return out;
+}
+
+/**
+ * Sends `unread:count` to every device of each user. A state frame, not a
+ * logged event: only the latest value matters, and every (re)connect gets it too.
+ */
+export async function pushUnreadCounts(env: Env, db: Db, orgId: string, userIds: string[]): Promise<void> {
+  const counts = await unreadCounts(db, orgId, userIds);
+  await Promise.all([...counts].map(([userId, c]) => userHub(env, orgId, userId).pushState(NotificationEvents.unreadCount, c)));
+}
+
+/** After a commit: realtime events, badges, outbound queue. */
+async function afterCommit(deps: NotificationDeps, orgId: string, p: Pick<Plan, "events" | "deliveries">, userIds: string[]): Promise<void> {
+  await deps.realtime.deliver(p.events);
+  await pushUnreadCounts(deps.env, deps.db, orgId, userIds);
+  await enqueueDeliveries(deps.env, p.deliveries);
+}
+
+/** The body of `POST /api/v1/notifications`. */
+export interface CreateNotificationsInput extends NotifyInput {
+  userIds: string[];
+}
+
+/**
+ * Creates one notification per recipient (admins and services). With an
+ * Idempotency-Key a retry returns the first response and creates nothing new.
+ */
+export async function createNotifications(
+  deps: NotificationDeps,
+  actor: Claims,
+  input: CreateNotificationsInput,
+  idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
+  now = new Date(),
+): Promise<{ body: { ids: string[]; notifications: { id: string; userId: string; channels: string[] }[] }; replayed: boolean }> {
+  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services create notifications");
+  const bytes = jsonByteLength(input.data ?? {});
+  if (bytes > deps.config.maxAlertDataBytes) {
+    throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${bytes} bytes; the limit is ${deps.config.maxAlertDataBytes}`, {
+      bytes,
+      limit: deps.config.maxAlertDataBytes,
+    });
+  }
+  const source = idempotency ? `api:${idempotency.key}` : null;
+  const p = await plan(deps, actor.org, input.userIds, input, source, now);
+  const result = await runIdempotent(
+    deps.db,
+    idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/notifications" },
+    () => ({
+      statements: planStatements(deps, p),
+      body: {
+        ids: p.notifications.map((n) => n.id),
+        notifications: p.notifications.map((n) => ({ id: n.id, userId: n.userId, channels: n.channels })),
+      },
+    }),
+    now,
+  );
+  if (result.replayed) {
+    // Finish what the first attempt may have left: its realtime events and queued deliveries.
+    for (const id of result.body.ids) await deps.realtime.finishPending(actor.org, `notification:${id}`);
+    await requeueDeliveriesOf(deps, actor.org, result.body.ids);
+    return { body: result.body, replayed: true };
+  }
+  await afterCommit(deps, actor.org, p, input.userIds);
+  return { body: result.body, replayed: false };
+}
+
+async function requeueDeliveriesOf(deps: NotificationDeps, orgId: string, notificationIds: string[]): Promise<void> {
+  for (const ids of chunk(notificationIds, 90)) {
+    const rows = await deps.db
+      .select()
+      .from(deliveries)
+      .where(and(eq(deliveries.orgId, orgId), inArray(deliveries.notificationId, ids), inArray(deliveries.status, ["queued", "deferred"])));
+    await enqueueDeliveries(deps.env, rows);
+  }
+}
+
+/**
+ * Creates notifications for internal causes (an alert, a disabled webhook).
+ * `source` makes it idempotent per user: running it again creates nothing.
+ */
+export async function notifyUsers(deps: NotificationDeps, orgId: string, userIds: string[], input: NotifyInput, source: string, now = new Date()): Promise<string[]> {
+  const unique = [...new Set(userIds)];
+  if (unique.length === 0) return [];
+  const p = await plan(deps, orgId, unique, input, source, now);
+  const existing = new Set<string>();
+  for (const ids of chunk(unique, 90)) {
+    const rows = await deps.db
+      .select({ userId: notifications.userId })
+      .from(notifications)
+      .where(and(eq(notifications.orgId, orgId), eq(notifications.source, source), inArray(notifications.userId, ids)));
+    for (const r of rows) existing.add(r.userId);
+  }
+  const fresh: Plan = {
+    notifications: p.notifications.filter((n) => !existing.has(n.userId)),
+    deliveries: p.deliveries.filter((d) => !existing.has(d.userId!)),
+    events: p.events.filter((e) => !existing.has(e.userIds[0]!)),
+  };
+  if (fresh.notifications.length === 0) return [];
+  const statements = planStatements(deps, fresh);
+  await deps.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  await afterCommit(deps, orgId, fresh, fresh.notifications.map((n) => n.userId));
+  return fresh.notifications.map((n) => n.id);
+}
+
+/** The admins of an organization in the directory. */
+async function adminsOf(db: Db, orgId: string): Promise<string[]> {
+  const rows = await db.select({ id: users.id }).from(users).where(and(eq(users.orgId, orgId), eq(users.role, "admin")));
+  return rows.map((r) => r.id);
 }
 
 /**
  * Notifies every admin of an organization in the directory (in-app, plus
  * whatever their priority and preferences route to). Returns the created ids.
  */
-export async function notifyOrgAdmins(_env: Env, _orgId: string, _input: NotifyInput): Promise<string[]> {
-  throw new Error("notifyOrgAdmins: not implemented yet");
+export async function notifyOrgAdmins(env: Env, orgId: string, input: NotifyInput, source = `admins:${newId("src")}`): Promise<string[]> {
+  const deps = notificationDeps(env);
+  return notifyUsers(deps, orgId, await adminsOf(deps.db, orgId), input, source);
+}
+
+export { adminsOf };
+
+// ───────────────────────────── the inbox ─────────────────────────────
+
+const notificationNotFound = (id: string) => notFound(ErrorCode.NOTIFICATION_NOT_FOUND, `No notification ${id} for you`);
+
+const mine = (actor: Claims): SQL => and(eq(notifications.orgId, actor.org), eq(notifications.userId, actor.sub), isNull(notifications.deletedAt))!;
+
+/** Lists the caller's notifications, newest first. */
+export async function listNotifications(
+  db: Db,
+  actor: Claims,
+  query: { status: "unread" | "read" | "all"; archived: boolean; limit: number; cursor?: string },
+): Promise<{ items: Notification[]; nextCursor: string | null }> {
+  const conditions: (SQL | undefined)[] = [mine(actor), query.archived ? isNotNull(notifications.archivedAt) : isNull(notifications.archivedAt)];
+  if (query.status === "unread") conditions.push(isNull(notifications.readAt));
+  if (query.status === "read") conditions.push(isNotNull(notifications.readAt));
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor);
+    const at = new Date(c.createdAt);
+    conditions.push(or(lt(notifications.createdAt, at), and(eq(notifications.createdAt, at), lt(notifications.id, c.id))));
+  }
+  const rows = await db
+    .select()
+    .from(notifications)
+    .where(and(...conditions))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toNotification),
+    nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
+  };
+}
+
+/** `{unread, unseen, total}` over the caller's non-archived notifications. */
+export async function notificationCounts(db: Db, actor: Claims): Promise<{ unread: number; unseen: number; total: number }> {
+  const [row] = await db
+    .select({
+      total: count(),
+      unread: sql<number>`coalesce(sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END), 0)`,
+      unseen: sql<number>`coalesce(sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END), 0)`,
+    })
+    .from(notifications)
+    .where(and(mine(actor), isNull(notifications.archivedAt)));
+  return { unread: Number(row?.unread ?? 0), unseen: Number(row?.unseen ?? 0), total: row?.total ?? 0 };
+}
+
+/** The change kinds of the inbox, each with its realtime event. */
+type InboxChange = "read" | "unread" | "archive" | "delete";
+
+const CHANGE_EVENT: Record<InboxChange, string> = {
+  read: NotificationEvents.read,
+  unread: NotificationEvents.unread,
+  archive: NotificationEvents.archived,
+  delete: NotificationEvents.deleted,
+};
+
+function inboxEvent(actor: Claims, type: string, data: Record<string, unknown>, now: Date): OutboundEvent {
+  return { id: newId("evt", now.getTime()), orgId: actor.org, type, data, ts: now.getTime(), userIds: [actor.sub] };
+}
+
+/** Applies one change to one of the caller's notifications; another user's id is 404. */
+export async function changeNotification(deps: NotificationDeps, actor: Claims, id: string, change: InboxChange, now = new Date()): Promise<Notification | null> {
+  const current = await deps.db.query.notifications.findFirst({ where: and(eq(notifications.id, id), mine(actor)) });
+  if (!current) throw notificationNotFound(id);
+  const set: Partial<NotificationRow> =
+    change === "read"
+      ? { readAt: current.readAt ?? now, seenAt: current.seenAt ?? now }
+      : change === "unread"
+        ? { readAt: null }
+        : change === "archive"
+          ? { archivedAt: current.archivedAt ?? now }
+          : { deletedAt: now };
+  const after = { ...current, ...set };
+  const ev = inboxEvent(
+    actor,
+    CHANGE_EVENT[change],
+    change === "delete" ? { ids: [id] } : { ids: [id], notification: toNotification(after) },
+    now,
+  );
+  await deps.db.batch([deps.db.update(notifications).set(set).where(eq(notifications.id, id)), ...deps.realtime.statements(ev)]);
+  await deps.realtime.deliver([ev]);
+  await pushUnreadCounts(deps.env, deps.db, actor.org, [actor.sub]);
+  return change === "delete" ? null : toNotification(after);
+}
+
+/** Marks every unread notification of the caller read (or every unseen one seen). */
+export async function markAll(deps: NotificationDeps, actor: Claims, what: "read" | "seen", now = new Date()): Promise<{ updated: number }> {
+  const where =
+    what === "read" ? and(mine(actor), isNull(notifications.readAt), isNull(notifications.archivedAt)) : and(mine(actor), isNull(notifications.seenAt));
+  const set = what === "read" ? { readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now.getTime()})` } : { seenAt: now };
+  const ev = inboxEvent(actor, what === "read" ? NotificationEvents.read : NotificationEvents.seen, { all: true, at: now.toISOString() }, now);
+  const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...deps.realtime.statements(ev)]);
+  await deps.realtime.deliver([ev]);
+  await pushUnreadCounts(deps.env, deps.db, actor.org, [actor.sub]);
+  return { updated: res.meta.changes ?? 0 };
+}
+
+/** The delivery rows of a notification: admins and services, or its recipient. */
+export async function notificationDeliveries(db: Db, actor: Claims, id: string) {
+  const row = await db.query.notifications.findFirst({ where: and(eq(notifications.id, id), eq(notifications.orgId, actor.org)) });
+  const privileged = actor.role === "admin" || actor.role === "service";
+  if (!row || (!privileged && row.userId !== actor.sub)) throw notificationNotFound(id);
+  const rows = await db.select().from(deliveries).where(eq(deliveries.notificationId, id)).orderBy(deliveries.createdAt, deliveries.channel);
+  return rows.map((d) => ({
+    id: d.id,
+    channel: d.channel,
+    address: d.address,
+    status: d.status,
+    attempts: d.attempts,
+    provider: d.provider,
+    providerMessageId: d.providerMessageId,
+    lastError: d.lastError,
+    scheduledFor: d.scheduledFor?.toISOString() ?? null,
+    createdAt: d.createdAt.toISOString(),
+    updatedAt: d.updatedAt.toISOString(),
+    sentAt: d.sentAt?.toISOString() ?? null,
+  }));
+}
+
+/** Cron: re-queues deliveries stuck in queued/deferred (e.g. the Worker died between commit and enqueue). */
+export async function requeueStaleDeliveries(env: Env, db: Db, olderThanMs = 15 * 60_000, now = Date.now()): Promise<number> {
+  const rows = await db
+    .select()
+    .from(deliveries)
+    .where(and(inArray(deliveries.status, ["queued", "deferred"]), lt(deliveries.updatedAt, new Date(now - olderThanMs))))
+    .limit(200);
+  const due = rows.filter((d) => !d.scheduledFor || d.scheduledFor.getTime() <= now + 60_000);
+  if (due.length === 0) return 0;
+  for (const ids of chunk(due.map((d) => d.id), 90)) {
+    await db.update(deliveries).set({ updatedAt: new Date(now) }).where(inArray(deliveries.id, ids));
+  }
+  await enqueueDeliveries(env, due, now);
+  return due.length;
 }

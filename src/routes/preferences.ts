@@ -1,0 +1,45 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { getDb } from "../db/client";
+import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { commonErrors } from "../schemas/common";
+import { getMyPreferences, getOrgPreferences, PreferencesSchema, putMyPreferences, putOrgPreferences } from "../services/preferences";
+
+const tags = ["Preferences"];
+const security = bearerSecurity;
+const MyPreferences = z
+  .object({ preferences: PreferencesSchema, orgDefaults: PreferencesSchema, effective: z.record(z.string(), z.unknown()) })
+  .openapi("MyPreferences");
+
+export const preferencesRouter = createRouter()
+  .openapi(
+    createRoute({ method: "get", path: "/me/preferences", tags, security, summary: "Your preferences, the org defaults and what applies", responses: { 200: { description: "Preferences", content: json(MyPreferences) }, ...commonErrors } }),
+    async (c) => c.json(await getMyPreferences(getDb(c.env), c.var.auth), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/me/preferences",
+      tags,
+      security,
+      summary: "Replace your preferences (channels, per type, quiet hours)",
+      request: { body: { required: true, content: json(PreferencesSchema) } },
+      responses: { 200: { description: "Saved", content: json(MyPreferences) }, ...commonErrors },
+    }),
+    async (c) => c.json(await putMyPreferences(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/org/preferences", tags, security, summary: "The org defaults (admin)", responses: { 200: { description: "Defaults", content: json(PreferencesSchema) }, ...commonErrors } }),
+    async (c) => c.json(await getOrgPreferences(getDb(c.env), c.var.auth), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/org/preferences",
+      tags,
+      security,
+      summary: "Replace the org defaults (admin)",
+      request: { body: { required: true, content: json(PreferencesSchema) } },
+      responses: { 200: { description: "Saved", content: json(PreferencesSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await putOrgPreferences(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+  );

@@ -1,0 +1,135 @@
+import { z } from "@hono/zod-openapi";
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { preferences } from "../db/schema";
+import { forbidden } from "../errors";
+import type { Claims } from "../types";
+
+/**
+ * Notification preferences: per channel on/off, per notification type per
+ * channel, quiet hours. The org defaults (stored with user_id "") apply
+ * wherever a user has said nothing; a user's own setting wins.
+ */
+
+const ORG_DEFAULTS = "";
+
+/** Channels a user can turn off. In-app is the notification's record and always kept. */
+export const PREFERENCE_CHANNELS = ["realtime", "email", "sms"] as const;
+export type PreferenceChannel = (typeof PREFERENCE_CHANNELS)[number];
+
+const ChannelSwitches = z
+  .object({ realtime: z.boolean().optional(), email: z.boolean().optional(), sms: z.boolean().optional() })
+  .strict();
+
+const HHMM = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, "Use HH:MM, 24-hour");
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const QuietHoursSchema = z
+  .object({
+    start: HHMM,
+    end: HHMM,
+    timeZone: z.string().min(1).max(64).refine(isTimeZone, "Unknown IANA time zone"),
+  })
+  .strict()
+  .refine((q) => q.start !== q.end, { message: "start and end must differ", path: ["end"] })
+  .openapi("QuietHours");
+
+export const PreferencesSchema = z
+  .object({
+    channels: ChannelSwitches.optional(),
+    types: z
+      .record(z.string().min(1).max(64).regex(/^[a-z][a-z0-9_.:-]*$/, "Notification types are lowercase, e.g. alert.new"), ChannelSwitches)
+      .refine((r) => Object.keys(r).length <= 100, "At most 100 types")
+      .optional(),
+    quietHours: QuietHoursSchema.nullable().optional(),
+  })
+  .strict()
+  .openapi("Preferences");
+
+export type Preferences = z.infer<typeof PreferencesSchema>;
+export type QuietHours = z.infer<typeof QuietHoursSchema>;
+
+/** The settings that apply to one user: org defaults overlaid with the user's own. */
+export interface EffectivePreferences {
+  channels: Record<PreferenceChannel, boolean>;
+  types: Record<string, Partial<Record<PreferenceChannel, boolean>>>;
+  quietHours: QuietHours | null;
+}
+
+/** Overlays user settings on org defaults (everything on, no quiet hours, when neither says). */
+export function effective(org: Preferences | undefined, user: Preferences | undefined): EffectivePreferences {
+  const channels = { realtime: true, email: true, sms: true, ...org?.channels, ...user?.channels };
+  const types: EffectivePreferences["types"] = {};
+  for (const source of [org?.types, user?.types]) {
+    for (const [type, switches] of Object.entries(source ?? {})) types[type] = { ...types[type], ...switches };
+  }
+  const quietHours = user?.quietHours !== undefined ? user.quietHours : (org?.quietHours ?? null);
+  return { channels, types, quietHours };
+}
+
+/** Whether the preferences let a notification of `type` use `channel`: a type setting wins over the channel switch. */
+export function allows(prefs: EffectivePreferences, type: string, channel: PreferenceChannel): boolean {
+  return prefs.types[type]?.[channel] ?? prefs.channels[channel];
+}
+
+async function read(db: Db, orgId: string, userId: string): Promise<Preferences | undefined> {
+  const row = await db.query.preferences.findFirst({ where: and(eq(preferences.orgId, orgId), eq(preferences.userId, userId)) });
+  return row?.settings as Preferences | undefined;
+}
+
+async function write(db: Db, orgId: string, userId: string, settings: Preferences): Promise<void> {
+  const now = new Date();
+  await db
+    .insert(preferences)
+    .values({ orgId, userId, settings, updatedAt: now })
+    .onConflictDoUpdate({ target: [preferences.orgId, preferences.userId], set: { settings, updatedAt: now } });
+}
+
+/** The caller's own settings, the org defaults, and what applies. */
+export async function getMyPreferences(db: Db, actor: Claims) {
+  const [own, org] = await Promise.all([read(db, actor.org, actor.sub), read(db, actor.org, ORG_DEFAULTS)]);
+  return { preferences: own ?? {}, orgDefaults: org ?? {}, effective: effective(org, own) };
+}
+
+/** Replaces the caller's settings. */
+export async function putMyPreferences(db: Db, actor: Claims, settings: Preferences) {
+  await write(db, actor.org, actor.sub, settings);
+  return getMyPreferences(db, actor);
+}
+
+export async function getOrgPreferences(db: Db, actor: Claims): Promise<Preferences> {
+  if (actor.role !== "admin") throw forbidden("Only admins read the org defaults");
+  return (await read(db, actor.org, ORG_DEFAULTS)) ?? {};
+}
+
+export async function putOrgPreferences(db: Db, actor: Claims, settings: Preferences): Promise<Preferences> {
+  if (actor.role !== "admin") throw forbidden("Only admins set the org defaults");
+  await write(db, actor.org, ORG_DEFAULTS, settings);
+  return settings;
+}
+
+/** Effective preferences of many users of one org, in two queries. */
+export async function effectiveFor(db: Db, orgId: string, userIds: string[]): Promise<Map<string, EffectivePreferences>> {
+  const rows: { userId: string; settings: Record<string, unknown> }[] = [];
+  const ids = [ORG_DEFAULTS, ...new Set(userIds)];
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < ids.length; i += 90) {
+    rows.push(
+      ...(await db
+        .select({ userId: preferences.userId, settings: preferences.settings })
+        .from(preferences)
+        .where(and(eq(preferences.orgId, orgId), inArray(preferences.userId, ids.slice(i, i + 90))))),
+    );
+  }
+  const byUser = new Map(rows.map((r) => [r.userId, r.settings as Preferences]));
+  const org = byUser.get(ORG_DEFAULTS);
+  return new Map(userIds.map((id) => [id, effective(org, byUser.get(id))]));
+}
