@@ -18,6 +18,7 @@ import {
   notificationDeliveries,
   notificationDeps,
   listNotifications,
+  requireProducer,
 } from "../services/notifications";
 
 const tags = ["Notifications"];
@@ -55,6 +56,7 @@ export const notificationsRouter = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
+      requireProducer(c.var.auth);
       const rendered = body.template !== undefined ? renderTemplate(body.template, body.variables ?? {}) : undefined;
       const result = await createNotifications(
         notificationDeps(c.env),

@@ -256,6 +256,11 @@ async function afterCommit(deps: NotificationDeps, orgId: string, p: Pick<Plan, 
   await enqueueDeliveries(deps.env, p.deliveries);
 }
 
+/** Only admins and services create notifications (403 otherwise). */
+export function requireProducer(actor: Claims): void {
+  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services create notifications");
+}
+
 /** The body of `POST /api/v1/notifications`. */
 export interface CreateNotificationsInput extends NotifyInput {
   userIds: string[];
@@ -272,7 +277,7 @@ export async function createNotifications(
   idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
   now = new Date(),
 ): Promise<{ body: { ids: string[]; notifications: { id: string; userId: string; channels: string[] }[] }; replayed: boolean }> {
-  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services create notifications");
+  requireProducer(actor);
   const bytes = jsonByteLength(input.data ?? {});
   if (bytes > deps.config.maxAlertDataBytes) {
     throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${bytes} bytes; the limit is ${deps.config.maxAlertDataBytes}`, {
@@ -447,8 +452,8 @@ export async function changeNotification(deps: NotificationDeps, actor: Claims, 
 
 /** Marks every unread notification of the caller read (or every unseen one seen). */
 export async function markAll(deps: NotificationDeps, actor: Claims, what: "read" | "seen", now = new Date()): Promise<{ updated: number }> {
-  const where =
-    what === "read" ? and(mine(actor), isNull(notifications.readAt), isNull(notifications.archivedAt)) : and(mine(actor), isNull(notifications.seenAt));
+  // Archived ones too: "all" means the whole inbox, and un-archiving should not resurrect a stale unread.
+  const where = what === "read" ? and(mine(actor), isNull(notifications.readAt)) : and(mine(actor), isNull(notifications.seenAt));
   const set = what === "read" ? { readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now.getTime()})` } : { seenAt: now };
   const ev = inboxEvent(actor, what === "read" ? NotificationEvents.read : NotificationEvents.seen, { all: true, at: now.toISOString() }, now);
   const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...deps.realtime.statements(ev)]);
@@ -461,7 +466,8 @@ export async function markAll(deps: NotificationDeps, actor: Claims, what: "read
 export async function notificationDeliveries(db: Db, actor: Claims, id: string) {
   const row = await db.query.notifications.findFirst({ where: and(eq(notifications.id, id), eq(notifications.orgId, actor.org)) });
   const privileged = actor.role === "admin" || actor.role === "service";
-  if (!row || (!privileged && row.userId !== actor.sub)) throw notificationNotFound(id);
+  // The recipient's view ends with the delete; admins and services keep the audit trail.
+  if (!row || (!privileged && (row.userId !== actor.sub || row.deletedAt !== null))) throw notificationNotFound(id);
   const rows = await db.select().from(deliveries).where(eq(deliveries.notificationId, id)).orderBy(deliveries.createdAt, deliveries.channel);
   return rows.map((d) => ({
     id: d.id,
