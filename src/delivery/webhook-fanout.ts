@@ -1,6 +1,174 @@
-// PLACEHOLDER (replaced by the webhooks work in progress this session).
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
+import { AppError, ErrorCode } from "../errors";
+import { newId } from "../lib/ids";
 import type { OutboundEvent } from "../realtime/outbox";
+import { Events, NotificationEvents } from "../realtime/protocol";
+import type { DeliveryMessage } from "./types";
 
-/** Creates webhook deliveries for the org endpoints whose patterns match these events, and enqueues them. */
-export async function enqueueWebhookDeliveries(_env: Env, _db: Db, _events: OutboundEvent[]): Promise<void> {}
+/**
+ * Webhook fan-out: turns published realtime events into one `deliveries` row
+ * per (matching endpoint, event) and queues them. Called by `deliverEvents`
+ * after the hubs accepted the events and before they are marked published,
+ * so a crash in between re-runs it from the retry or the cron sweep; the
+ * unique dedupe key "w:<webhook>:<event>" makes that re-run insert nothing.
+ */
+
+/**
+ * Internal events a bare "*" does not include: presence flips with every
+ * socket, stats:updated arrives every second per busy org, and the inbox
+ * events (notification:*, read/seen/archived per click, one set per user) are
+ * personal state of a user's bell rather than business events. Under "*" they
+ * would flood a CRM with noise and burn queue operations; an endpoint that
+ * wants them names them ("presence:*", "stats:updated", "notification:new").
+ */
+const prefixOf = (name: string) => `${name.split(":")[0]}:`;
+const INTERNAL_PREFIXES = [prefixOf(Events.presenceOnline), prefixOf(NotificationEvents.new)];
+const INTERNAL_TYPES: ReadonlySet<string> = new Set([Events.statsUpdated, NotificationEvents.unreadCount]);
+const isInternal = (type: string) => INTERNAL_TYPES.has(type) || INTERNAL_PREFIXES.some((p) => type.startsWith(p));
+
+/**
+ * Whether an endpoint pattern selects an event type: "*" (every event except
+ * the internal ones above), a prefix "alert:*" (alert:new,
+ * alert:assigned, …), or an exact name.
+ */
+export function patternMatches(pattern: string, type: string): boolean {
+  if (pattern === "*") return !isInternal(type);
+  if (pattern.endsWith(":*")) return type.startsWith(pattern.slice(0, -1));
+  return pattern === type;
+}
+
+/** The JSON body every webhook delivery POSTs (stored as the delivery's payload, signed as is). */
+export interface WebhookPayload {
+  [key: string]: unknown;
+  id: string;
+  type: string;
+  /** ISO-8601 time of the event. */
+  timestamp: string;
+  organizationId: string;
+  data: unknown;
+}
+
+/** The dedupe key of a webhook delivery: one per (endpoint, event), whatever re-runs happen. */
+export const webhookDedupeKey = (webhookId: string, eventId: string) => `w:${webhookId}:${eventId}`;
+
+/** A queued delivery row of one event to one endpoint. */
+export function newWebhookDelivery(
+  endpoint: Pick<WebhookRow, "id" | "orgId" | "url">,
+  event: { id: string; type: string; ts: number; data: unknown },
+  now: Date,
+): typeof deliveries.$inferInsert {
+  const payload: WebhookPayload = {
+    id: event.id,
+    type: event.type,
+    timestamp: new Date(event.ts).toISOString(),
+    organizationId: endpoint.orgId,
+    data: event.data ?? null,
+  };
+  return {
+    id: newId("dlv", now.getTime()),
+    orgId: endpoint.orgId,
+    dedupeKey: webhookDedupeKey(endpoint.id, event.id),
+    notificationId: null,
+    webhookId: endpoint.id,
+    eventId: event.id,
+    userId: null,
+    channel: "webhook",
+    address: endpoint.url,
+    status: "queued",
+    attempts: 0,
+    provider: "webhook",
+    providerMessageId: null,
+    lastError: null,
+    payload,
+    scheduledFor: null,
+    createdAt: now,
+    updatedAt: now,
+    sentAt: null,
+  };
+}
+
+const chunk = <T>(items: T[], size: number): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+/** D1 binds at most 100 parameters per statement: 19 columns × 5 rows, 90 keys per IN list. */
+const ROWS_PER_INSERT = 5;
+const KEYS_PER_SELECT = 90;
+/** Cloudflare Queues accepts at most 100 messages per sendBatch. */
+const MESSAGES_PER_BATCH = 100;
+
+/**
+ * Inserts webhook delivery rows (insert or ignore on the dedupe key) in one
+ * D1 transaction, then queues every one of them that is still `queued`: the
+ * new ones, and any an earlier run inserted but may not have managed to
+ * queue. A duplicate queue message is harmless (the consumer never sends a
+ * delivery twice once it is `sent`). Returns the queued rows.
+ */
+export async function insertAndEnqueueWebhookDeliveries(
+  env: Env,
+  db: Db,
+  rows: (typeof deliveries.$inferInsert)[],
+): Promise<Pick<DeliveryRow, "id" | "orgId" | "eventId" | "webhookId">[]> {
+  if (rows.length === 0) return [];
+  const inserts = chunk(rows, ROWS_PER_INSERT).map((part) => db.insert(deliveries).values(part).onConflictDoNothing({ target: deliveries.dedupeKey }));
+  await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
+
+  const pending: Pick<DeliveryRow, "id" | "orgId" | "eventId" | "webhookId">[] = [];
+  for (const keys of chunk(rows.map((r) => r.dedupeKey), KEYS_PER_SELECT)) {
+    pending.push(
+      ...(await db
+        .select({ id: deliveries.id, orgId: deliveries.orgId, eventId: deliveries.eventId, webhookId: deliveries.webhookId })
+        .from(deliveries)
+        .where(and(inArray(deliveries.dedupeKey, keys), eq(deliveries.status, "queued")))),
+    );
+  }
+  // After the commit, never before: a consumer must always find its row.
+  for (const part of chunk(pending, MESSAGES_PER_BATCH)) {
+    await env.DELIVERY_QUEUE.sendBatch(part.map((d) => ({ body: { deliveryId: d.id, orgId: d.orgId } satisfies DeliveryMessage })));
+  }
+  return pending;
+}
+
+/**
+ * Creates one delivery per (enabled endpoint whose patterns match, event) for
+ * these events and queues them. Reads the endpoints of the events' orgs once
+ * (nothing is cached across requests, so an endpoint change applies to the
+ * very next event) and returns at once when there are none.
+ *
+ * A failure (D1 or the queue) leaves the events unpublished, so the
+ * idempotent retry or the cron sweep runs this again; it surfaces as 503 with
+ * Retry-After, like a hub that did not confirm.
+ */
+export async function enqueueWebhookDeliveries(env: Env, db: Db, events: OutboundEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    const orgIds = [...new Set(events.map((e) => e.orgId))];
+    const endpoints = await db
+      .select({ id: webhooks.id, orgId: webhooks.orgId, url: webhooks.url, events: webhooks.events })
+      .from(webhooks)
+      .where(and(inArray(webhooks.orgId, orgIds), eq(webhooks.enabled, true)));
+    if (endpoints.length === 0) return;
+
+    const now = new Date();
+    const rows: (typeof deliveries.$inferInsert)[] = [];
+    for (const ev of events) {
+      for (const ep of endpoints) {
+        if (ep.orgId === ev.orgId && ep.events.some((p) => patternMatches(p, ev.type))) rows.push(newWebhookDelivery(ep, ev, now));
+      }
+    }
+    await insertAndEnqueueWebhookDeliveries(env, db, rows);
+  } catch (err) {
+    console.error("herald: queuing webhook deliveries failed; the events stay unpublished for retry", err);
+    throw new AppError(
+      503,
+      ErrorCode.SERVICE_UNAVAILABLE,
+      "The change is saved but its webhook deliveries are not queued yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
+      { eventIds: events.map((e) => e.id) },
+      { "Retry-After": "2" },
+    );
+  }
+}

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { getConfig, type Config } from "../config";
 import { getDb, type Db } from "../db/client";
 import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type PRIORITIES, type UserRow } from "../db/schema";
+import { MAX_QUEUE_DELAY_SECONDS } from "../delivery/backoff";
 import { renderEmail, renderSms } from "../delivery/email-templates";
 import type { DeliveryMessage } from "../delivery/types";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
@@ -217,7 +218,7 @@ export async function enqueueDeliveries(env: Env, rows: Pick<DeliveryRow, "id" |
     .map((d) => {
       const wait = d.scheduledFor ? Math.ceil((d.scheduledFor.getTime() - now) / 1000) : 0;
       const body: DeliveryMessage = { deliveryId: d.id, orgId: d.orgId };
-      return { body, ...(wait > 0 && { delaySeconds: Math.min(wait, 43_200) }) };
+      return { body, ...(wait > 0 && { delaySeconds: Math.min(wait, MAX_QUEUE_DELAY_SECONDS) }) };
     });
   for (const batch of chunk(messages, 100)) await env.DELIVERY_QUEUE.sendBatch(batch);
 }
@@ -485,12 +486,25 @@ export async function notificationDeliveries(db: Db, actor: Claims, id: string) 
   }));
 }
 
-/** Cron: re-queues deliveries stuck in queued/deferred (e.g. the Worker died between commit and enqueue). */
+/**
+ * Cron: re-queues deliveries whose message was lost (e.g. the Worker died
+ * between the commit and the enqueue): never attempted and idle for 15
+ * minutes, or attempted but idle for longer than any queued retry can wait
+ * (13 h > the 12 h delay cap), so a live retry chain is never doubled.
+ */
 export async function requeueStaleDeliveries(env: Env, db: Db, olderThanMs = 15 * 60_000, now = Date.now()): Promise<number> {
   const rows = await db
     .select()
     .from(deliveries)
-    .where(and(inArray(deliveries.status, ["queued", "deferred"]), lt(deliveries.updatedAt, new Date(now - olderThanMs))))
+    .where(
+      and(
+        inArray(deliveries.status, ["queued", "deferred"]),
+        or(
+          and(eq(deliveries.attempts, 0), lt(deliveries.updatedAt, new Date(now - olderThanMs))),
+          lt(deliveries.updatedAt, new Date(now - (MAX_QUEUE_DELAY_SECONDS + 3_600) * 1000)),
+        ),
+      ),
+    )
     .limit(200);
   const due = rows.filter((d) => !d.scheduledFor || d.scheduledFor.getTime() <= now + 60_000);
   if (due.length === 0) return 0;
