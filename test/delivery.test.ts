@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -8,10 +8,10 @@ import { deliveries, devOutbox, type DeliveryRow } from "../src/db/schema";
 import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS, parseRetryAfter, retryDelaySeconds } from "../src/delivery/backoff";
 import { channelSenders } from "../src/delivery/channels";
 import { renderEmail, renderSms, type RenderedEmail } from "../src/delivery/email-templates";
-import type { ChannelSender, DeliveryMessage } from "../src/delivery/types";
-import worker from "../src/index";
+import type { ChannelSender } from "../src/delivery/types";
 import { newId } from "../src/lib/ids";
 import { BASE, call, makeToken, uniqueOrg } from "./helpers";
+import { runQueue as runSharedQueue, type TestMessage } from "./queue-helpers";
 
 const QUEUE = "herald-deliveries";
 const DLQ = "herald-deliveries-dlq";
@@ -87,36 +87,8 @@ async function insertDelivery(orgId: string, overrides: Partial<typeof deliverie
 
 const readDelivery = async (id: string) => (await db.select().from(deliveries).where(eq(deliveries.id, id)).get())!;
 
-interface TestMessage {
-  id?: string;
-  attempts?: number;
-  body: DeliveryMessage;
-}
-
-/**
- * Runs the Worker's queue handler on one batch and returns the per-message
- * acks and retries. getQueueResult (vitest-plugin 1.5) drops the retry's
- * delaySeconds, so each message's retry() is spied to put them back.
- */
-async function runQueue(queue: string, messages: TestMessage[], e: Env = logEnv) {
-  const batch = createMessageBatch<DeliveryMessage>(
-    queue,
-    messages.map((m, i) => ({ id: m.id ?? `msg-${i}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
-  );
-  const delays = new Map<string, number | undefined>();
-  for (const msg of batch.messages) {
-    const retry = msg.retry.bind(msg);
-    vi.spyOn(msg, "retry").mockImplementation((options) => {
-      delays.set(msg.id, options?.delaySeconds);
-      retry(options);
-    });
-  }
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env, DeliveryMessage>).queue!(batch, e, ctx);
-  await waitOnExecutionContext(ctx);
-  const result = await getQueueResult(batch, ctx);
-  return { ...result, retryMessages: result.retryMessages.map((m) => ({ ...m, delaySeconds: delays.get(m.msgId) })) };
-}
+/** The consumer over `logEnv` unless told otherwise. */
+const runQueue = (queue: string, messages: TestMessage[], e: Env = logEnv) => runSharedQueue(queue, messages, e);
 
 const payloadOf = (row: DeliveryRow) => row.payload as unknown as RenderedEmail;
 

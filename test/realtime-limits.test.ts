@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ServerFrame } from "../src/realtime/protocol";
 import { call, setupOrg } from "./helpers";
-import { connect, isType, tryConnect, type TestSocket } from "./ws-helpers";
+import { broadcast, closedWithin, connect, eventually, isType, tryConnect, type TestSocket } from "./ws-helpers";
 
 // Every limit and every kind of bad input on the realtime endpoints: what the
 // client gets back, and whether the socket survives it (vitest.config.ts
@@ -22,27 +22,8 @@ const isErrorCode = (code: string) => (f: ServerFrame) => f.type === "error" && 
 const isReply = (ref: string) => (f: ServerFrame) => (f.type === "ack" || f.type === "error") && (f as AckFrame).ref === ref;
 const errors = (s: TestSocket) => s.frames.filter((f): f is ErrorFrame => f.type === "error");
 
-async function broadcast(token: string, body: { event: string; data?: unknown; target: Record<string, unknown> }) {
-  const res = await call("POST", "/api/v1/realtime/broadcast", { token, body });
-  expect(res.status, res.text).toBe(201);
-  return res.json as { id: string; userSeqs: Record<string, number>; orgSeq: number | null; reached: number };
-}
 
-async function eventually(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-function closedWithin(s: TestSocket, timeoutMs = 3000): Promise<{ code: number; reason: string }> {
-  return Promise.race([
-    s.closed,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs)),
-  ]);
-}
 
 /** A refused upgrade: status and the API error body. */
 async function refusal(path: string, o: Parameters<typeof tryConnect>[1]) {

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame } from "../src/realtime/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
-import { connect, isType, type TestSocket } from "./ws-helpers";
+import { broadcast, closedWithin, connect, eventually, isType, type TestSocket } from "./ws-helpers";
 
 // The delivery guarantees of the user stream (/api/v1/ws) and the org stream
 // (/api/v1/ws/org), end to end through the Worker: order and exactly-once per
@@ -27,30 +27,8 @@ const isEvent = (id: string) => (f: ServerFrame) => !CONTROL.has(f.type) && (f a
 const isAck = (ref: string) => (f: ServerFrame) => f.type === "ack" && (f as AckFrame).ref === ref;
 const isErrorRef = (ref: string) => (f: ServerFrame) => f.type === "error" && (f as ErrorFrame).ref === ref;
 
-/** POST /api/v1/realtime/broadcast; fails the test unless it answers 201. */
-async function broadcast(token: string, body: { event: string; data?: unknown; target: Record<string, unknown> }) {
-  const res = await call("POST", "/api/v1/realtime/broadcast", { token, body });
-  expect(res.status, res.text).toBe(201);
-  return res.json as { id: string; event: string; reached: number; userSeqs: Record<string, number>; orgSeq: number | null };
-}
 
-/** Polls `probe` until it returns true (or fails after `timeoutMs`). */
-async function eventually(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
-/** The socket's close, or a failure after `timeoutMs`. */
-function closedWithin(s: TestSocket, timeoutMs = 3000): Promise<{ code: number; reason: string }> {
-  return Promise.race([
-    s.closed,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs)),
-  ]);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

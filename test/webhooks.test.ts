@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -8,11 +8,11 @@ import { getDb } from "../src/db/client";
 import { deliveries, type DeliveryRow } from "../src/db/schema";
 import { webhookSender } from "../src/delivery/webhook";
 import { newWebhookDelivery, patternMatches } from "../src/delivery/webhook-fanout";
-import type { DeliveryMessage, SendContext } from "../src/delivery/types";
-import worker from "../src/index";
+import type { SendContext } from "../src/delivery/types";
 import { checkWebhookUrl } from "../src/lib/ssrf";
 import { deliverEvents, sweepUnpublished, type OutboundEvent } from "../src/realtime/outbox";
 import { alertBody, BASE, call, makeToken, setupOrg } from "./helpers";
+import { runQueue as runSharedQueue } from "./queue-helpers";
 
 type Org = Awaited<ReturnType<typeof setupOrg>>;
 
@@ -708,29 +708,9 @@ describe("test deliveries and the delivery log", () => {
 
 // ─────────────────────────── through the queue consumer ───────────────────────────
 
-/**
- * Runs the Worker's queue handler on one message about `deliveryId` and
- * returns its ack/retry state. getQueueResult drops a retry's delaySeconds,
- * so retry() is spied to keep it.
- */
-async function runQueue(msgId: string, attempts: number, delivery: { id: string; orgId: string }) {
-  const batch = createMessageBatch<DeliveryMessage>("herald-deliveries", [
-    { id: msgId, timestamp: new Date(), attempts, body: { deliveryId: delivery.id, orgId: delivery.orgId } },
-  ]);
-  const delays = new Map<string, number | undefined>();
-  for (const msg of batch.messages) {
-    const retry = msg.retry.bind(msg);
-    vi.spyOn(msg, "retry").mockImplementation((options) => {
-      delays.set(msg.id, options?.delaySeconds);
-      retry(options);
-    });
-  }
-  const ctx = createExecutionContext();
-  await (worker as ExportedHandler<Env, DeliveryMessage>).queue!(batch, env, ctx);
-  await waitOnExecutionContext(ctx);
-  const result = await getQueueResult(batch, ctx);
-  return { ...result, retryMessages: result.retryMessages.map((m) => ({ ...m, delaySeconds: delays.get(m.msgId) })) };
-}
+/** The consumer on one message about `delivery`. */
+const runQueue = (msgId: string, attempts: number, delivery: { id: string; orgId: string }) =>
+  runSharedQueue("herald-deliveries", [{ id: msgId, attempts, body: { deliveryId: delivery.id, orgId: delivery.orgId } }], env);
 
 describe("through the queue consumer", () => {
   it("sends a queued webhook delivery once, acks it, and a redelivered message does not send again", async () => {

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import type { ServerFrame } from "../src/realtime/protocol";
-import { BASE } from "./helpers";
+import { expect } from "vitest";
+import { BASE, call } from "./helpers";
 
 /** A client socket opened through the Worker, collecting every frame it receives. */
 export interface TestSocket {
@@ -91,3 +92,28 @@ export async function connect(path: string, o: ConnectOptions = {}): Promise<Tes
 }
 
 export const isType = (type: string) => (f: ServerFrame) => f.type === type;
+
+/** POST /api/v1/realtime/broadcast; fails the test unless it answers 201. */
+export async function broadcast(token: string, body: { event: string; data?: unknown; target: Record<string, unknown> }) {
+  const res = await call("POST", "/api/v1/realtime/broadcast", { token, body });
+  expect(res.status, res.text).toBe(201);
+  return res.json as { id: string; event: string; reached: number; userSeqs: Record<string, number>; orgSeq: number | null };
+}
+
+/** Polls `probe` until it returns true (or fails after `timeoutMs`). */
+export async function eventually(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The socket's close, or a failure after `timeoutMs`. */
+export function closedWithin(s: TestSocket, timeoutMs = 3000): Promise<{ code: number; reason: string }> {
+  return Promise.race([
+    s.closed,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs)),
+  ]);
+}
