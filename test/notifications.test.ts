@@ -875,4 +875,23 @@ describe("GET /api/v1/notifications/:id/deliveries", () => {
       expectError(await call("GET", `/api/v1/notifications/${id}/deliveries`, { token }), 404, "NOTIFICATION_NOT_FOUND");
     }
   });
+
+  it("ends for the recipient when they delete the notification, but admins keep the audit trail", async () => {
+    const org = await setupOrg();
+    const id = (await notify(org.tokens.admin, body(["member1"], { priority: "HIGH" }))).ids[0]!;
+    expect((await call("DELETE", `/api/v1/notifications/${id}`, { token: org.tokens.member })).status).toBe(204);
+    expectError(await call("GET", `/api/v1/notifications/${id}/deliveries`, { token: org.tokens.member }), 404, "NOTIFICATION_NOT_FOUND");
+    expect(await deliveriesOf(org.tokens.admin, id)).toHaveLength(1);
+  });
+});
+
+describe("role checks come first", () => {
+  it("refuses an agent with 403 even when its template is unknown", async () => {
+    const org = await setupOrg();
+    const res = await call("POST", "/api/v1/notifications", {
+      token: org.tokens.agent,
+      body: { userIds: ["member1"], template: "no.such.template", variables: {} },
+    });
+    expectError(res, 403, "FORBIDDEN");
+  });
 });
