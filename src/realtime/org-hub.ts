@@ -50,6 +50,9 @@ export function maySubscribe(role: Role, channel: string): boolean {
   return !PRIVILEGED_CHANNELS.has(channel);
 }
 
+/** `stats:updated` covers alerts created in the last 24 hours. */
+const STATS_WINDOW_MS = 24 * 3600 * 1000;
+
 /** Most user hubs asked for their connections by one admin listing. */
 const CONNECTION_LISTING_MAX_USERS = 200;
 
@@ -341,8 +344,14 @@ export class OrgHub extends HubBase {
     const due = this.getMeta("stats_due");
     if (!due || Number(due) > Date.now()) return;
     this.sql.exec("DELETE FROM meta WHERE k = 'stats_due'");
+    // Nobody watching live: skip the query (a dashboard that connects later
+    // reads GET /api/v1/alerts/stats once, then follows the channel).
+    if (!this.sockets().some(({ att }) => this.#subsOf(att.cid).some((s) => s.channel === Channels.stats))) return;
     this.setMeta("stats_last", String(Date.now()));
-    const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, {});
+    // A rolling window, not all time: a full-history scan every second per org
+    // would grow without bound (docs/COST.md).
+    const since = new Date(Date.now() - STATS_WINDOW_MS).toISOString();
+    const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, { since });
     this.#publishInternal(Events.statsUpdated, Channels.stats, {}, stats);
   }
 

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// The cost model of docs/COST.md as a calculator: monthly Cloudflare cost of
+// a Herald workload, with and without WebSocket hibernation.
+//
+//   node bench/cost-model.mjs                         # the reference workload
+//   node bench/cost-model.mjs --usersPerOrg=200 --alertsPerUserDay=20 --month=12
+//   node bench/cost-model.mjs --json
+//
+// Every parameter below can be overridden as --name=value. Prices are the
+// published Workers Paid prices (USD) as of 2026-11; see docs/COST.md.
+import { parseArgs } from "node:util";
+
+export const PRICES = {
+  workersBase: 5, // $/month, Workers Paid subscription
+  workersRequestsIncluded: 10e6,
+  workersPerMRequests: 0.3,
+  workersCpuMsIncluded: 30e6,
+  workersPerMCpuMs: 0.02,
+  doRequestsIncluded: 1e6,
+  doPerMRequests: 0.15,
+  doGbSIncluded: 400_000,
+  doPerMGbS: 12.5,
+  doObjectGb: 0.128, // duration is billed at 128 MB per active object
+  doWsIncomingRatio: 20, // 20 incoming WebSocket messages = 1 request
+  sqlRowsReadIncluded: 25e9, // DO SQLite storage and D1 alike
+  sqlPerMRowsRead: 0.001,
+  sqlRowsWrittenIncluded: 50e6,
+  sqlPerMRowsWritten: 1.0,
+  doStorageGbIncluded: 5,
+  doPerGbMonth: 0.2,
+  d1StorageGbIncluded: 5,
+  d1PerGbMonth: 0.75,
+  queuesOpsIncluded: 1e6,
+  queuesPerMOps: 0.4,
+};
+
+export const DEFAULTS = {
+  orgs: 10,
+  usersPerOrg: 1000,
+  hoursOnline: 8,
+  devices: 1.5,
+  alertsPerUserDay: 50,
+  emailShare: 0.1,
+  days: 30,
+  /** Sockets opened per device per online day (start of day + reconnects: network changes, deploys). */
+  connectsPerDeviceDay: 4,
+  /** Client heartbeat interval; answered by auto-response (see heartbeatsBilled). */
+  heartbeatSeconds: 30,
+  heartbeatsBilled: 0,
+  /** Frames a user sends per day (mark:read, subscribe…), billed at 20:1. */
+  framesPerUserDay: 10,
+  /** Other REST calls per user per day (inbox, lists), Worker requests only. */
+  restPerUserDay: 20,
+  /** Herald's own per-operation counts, from the code (docs/COST.md, "Per-operation counts"). */
+  doRequestsPerAlert: 5,
+  doRequestsPerConnect: 3,
+  doActiveMsPerRequest: 5,
+  doRowsWrittenPerAlert: 25,
+  doRowsWrittenPerConnect: 16,
+  d1RowsWrittenPerAlert: 75,
+  d1RowsReadPerAlert: 520,
+  d1RowsWrittenPerConnect: 8,
+  cpuMsPerAlert: 5,
+  cpuMsPerConnect: 2,
+  cpuMsPerRest: 2,
+  /** stats:updated: at most one per second per org while alerts flow (STATS_COALESCE_MS). */
+  statsTicksPerOrgSecond: 1,
+  /** Rows the stats query reads per tick: "all" = 4 × every alert of the org (as the code is); a number = fixed (a windowed/incremental fix). */
+  statsRowsPerTick: "all",
+  /** Month since launch (alerts accumulate: the org's alert count grows every month). */
+  month: 1,
+  /** Bytes kept per alert in D1 (alert, history, notification; events expire after 24 h). */
+  d1BytesPerAlert: 3000,
+  /** Bytes per event in a hub's log, kept REPLAY_RETENTION_SECONDS (24 h). */
+  doBytesPerEvent: 1500,
+};
+
+/** Monthly cost lines for a workload `p` (DEFAULTS overridden), both with and without hibernation. */
+export function costModel(over = {}) {
+  const p = { ...DEFAULTS, ...over };
+  const P = PRICES;
+  const users = p.orgs * p.usersPerOrg;
+  const alerts = users * p.alertsPerUserDay * p.days;
+  const connects = users * p.devices * p.connectsPerDeviceDay * p.days;
+  const socketSeconds = users * p.devices * p.hoursOnline * 3600 * p.days;
+  const emails = alerts * p.emailShare;
+  const heartbeats = socketSeconds / p.heartbeatSeconds;
+  const frames = users * p.framesPerUserDay * p.days;
+  const statsTicks = p.orgs * p.statsTicksPerOrgSecond * p.hoursOnline * 3600 * p.days;
+  const orgAlertsAvg = p.usersPerOrg * p.alertsPerUserDay * p.days * (p.month - 0.5);
+  const statsRows = statsTicks * (p.statsRowsPerTick === "all" ? 4 * orgAlertsAvg : Number(p.statsRowsPerTick));
+  const over0 = (x, inc) => Math.max(0, x - inc);
+
+  // Workers
+  const workerRequests = alerts + connects + users * p.restPerUserDay * p.days + Math.ceil(emails / 10) + 43_200;
+  const workerCpuMs = alerts * p.cpuMsPerAlert + connects * p.cpuMsPerConnect + users * p.restPerUserDay * p.days * p.cpuMsPerRest;
+  const workers =
+    P.workersBase +
+    (over0(workerRequests, P.workersRequestsIncluded) / 1e6) * P.workersPerMRequests +
+    (over0(workerCpuMs, P.workersCpuMsIncluded) / 1e6) * P.workersPerMCpuMs;
+
+  // Durable Objects: requests
+  const doRequests =
+    alerts * p.doRequestsPerAlert +
+    connects * p.doRequestsPerConnect +
+    statsTicks +
+    frames / P.doWsIncomingRatio +
+    (p.heartbeatsBilled ? heartbeats / P.doWsIncomingRatio : 0);
+  const doReq = (over0(doRequests, P.doRequestsIncluded) / 1e6) * P.doPerMRequests;
+  // Duration: hibernation bills only active handling; without it every hub with a socket is pinned.
+  const gbsHib = (doRequests * p.doActiveMsPerRequest) / 1000 * P.doObjectGb;
+  const orgSocketSeconds = p.orgs * p.hoursOnline * 3600 * p.days; // an org hub with admins online
+  const userHubSeconds = users * p.hoursOnline * 3600 * p.days; // a user hub while any device is online
+  const gbsNoHib = (userHubSeconds + orgSocketSeconds) * P.doObjectGb + gbsHib;
+  const doDurHib = (over0(gbsHib, P.doGbSIncluded) / 1e6) * P.doPerMGbS;
+  const doDurNoHib = (over0(gbsNoHib, P.doGbSIncluded) / 1e6) * P.doPerMGbS;
+  // SQLite in the hubs
+  const doRowsWritten = alerts * p.doRowsWrittenPerAlert + connects * p.doRowsWrittenPerConnect + statsTicks * 9;
+  const doStorageGb = (users * p.alertsPerUserDay * 2 + p.orgs * p.usersPerOrg * p.alertsPerUserDay) * p.doBytesPerEvent / 1e9 + (users + p.orgs) * 12e3 / 1e9;
+  const doSql = (over0(doRowsWritten, P.sqlRowsWrittenIncluded) / 1e6) * P.sqlPerMRowsWritten + over0(doStorageGb, P.doStorageGbIncluded) * P.doPerGbMonth;
+
+  // D1
+  const d1RowsWritten = alerts * p.d1RowsWrittenPerAlert + connects * p.d1RowsWrittenPerConnect;
+  const d1RowsRead = alerts * p.d1RowsReadPerAlert + statsRows;
+  const d1StorageGb = (p.usersPerOrg * p.orgs * p.alertsPerUserDay * p.days * p.month * p.d1BytesPerAlert) / 1e9;
+  const d1Written = (over0(d1RowsWritten, P.sqlRowsWrittenIncluded) / 1e6) * P.sqlPerMRowsWritten;
+  const d1ReadStats = (over0(d1RowsRead, P.sqlRowsReadIncluded) / 1e6) * P.sqlPerMRowsRead;
+  const d1Store = over0(d1StorageGb, P.d1StorageGbIncluded) * P.d1PerGbMonth;
+
+  // Queues: write + read + delete per message (≤ 64 KB)
+  const queueOps = emails * 3;
+  const queues = (over0(queueOps, P.queuesOpsIncluded) / 1e6) * P.queuesPerMOps;
+
+  const lines = [
+    { line: "Workers (subscription, requests, CPU)", usage: `${M(workerRequests)} requests, ${M(workerCpuMs)} CPU-ms`, hib: workers, noHib: workers },
+    { line: "Durable Objects requests", usage: `${M(doRequests)} requests`, hib: doReq, noHib: doReq },
+    { line: "Durable Objects duration", usage: `${M(gbsHib)} GB-s hibernating / ${M(gbsNoHib)} GB-s pinned`, hib: doDurHib, noHib: doDurNoHib },
+    { line: "Durable Objects SQLite (rows written, storage)", usage: `${M(doRowsWritten)} rows written, ${doStorageGb.toFixed(1)} GB`, hib: doSql, noHib: doSql },
+    { line: "D1 rows written", usage: `${M(d1RowsWritten)} rows`, hib: d1Written, noHib: d1Written },
+    { line: "D1 rows read (of which stats:updated)", usage: `${M(d1RowsRead)} rows (${M(statsRows)})`, hib: d1ReadStats, noHib: d1ReadStats },
+    { line: "D1 storage", usage: `${d1StorageGb.toFixed(1)} GB`, hib: d1Store, noHib: d1Store },
+    { line: "Queues", usage: `${M(queueOps)} operations`, hib: queues, noHib: queues },
+  ];
+  const total = (k) => lines.reduce((n, l) => n + l[k], 0);
+  return {
+    params: p,
+    volumes: { users, alerts, connects, socketHours: socketSeconds / 3600, emails, heartbeats, statsTicks },
+    lines,
+    totalHibernation: total("hib"),
+    totalNoHibernation: total("noHib"),
+  };
+}
+
+function M(x) {
+  if (x >= 1e12) return `${(x / 1e12).toFixed(1)} T`;
+  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} B`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} k`;
+  return String(Math.round(x));
+}
+
+const usd = (x) => `$${x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(2)}`;
+
+export function renderCost(r) {
+  const out = [];
+  const v = r.volumes;
+  out.push(
+    `Workload: ${M(v.users)} users, ${M(v.alerts)} alerts/month, ${M(v.socketHours)} socket-hours, ${M(v.connects)} connections, ${M(v.emails)} emails; month ${r.params.month} since launch.`,
+  );
+  out.push("");
+  out.push("| line | monthly usage | with hibernation | without hibernation |");
+  out.push("|---|---|---:|---:|");
+  for (const l of r.lines) out.push(`| ${l.line} | ${l.usage} | ${usd(l.hib)} | ${usd(l.noHib)} |`);
+  out.push(`| **total (Cloudflare)** | | **${usd(r.totalHibernation)}** | **${usd(r.totalNoHibernation)}** |`);
+  return out.join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { json: { type: "boolean", default: false } }, strict: false });
+  const over = {};
+  for (const arg of process.argv.slice(2)) {
+    const m = /^--([A-Za-z0-9]+)=(.*)$/.exec(arg);
+    if (!m) continue;
+    if (!(m[1] in DEFAULTS)) {
+      console.error(`unknown parameter ${m[1]}; known: ${Object.keys(DEFAULTS).join(", ")}`);
+      process.exit(2);
+    }
+    over[m[1]] = m[2] === "all" ? "all" : Number(m[2]);
+  }
+  const r = costModel(over);
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else console.log(renderCost(r));
+}

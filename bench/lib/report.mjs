@@ -1,0 +1,207 @@
+// The markdown report: one row per figure, Herald (miniflare) | Herald
+// (wrangler dev) | Socket.IO | ratio (miniflare ÷ Socket.IO), then the
+// product brief's targets with how far each one is met or missed.
+import { fmt } from "./stats.mjs";
+
+/** Rows: scenario, metric key, label, unit kind. */
+const ROWS = [
+  ["connect", "connect_unloaded_p50_ms", "1. connect+auth p50, one at a time", "ms"],
+  ["connect", "connect_unloaded_p99_ms", "1. connect+auth p99, one at a time", "ms"],
+  ["connect", "connect_p50_ms", "1. connect+auth p50, 50 in flight", "ms"],
+  ["connect", "connect_p99_ms", "1. connect+auth p99, 50 in flight", "ms"],
+  ["connect", "connect_failures", "1. connect failures (of N)", "n"],
+  ["connect", "connect_rate_per_s", "1. connects per second", "rate"],
+  ["connect", "connect_server_cpu_ms_per_conn", "1. server CPU per connect", "ms"],
+  ["fanout", "fanout_p50_ms", "2. fan-out latency p50", "ms"],
+  ["fanout", "fanout_p95_ms", "2. fan-out latency p95", "ms"],
+  ["fanout", "fanout_p99_ms", "2. fan-out latency p99", "ms"],
+  ["fanout", "fanout_max_ms", "2. fan-out latency max", "ms"],
+  ["fanout", "fanout_delivered_ratio", "2. fan-out delivered/expected", "pct"],
+  ["fanout", "fanout_rest_p50_ms", "2. REST create p50 (during fan-out)", "ms"],
+  ["fanout", "fanout_server_cpu_us_per_msg", "2. server CPU per delivered message", "us"],
+  ["fanout", "fanout_client_cpu_us_per_msg", "2. client CPU per delivered message", "us"],
+  ["fanout", "fanout_burst_msgs_per_s", "2. fan-out burst: delivered msg/s", "rate"],
+  ["fanout", "fanout_burst_delivered_ratio", "2. fan-out burst delivered/expected", "pct"],
+  ["fanout", "fanout_burst_client_cpu_util", "2. fan-out burst: client CPU (cores)", "x"],
+  ["fanout-deflate", "fanout_p99_ms", "2b. fan-out p99, deflate offered", "ms"],
+  ["fanout-deflate", "fanout_delivered_ratio", "2b. delivered/expected, deflate offered", "pct"],
+  ["targeted", "targeted_delivered_per_s", "3. targeted: alert:new delivered/s", "rate"],
+  ["targeted", "targeted_rest_creates_per_s", "3. targeted: REST creates/s", "rate"],
+  ["targeted", "targeted_frames_per_s", "3. targeted: all frames received/s", "rate"],
+  ["targeted", "targeted_delivered_ratio", "3. targeted delivered/expected", "pct"],
+  ["targeted", "targeted_p99_ms", "3. targeted latency p99 (REST call → socket)", "ms"],
+  ["targeted", "targeted_server_cpu_ms_per_alert", "3. server CPU per alert", "ms"],
+  ["reconnect", "reconnect_all_ms", "4. storm: all N reconnected", "ms"],
+  ["reconnect", "reconnect_p99_ms", "4. storm: reconnect p99", "ms"],
+  ["reconnect", "reconnect_caught_up_ratio", "4. storm: clients fully caught up", "pct"],
+  ["reconnect", "reconnect_all_caught_up_ms", "4. storm: all reconnected and caught up", "ms"],
+  ["reconnect", "reconnect_missed_events_lost", "4. storm: missed events lost (of N×5)", "n"],
+  ["reconnect", "reconnect_failures", "4. storm: reconnect failures", "n"],
+  ["memory", "rss_empty_mb", "5. server RSS, empty (all processes)", "mb"],
+  ["memory", "rss_empty_runtime_mb", "5. server RSS, empty (workerd only / node)", "mb"],
+  ["memory", "mem_per_user_conn_kb", "5. memory per idle connection, user stream (N users)", "kb"],
+  ["memory", "mem_per_org_conn_kb", "5. memory per idle connection, org stream (1 org)", "kb"],
+];
+
+const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };
+
+function cell(v, kind) {
+  if (v === null || v === undefined) return "—";
+  if (kind === "pct") return `${fmt(v * 100)} %`;
+  if (kind === "n") return fmt(v);
+  return `${fmt(v)}${UNITS[kind] ? ` ${UNITS[kind]}` : ""}`;
+}
+
+const get = (results, target, scenario, key) => results.targets[target]?.scenarios?.[scenario]?.median?.[key] ?? null;
+
+function ratio(a, b, kind) {
+  if (a === null || b === null || kind === "pct" || kind === "n") return "—";
+  if (b === 0) return "—";
+  return `${fmt(a / b)}×`;
+}
+
+/** The brief's targets, evaluated on Herald without the dev proxy (miniflare). */
+function targetChecks(results) {
+  const mf = (s, k) => get(results, "miniflare", s, k);
+  const sio = (s, k) => get(results, "socketio", s, k);
+  const N = results.sizes.N;
+  const checks = [];
+  const add = (what, value, ok, detail) => checks.push({ what, value, ok, detail });
+  const lt = (label, v, limit, unit) => {
+    if (v === null) return add(label, "not measured", null, "");
+    const ok = v < limit;
+    add(label, `${fmt(v)} ${unit}`, ok, ok ? `met (${fmt(limit - v)} ${unit} to spare)` : `missed by ${fmt(v - limit)} ${unit} (${fmt(v / limit)}× the target)`);
+  };
+  lt("connection p99 < 100 ms (one at a time)", mf("connect", "connect_unloaded_p99_ms"), 100, "ms");
+  lt(`connection p99 < 100 ms (${results.sizes.connectConcurrency} in flight)`, mf("connect", "connect_p99_ms"), 100, "ms");
+  lt("event latency (fan-out) p99 < 50 ms", mf("fanout", "fanout_p99_ms"), 50, "ms");
+  {
+    const f = mf("connect", "connect_failures");
+    const m = mf("memory", "mem_connect_failures");
+    if (f === null) add(`${N} concurrent connections, zero failures`, "not measured", null, "");
+    else {
+      const ok = f === 0 && (m === null || m === 0) && N >= 1000;
+      add(
+        "1000+ concurrent connections, zero failures",
+        `${N} sockets: ${f} failures${m !== null ? `; ${2 * N} at once (memory): ${m} failures` : ""}`,
+        ok,
+        N < 1000 ? `N was only ${N}` : ok ? "met" : "missed",
+      );
+    }
+  }
+  {
+    const b = mf("fanout", "fanout_burst_msgs_per_s");
+    const t = mf("targeted", "targeted_delivered_per_s");
+    if (b === null && t === null) add("10,000 delivered messages/s", "not measured", null, "");
+    else {
+      const best = Math.max(b ?? 0, t ?? 0);
+      const ok = best >= 10_000;
+      add(
+        "10,000 delivered messages/s",
+        `fan-out ${fmt(b)}/s; targeted ${fmt(t)}/s`,
+        ok,
+        ok ? `met by fan-out${t !== null && t < 10_000 ? `; targeted (one socket per alert) reaches ${fmt((t / 10_000) * 100)} % of it` : ""}` : `missed: best ${fmt(best)}/s is ${fmt((best / 10_000) * 100)} % of the target`,
+      );
+    }
+  }
+  lt("reconnection with full catch-up < 2 s", mf("reconnect", "reconnect_all_caught_up_ms"), 2000, "ms");
+  {
+    const h = mf("fanout", "fanout_p99_ms");
+    const s = sio("fanout", "fanout_p99_ms");
+    if (h === null || s === null) add("fan-out p99 ≤ 1.5× Socket.IO's", "not measured", null, "");
+    else {
+      const r = h / s;
+      add("fan-out p99 ≤ 1.5× Socket.IO's", `${fmt(h)} ms vs ${fmt(s)} ms = ${fmt(r)}×`, r <= 1.5, r <= 1.5 ? "met" : `missed: ${fmt(r)}× (by ${fmt(h - 1.5 * s)} ms)`);
+    }
+  }
+  for (const [s, k, label] of [
+    ["fanout", "fanout_burst_msgs_per_s", "fan-out burst"],
+    ["targeted", "targeted_delivered_per_s", "targeted"],
+  ]) {
+    const h = mf(s, k);
+    const b = sio(s, k);
+    if (h === null || b === null) continue;
+    add(`delivered msg/s ≥ Socket.IO's (${label})`, `${fmt(h)}/s vs ${fmt(b)}/s`, h >= b, h >= b ? "met" : `missed: ${fmt((h / b) * 100)} % of Socket.IO's`);
+  }
+  {
+    const u = mf("memory", "mem_per_user_conn_kb");
+    const o = mf("memory", "mem_per_org_conn_kb");
+    if (u !== null || o !== null) {
+      const worst = Math.max(u ?? 0, o ?? 0);
+      add(
+        "memory per idle connection < 10 KB (brief's claim; local runtime)",
+        `user stream ${fmt(u)} KB, org stream ${fmt(o)} KB`,
+        worst < 10,
+        worst < 10 ? "met locally" : `not met locally (${fmt(worst / 10)}×); production hibernation: see docs/COST.md`,
+      );
+    }
+  }
+  return checks;
+}
+
+export function renderReport(results) {
+  const cols = ["miniflare", "wrangler", "socketio"];
+  const lines = [];
+  const m = results.machine;
+  lines.push(`## Herald vs Socket.IO — ${results.startedAt.slice(0, 10)}`);
+  lines.push("");
+  lines.push(
+    `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${m.workerd}; wrangler ${m.wrangler}, miniflare ${m.miniflare}; ` +
+      `socket.io ${m.socketIo}, express ${m.express}; clients: ws ${m.ws} / socket.io-client ${m.socketIoClient}. ` +
+      `${m.pinning ? `Load generator pinned to core ${m.pinning.client}, servers to core ${m.pinning.server}.` : "Not pinned."} ` +
+      `Local D1/Durable Object state in ${results.stateDir}. N = ${results.sizes.N}; runs: ${Object.entries(results.runs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")} (medians). Wall time ${(results.wallMs / 1000).toFixed(0)} s.`,
+  );
+  lines.push("");
+  lines.push("| figure | Herald (miniflare) | Herald (wrangler dev) | Socket.IO | ratio |");
+  lines.push("|---|---:|---:|---:|---:|");
+  for (const [s, k, label, kind] of ROWS) {
+    if (!cols.some((c) => results.targets[c]?.scenarios?.[s])) continue;
+    const vals = cols.map((c) => get(results, c, s, k));
+    if (vals.every((v) => v === null)) continue;
+    lines.push(`| ${label.replace("50 in flight", `${results.sizes.connectConcurrency} in flight`)} | ${vals.map((v) => cell(v, kind)).join(" | ")} | ${ratio(vals[0], vals[2], kind)} |`);
+  }
+  lines.push("");
+  lines.push("ratio = Herald (miniflare) ÷ Socket.IO. Socket.IO persists nothing and has no resume; Herald writes every alert and event to D1 and to the hub's SQLite log before any socket sees it.");
+
+  const info = (t, s) => results.targets[t]?.scenarios?.[s]?.runs?.find((r) => r.info)?.info;
+  const ext = cols.map((c) => `${results.targets[c]?.label ?? c}: ${info(c, "fanout-deflate")?.extensions ?? "—"}`).filter((x) => !x.endsWith("—"));
+  const frames = cols
+    .map((c) => [c, info(c, "fanout")?.frameBytes])
+    .filter(([, b]) => b)
+    .map(([c, b]) => `${results.targets[c].label} ${b} B`);
+  if (ext.length || frames.length) {
+    lines.push("");
+    if (frames.length) lines.push(`Fan-out frame size: ${frames.join(", ")} (Socket.IO frames carry the same alert JSON).`);
+    if (ext.length) lines.push(`Deflate offered by the clients; negotiated: ${ext.join("; ")}.`);
+  }
+
+  const checks = targetChecks(results);
+  if (checks.length) {
+    lines.push("");
+    lines.push("### Targets (Herald on Miniflare, no dev proxy)");
+    lines.push("");
+    lines.push("| target | measured | verdict |");
+    lines.push("|---|---|---|");
+    for (const c of checks) lines.push(`| ${c.what} | ${c.value} | ${c.ok === null ? "—" : c.ok ? "✅ " : "❌ "}${c.detail} |`);
+  }
+
+  const errors = [];
+  for (const c of cols) {
+    const t = results.targets[c];
+    if (!t) continue;
+    if (t.error) errors.push(`${t.label}: ${t.error}`);
+    for (const [s, v] of Object.entries(t.scenarios ?? {})) {
+      v.runs.forEach((r, i) => r.error && errors.push(`${t.label} ${s} run ${i + 1}: ${r.error}`));
+    }
+  }
+  if (results.notes.length || errors.length) {
+    lines.push("");
+    lines.push("### Notes");
+    lines.push("");
+    for (const n of results.notes) lines.push(`- ${n}`);
+    for (const e of errors) lines.push(`- failed: ${e}`);
+  }
+  return lines.join("\n");
+}

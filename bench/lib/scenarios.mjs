@@ -1,0 +1,538 @@
+// The five scenarios of the benchmark (plus fan-out with deflate offered),
+// written once against a driver (bench/lib/clients.mjs) so Herald and the
+// Socket.IO baseline get identical clients, payloads, rates and timeouts.
+// Every scenario opens its own fresh organization (no state carried over
+// from an earlier run), measures, closes its sockets and returns
+// { metrics: {name: number|null}, info: {...} }.
+import { performance } from "node:perf_hooks";
+import { clientCpuS, sampleTree, sleep } from "./proc.mjs";
+import { pool, waitFor, withTimeout } from "./pool.mjs";
+import { summary } from "./stats.mjs";
+
+/** Service subjects the REST calls rotate over (each has its own rate-limit key in Herald). */
+const SERVICE_SUBJECTS = 64;
+
+/** A ~500 B alert as a scoring backend would post it; `data.bench`/`data.seq` identify it at the clients. */
+export function alertBody(bench, seq, assigneeId) {
+  return {
+    alertType: "LIKELY_TO_SELL",
+    priority: "MEDIUM",
+    confidence: 0.87,
+    title: `Lead ${seq} is likely to sell`,
+    message: "Scored 0.87 by the propensity model: three strong signals in the last 24 hours.",
+    subject: { id: `lead-${seq}`, email: `lead-${seq}@example.com`, name: `Lead Number ${seq}` },
+    ...(assigneeId && { assigneeId }),
+    data: {
+      bench,
+      seq,
+      score: 0.87,
+      model: "propensity-v7",
+      signals: ["visited_pricing_page", "opened_last_three_emails", "requested_callback"],
+      property: { city: "Springfield", listPrice: 425000, bedrooms: 3 },
+    },
+  };
+}
+
+const benchSeq = (alert, bench) => (alert?.data?.bench === bench && typeof alert.data.seq === "number" ? alert.data.seq : -1);
+
+/** Measures server (process tree) and client CPU and the wall time of a phase. */
+class Meter {
+  constructor(target) {
+    this.target = target;
+    this.s0 = sampleTree(target.rootPid);
+    this.c0 = clientCpuS();
+    this.t0 = performance.now();
+  }
+  stop() {
+    const s1 = sampleTree(this.target.rootPid);
+    const wallS = (performance.now() - this.t0) / 1000;
+    return {
+      wallS,
+      serverCpuS: s1.cpuS - this.s0.cpuS,
+      clientCpuS: clientCpuS() - this.c0,
+      serverRssBytes: s1.rssBytes,
+    };
+  }
+}
+
+/** Waits until the server tree uses less than `threshold` of a core over 400 ms (or `maxMs` passed). */
+export async function waitIdle(target, { maxMs = 15_000, threshold = 0.08 } = {}) {
+  const end = performance.now() + maxMs;
+  let prev = sampleTree(target.rootPid);
+  while (performance.now() < end) {
+    await sleep(400);
+    const cur = sampleTree(target.rootPid);
+    const used = (cur.cpuS - prev.cpuS) / ((cur.at - prev.at) / 1000 || 0.4);
+    prev = cur;
+    if (used < threshold) return true;
+  }
+  return false;
+}
+
+/** Opens sockets with bounded concurrency; returns the open ones and connect times. */
+export async function openMany(driver, tokens, opts, concurrency, deadlineMs, timeoutMs = 30_000) {
+  const conns = tokens.map((t) => driver.conn(t, typeof opts === "function" ? opts(t) : opts));
+  const t0 = performance.now();
+  const { results } = await pool(conns.length, concurrency, (i) => conns[i].open(timeoutMs), deadlineMs);
+  const wallMs = performance.now() - t0;
+  const times = [];
+  const open = [];
+  const errors = new Map();
+  let failures = 0;
+  results.forEach((r, i) => {
+    if (r?.ok) {
+      times.push(r.value);
+      open.push(conns[i]);
+    } else {
+      failures++;
+      const msg = r ? String(r.error?.message ?? r.error).slice(0, 120) : "not started before the deadline";
+      errors.set(msg, (errors.get(msg) ?? 0) + 1);
+    }
+  });
+  return { conns, open, times, failures, errors: Object.fromEntries(errors), wallMs };
+}
+
+export function closeAll(conns) {
+  for (const c of conns) c.close();
+}
+
+function terminateAll(conns) {
+  for (const c of conns) c.terminate();
+}
+
+export async function serviceTokens(ctx, org) {
+  return ctx.tokens.many(Array.from({ length: SERVICE_SUBJECTS }, (_, i) => ({ sub: `svc-${i}`, org, role: "service" })));
+}
+
+export async function userTokens(ctx, org, prefix, role, n) {
+  return ctx.tokens.many(Array.from({ length: n }, (_, i) => ({ sub: `${prefix}-${i}`, org, role })));
+}
+
+/** Sends alerts and tracks their deliveries to a set of connections. */
+export class AlertTracker {
+  constructor(bench, count, expectedPerAlert) {
+    this.bench = bench;
+    this.sendAt = new Float64Array(count).fill(NaN);
+    this.received = new Uint32Array(count);
+    this.expectedPerAlert = expectedPerAlert;
+    this.latencies = [];
+    this.delivered = 0;
+    this.firstReceipt = Infinity;
+    this.lastReceipt = 0;
+    this.frameBytes = 0;
+    this.rest = [];
+    this.restFailures = 0;
+    this.restErrors = new Map();
+    this.lastResponse = 0;
+    this.firstAt = new Float64Array(count).fill(NaN);
+    this.lastAt = new Float64Array(count).fill(NaN);
+    this.restMs = new Float64Array(count).fill(NaN);
+  }
+  /** Per alert: REST time, first and last receipt after the send (ms). */
+  perAlert() {
+    const r = (x) => (Number.isNaN(x) ? null : Math.round(x * 10) / 10);
+    return Array.from(this.sendAt, (t, k) => ({
+      seq: k,
+      restMs: r(this.restMs[k]),
+      firstMs: r(this.firstAt[k] - t),
+      lastMs: r(this.lastAt[k] - t),
+      received: this.received[k],
+    }));
+  }
+  attach(conns) {
+    for (const c of conns) {
+      c.onAlert = (alert, now, bytes) => {
+        const seq = benchSeq(alert, this.bench);
+        if (seq < 0 || seq >= this.received.length) return;
+        this.received[seq]++;
+        this.delivered++;
+        if (bytes && !this.frameBytes) this.frameBytes = bytes;
+        if (!Number.isNaN(this.sendAt[seq])) this.latencies.push(now - this.sendAt[seq]);
+        if (Number.isNaN(this.firstAt[seq])) this.firstAt[seq] = now;
+        this.lastAt[seq] = now;
+        if (now < this.firstReceipt) this.firstReceipt = now;
+        if (now > this.lastReceipt) this.lastReceipt = now;
+      };
+    }
+  }
+  async send(driver, token, seq, assigneeId) {
+    this.sendAt[seq] = performance.now();
+    try {
+      const r = await driver.createAlert(token, alertBody(this.bench, seq, assigneeId));
+      this.lastResponse = performance.now();
+      this.restMs[seq] = r.ms;
+      if (r.status !== 201) {
+        this.restFailures++;
+        const k = `HTTP ${r.status} ${r.text.slice(0, 100)}`;
+        this.restErrors.set(k, (this.restErrors.get(k) ?? 0) + 1);
+      } else this.rest.push(r.ms);
+    } catch (err) {
+      this.restFailures++;
+      const k = String(err.message).slice(0, 100);
+      this.restErrors.set(k, (this.restErrors.get(k) ?? 0) + 1);
+    }
+  }
+  get expected() {
+    return this.received.length * this.expectedPerAlert;
+  }
+}
+
+/** Sends `count` alerts at `rate` per second, open loop (no waiting for earlier responses). */
+export async function sendAtRate(tracker, driver, svc, count, rate, assignee, deadlineMs) {
+  const start = performance.now();
+  const inflight = [];
+  for (let k = 0; k < count; k++) {
+    const due = start + (k * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (performance.now() - start > deadlineMs) break;
+    inflight.push(tracker.send(driver, svc[k % svc.length], k, typeof assignee === "function" ? assignee(k) : assignee));
+  }
+  await Promise.all(inflight);
+}
+
+/** Warm-up: a couple of alerts through the whole path before anything is timed. */
+export async function warmUp(ctx, driver, svc, conns, assignee, expectPerAlert) {
+  const bench = `${ctx.tag}-warm-${Math.random().toString(36).slice(2, 8)}`;
+  const t = new AlertTracker(bench, 2, expectPerAlert);
+  t.attach(conns);
+  for (let k = 0; k < 2; k++) await t.send(driver, svc[k], k, typeof assignee === "function" ? assignee(k) : assignee);
+  await waitFor(() => t.delivered >= t.expected, 10_000);
+  return t.delivered >= t.expected;
+}
+
+// ──────────────── user-stream group: 1. connect, then 3. targeted ────────────────
+
+/**
+ * N users (agents), one user-stream socket each: N Herald user hubs, or N
+ * Socket.IO sockets in N user rooms. Connect: the first `connectSequential`
+ * one at a time (unloaded latency), the rest `connectConcurrency` in flight.
+ * Targeted (on the same sockets): a closed-loop burst of alerts assigned
+ * round-robin. Herald records each agent in its directory when the agent's
+ * socket authenticates (the lazy directory), so every agent is assignable.
+ */
+export async function userGroup(ctx, target, driver, run, want) {
+  const org = `${ctx.tag}-u${run}`;
+  const N = ctx.N;
+  const [svc, tokens] = await Promise.all([serviceTokens(ctx, org), userTokens(ctx, org, "agt", "agent", N)]);
+  const out = {};
+  const seqN = Math.min(ctx.connectSequential, N);
+  const m = new Meter(target);
+  const seq = await openMany(driver, tokens.slice(0, seqN), { stream: "user" }, 1, ctx.phaseMs);
+  const par = await openMany(driver, tokens.slice(seqN), { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs);
+  const usage = m.stop();
+  const conns = [...seq.open, ...par.open];
+  try {
+    const s1 = summary(seq.times);
+    const s2 = summary(par.times);
+    const all = summary([...seq.times, ...par.times]);
+    const failures = seq.failures + par.failures;
+    out.connect = {
+      metrics: {
+        connect_unloaded_p50_ms: s1.p50,
+        connect_unloaded_p99_ms: s1.p99,
+        connect_p50_ms: s2.p50,
+        connect_p99_ms: s2.p99,
+        connect_max_ms: all.max,
+        connect_failures: failures,
+        connect_rate_per_s: par.open.length / (par.wallMs / 1000),
+        connect_server_cpu_ms_per_conn: (usage.serverCpuS * 1000) / Math.max(1, conns.length),
+        connect_client_cpu_ms_per_conn: (usage.clientCpuS * 1000) / Math.max(1, conns.length),
+      },
+      info: {
+        n: N,
+        opened: conns.length,
+        sequential: seqN,
+        concurrency: ctx.connectConcurrency,
+        errors: { ...seq.errors, ...par.errors },
+        usage,
+      },
+    };
+    if (!want.targeted) return out;
+    if (conns.length === 0) throw new Error(`no socket opened: ${JSON.stringify(out.connect.info.errors)}`);
+
+    const idle = await waitIdle(target, { maxMs: ctx.idleMs });
+    await warmUp(ctx, driver, svc, conns, (k) => `agt-${k}`, 1);
+    await waitIdle(target, { maxMs: 5_000 });
+    const K = ctx.targeted.count ?? Math.ceil(N / 2);
+    const t = new AlertTracker(`${ctx.tag}-t${run}`, K, 1);
+    t.attach(conns);
+    const frames0 = conns.reduce((n, c) => n + c.frames, 0);
+    const mt = new Meter(target);
+    const t0 = performance.now();
+    await pool(K, ctx.targeted.concurrency, (k) => t.send(driver, svc[k % svc.length], k, `agt-${k % N}`), ctx.phaseMs);
+    const restSpan = (t.lastResponse - t0) / 1000;
+    await waitFor(() => t.delivered >= K - t.restFailures, ctx.drainMs);
+    const ut = mt.stop();
+    const span = (t.lastReceipt - t0) / 1000;
+    const frames = conns.reduce((n, c) => n + c.frames, 0) - frames0;
+    const lat = summary(t.latencies);
+    const created = K - t.restFailures;
+    out.targeted = {
+      metrics: {
+        targeted_delivered_per_s: span > 0 ? t.delivered / span : null,
+        targeted_frames_per_s: span > 0 ? frames / span : null,
+        targeted_rest_creates_per_s: restSpan > 0 ? created / restSpan : null,
+        targeted_delivered_ratio: t.delivered / K,
+        targeted_rest_failures: t.restFailures,
+        targeted_p50_ms: lat.p50,
+        targeted_p99_ms: lat.p99,
+        targeted_rest_p50_ms: summary(t.rest).p50,
+        targeted_rest_p99_ms: summary(t.rest).p99,
+        targeted_server_cpu_ms_per_alert: (ut.serverCpuS * 1000) / Math.max(1, created),
+        targeted_client_cpu_ms_per_alert: (ut.clientCpuS * 1000) / Math.max(1, created),
+      },
+      info: {
+        users: N,
+        sockets: conns.length,
+        idleBefore: idle,
+        alerts: K,
+        concurrency: ctx.targeted.concurrency,
+        framesPerAlert: frames / Math.max(1, K),
+        frameBytes: t.frameBytes || null,
+        restErrors: Object.fromEntries(t.restErrors),
+        usage: ut,
+      },
+    };
+    return out;
+  } finally {
+    closeAll(conns);
+  }
+}
+
+// ──────────────── org-stream group: 2. fan-out, then 4. reconnect storm ────────────────
+
+/**
+ * N admins with one org-stream socket each (one Herald org hub; one
+ * Socket.IO org room). Fan-out: alerts created at a fixed rate over REST,
+ * latency from the REST call to receipt on every socket; then a closed-loop
+ * burst for delivered messages per second. Reconnect storm (same sockets):
+ * all dropped at once (no close frame), E alerts created while they are
+ * down, then every client reconnects at the same moment — Herald with
+ * ?since=<last seq>, the baseline as it can (it has no resume: the missed
+ * alerts are lost).
+ */
+export async function orgGroup(ctx, target, driver, run, want, { deflate = false } = {}) {
+  const org = `${ctx.tag}-o${deflate ? "z" : ""}${run}`;
+  const [svc, tokens] = await Promise.all([serviceTokens(ctx, org), userTokens(ctx, org, "adm", "admin", ctx.N)]);
+  const assignee = "fan-assignee";
+  const put = await driver.putUser(svc[0], assignee);
+  if (put.status >= 300) throw new Error(`PUT /users/${assignee}: HTTP ${put.status}`);
+  const opened = await openMany(driver, tokens, { stream: "org", deflate }, ctx.connectConcurrency, ctx.phaseMs);
+  const conns = opened.open;
+  let again = [];
+  const out = {};
+  try {
+    if (conns.length === 0) throw new Error(`no socket opened: ${JSON.stringify(opened.errors)}`);
+    const extensions = conns[0].negotiatedExtensions || "none";
+    const t0idle = performance.now();
+    const idleBefore = await waitIdle(target, { maxMs: ctx.idleMs });
+    const idleWaitMs = performance.now() - t0idle;
+    await warmUp(ctx, driver, svc, conns, assignee, conns.length);
+    await waitIdle(target, { maxMs: 5_000 });
+
+    if (want.fanout) {
+      // Phase A: fixed rate, open loop.
+      const { rate, count } = ctx.fanout;
+      const a = new AlertTracker(`${ctx.tag}-fa${run}${deflate ? "z" : ""}`, count, conns.length);
+      a.attach(conns);
+      const m = new Meter(target);
+      await sendAtRate(a, driver, svc, count, rate, assignee, ctx.phaseMs);
+      await waitFor(() => a.delivered >= a.expected, ctx.drainMs);
+      const usage = m.stop();
+      const lat = summary(a.latencies);
+      const metrics = {
+        fanout_p50_ms: lat.p50,
+        fanout_p95_ms: lat.p95,
+        fanout_p99_ms: lat.p99,
+        fanout_max_ms: lat.max,
+        fanout_delivered_ratio: a.delivered / (count * ctx.N),
+        fanout_rest_p50_ms: summary(a.rest).p50,
+        fanout_rest_failures: a.restFailures,
+        fanout_server_cpu_us_per_msg: (usage.serverCpuS * 1e6) / Math.max(1, a.delivered),
+        fanout_client_cpu_us_per_msg: (usage.clientCpuS * 1e6) / Math.max(1, a.delivered),
+        fanout_connect_failures: opened.failures,
+      };
+      const info = {
+        sockets: conns.length,
+        connectFailures: opened.failures,
+        connectErrors: opened.errors,
+        extensions,
+        rate,
+        count,
+        idleBefore,
+        idleWaitMs: Math.round(idleWaitMs),
+        frameBytes: a.frameBytes || null,
+        restErrors: Object.fromEntries(a.restErrors),
+        usage,
+        perAlert: a.perAlert(),
+      };
+      // Phase B: burst, closed loop, for throughput at the clients.
+      if (!deflate && ctx.fanout.burst > 0) {
+        await waitIdle(target, { maxMs: 5_000 });
+        const b = new AlertTracker(`${ctx.tag}-fb${run}`, ctx.fanout.burst, conns.length);
+        b.attach(conns);
+        const mb = new Meter(target);
+        const tb = performance.now();
+        await pool(ctx.fanout.burst, ctx.fanout.burstConcurrency, (k) => b.send(driver, svc[k % svc.length], k, assignee), ctx.phaseMs);
+        await waitFor(() => b.delivered >= b.expected, ctx.drainMs);
+        const ub = mb.stop();
+        const span = (b.lastReceipt - tb) / 1000;
+        metrics.fanout_burst_msgs_per_s = span > 0 ? b.delivered / span : null;
+        metrics.fanout_burst_delivered_ratio = b.delivered / b.expected;
+        metrics.fanout_burst_server_cpu_util = ub.serverCpuS / ub.wallS;
+        metrics.fanout_burst_client_cpu_util = ub.clientCpuS / ub.wallS;
+        info.burst = { count: ctx.fanout.burst, concurrency: ctx.fanout.burstConcurrency, usage: ub, restErrors: Object.fromEntries(b.restErrors) };
+      }
+      out[deflate ? "fanout-deflate" : "fanout"] = { metrics, info };
+    }
+
+    if (want.reconnect) {
+      await waitIdle(target, { maxMs: 5_000 });
+      const E = ctx.reconnect.missed;
+      const bench = `${ctx.tag}-r${run}`;
+      const herald = driver.kind === "herald";
+      const state = conns.map((c) => ({ token: c.token, since: c.lastSeq }));
+      const m = new Meter(target);
+      const tDrop = performance.now();
+      terminateAll(conns);
+      // The alerts every client misses while it is away.
+      const missed = new AlertTracker(bench, E, 0);
+      for (let k = 0; k < E; k++) await missed.send(driver, svc[k % svc.length], k, assignee);
+      const t0 = performance.now();
+      again = state.map((st) => driver.conn(st.token, { stream: "org", ...(herald && st.since !== undefined && { since: st.since }) }));
+      const got = again.map(() => new Set());
+      const caughtAt = new Float64Array(again.length).fill(NaN);
+      again.forEach((c, i) => {
+        c.onAlert = (alert, now) => {
+          const seq = benchSeq(alert, bench);
+          if (seq < 0) return;
+          got[i].add(seq);
+          if (got[i].size === E && Number.isNaN(caughtAt[i])) caughtAt[i] = now;
+        };
+      });
+      // The storm: every client at once.
+      const { results } = await pool(again.length, again.length, (i) => again[i].open(ctx.reconnect.timeoutMs), ctx.phaseMs);
+      // Herald replays before `connected`; a short grace for frames still in flight.
+      await waitFor(() => got.every((g, i) => !results[i]?.ok || g.size === E), herald ? 2_000 : 200);
+      const usage = m.stop();
+      const back = results.filter((r) => r?.ok).map((r) => r.value);
+      const failures = results.filter((r) => !r?.ok).length;
+      const caughtUp = got.filter((g) => g.size === E).length;
+      const reconnectedAll = failures === 0 && back.length ? Math.max(...back) : null;
+      const caughtTimes = [...caughtAt].filter((x) => !Number.isNaN(x)).map((x) => x - t0);
+      const s = summary(back);
+      const errors = new Map();
+      for (const r of results) {
+        if (r && !r.ok) {
+          const k = String(r.error?.message).slice(0, 100);
+          errors.set(k, (errors.get(k) ?? 0) + 1);
+        }
+      }
+      out.reconnect = {
+        metrics: {
+          reconnect_all_ms: reconnectedAll,
+          reconnect_p50_ms: s.p50,
+          reconnect_p99_ms: s.p99,
+          reconnect_failures: failures,
+          reconnect_caught_up_ratio: caughtUp / state.length,
+          reconnect_all_caught_up_ms: caughtUp === state.length && caughtUp > 0 ? Math.max(reconnectedAll ?? 0, ...caughtTimes) : null,
+          reconnect_missed_events_lost: state.length * E - got.reduce((n, g) => n + g.size, 0),
+          reconnect_server_cpu_ms: usage.serverCpuS * 1000,
+        },
+        info: {
+          sockets: state.length,
+          missedAlerts: E,
+          outageMs: Math.round(t0 - tDrop),
+          resume: herald ? "?since=<last seq>" : "none (Socket.IO has no resume: missed events are lost)",
+          restErrors: Object.fromEntries(missed.restErrors),
+          errors: Object.fromEntries(errors),
+          usage,
+        },
+      };
+    }
+    return out;
+  } finally {
+    terminateAll(conns);
+    closeAll(again);
+  }
+}
+
+// ───────────────────────────── 5. memory ─────────────────────────────
+
+function runtimeRss(sample, kind) {
+  const procs = kind === "herald" ? sample.procs.filter((p) => p.comm === "workerd") : sample.procs;
+  return procs.reduce((n, p) => n + p.rssBytes, 0);
+}
+
+/**
+ * Server RSS (every process of the target) on a fresh target: empty (after a
+ * warm-up), then with N idle user-stream sockets of N users (N Herald user
+ * hubs), then with N more idle org-stream sockets (one org hub). Each delta
+ * divided by N.
+ */
+export async function memory(ctx, target, driver, _run) {
+  // Warm-up: load the code paths once (a socket of each kind, an alert), then let it settle.
+  const worg = `${ctx.tag}-mw`;
+  const [wsvc, wt] = await Promise.all([serviceTokens(ctx, worg), userTokens(ctx, worg, "w", "admin", 2)]);
+  const w = await openMany(driver, wt, (t) => ({ stream: t === wt[0] ? "user" : "org" }), 2, 30_000);
+  await driver.putUser(wsvc[0], "w-0");
+  await warmUp(ctx, driver, wsvc, w.open, "w-0", 1).catch(() => false);
+  closeAll(w.open);
+  await sleep(1_000);
+  await waitIdle(target, { maxMs: 10_000 });
+  const empty = sampleTree(target.rootPid);
+
+  const org = `${ctx.tag}-m`;
+  const [ut, at] = await Promise.all([userTokens(ctx, org, "agt", "agent", ctx.N), userTokens(ctx, org, "adm", "admin", ctx.N)]);
+  const users = await openMany(driver, ut, { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs);
+  await sleep(1_000);
+  await waitIdle(target, { maxMs: 15_000 });
+  await sleep(ctx.memorySettleMs);
+  const withUsers = sampleTree(target.rootPid);
+  const admins = await openMany(driver, at, { stream: "org" }, ctx.connectConcurrency, ctx.phaseMs);
+  await sleep(1_000);
+  await waitIdle(target, { maxMs: 15_000 });
+  await sleep(ctx.memorySettleMs);
+  const withAll = sampleTree(target.rootPid);
+  closeAll(users.open);
+  closeAll(admins.open);
+  const proc = (s) => s.procs.map((p) => ({ comm: p.comm, pid: p.pid, rssMB: +(p.rssBytes / 2 ** 20).toFixed(1) }));
+  return {
+    metrics: {
+      rss_empty_mb: empty.rssBytes / 2 ** 20,
+      // The runtime alone: workerd processes for Herald (not Miniflare's/wrangler's Node host), the node process for the baseline.
+      rss_empty_runtime_mb: runtimeRss(empty, driver.kind) / 2 ** 20,
+      rss_idle_n_user_mb: withUsers.rssBytes / 2 ** 20,
+      mem_per_user_conn_kb: users.open.length ? (withUsers.rssBytes - empty.rssBytes) / 1024 / users.open.length : null,
+      mem_per_org_conn_kb: admins.open.length ? (withAll.rssBytes - withUsers.rssBytes) / 1024 / admins.open.length : null,
+      mem_connect_failures: users.failures + admins.failures,
+    },
+    info: {
+      userSockets: users.open.length,
+      orgSockets: admins.open.length,
+      errors: { ...users.errors, ...admins.errors },
+      processes: { empty: proc(empty), withUsers: proc(withUsers), withAll: proc(withAll) },
+    },
+  };
+}
+
+/** Scenarios (default runs) and the socket groups that run them. */
+export const SCENARIOS = {
+  memory: { runs: 1, group: "memory", title: "5. memory per connection" },
+  connect: { runs: 2, group: "user", title: "1. connect" },
+  targeted: { runs: 1, group: "user", title: "3. targeted throughput" },
+  fanout: { runs: 3, group: "org", title: "2. fan-out latency" },
+  reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
+  "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
+};
+
+export const GROUPS = {
+  /** On a fresh target. */
+  memory: { fresh: true, fn: async (ctx, target, driver, run) => ({ memory: await memory(ctx, target, driver, run) }) },
+  user: { fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
+  org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
+  "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
+};
+
+export { withTimeout };

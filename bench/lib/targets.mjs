@@ -1,0 +1,200 @@
+// The three targets, each started fresh in its own process tree (pinned to
+// the server core, fd limit raised) and stopped by pid:
+//   miniflare  – the bundled Worker (`wrangler deploy --dry-run`) on workerd via Miniflare, no dev proxy
+//   wrangler   – `wrangler dev`, as a developer runs it (its proxy worker in front of every socket)
+//   socketio   – bench/baseline-socketio/server.mjs (Express + Socket.IO + jsonwebtoken)
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { freePort, killTree, processTree, sleep, spawnTarget, waitHttp } from "./proc.mjs";
+
+export const TARGETS = {
+  miniflare: { label: "Herald (miniflare)", kind: "herald" },
+  wrangler: { label: "Herald (wrangler dev)", kind: "herald" },
+  socketio: { label: "Socket.IO", kind: "socketio" },
+};
+
+/** Vars the bench overrides on both Herald targets (never in wrangler.toml). */
+export function benchVars(secret) {
+  return {
+    JWT_SECRET: secret,
+    // Fan-out and memory put up to 2N sockets in one org; the default (10000) would refuse --large.
+    MAX_CONNECTIONS_PER_ORG: "100000",
+  };
+}
+
+/** Bundles the Worker once, offline: `wrangler deploy --dry-run --outdir`. */
+export function bundleWorker(root, outDir, logFile) {
+  const r = spawnSync(process.execPath, [path.join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    encoding: "utf8",
+    timeout: 180_000,
+  });
+  fs.appendFileSync(logFile, `${r.stdout ?? ""}${r.stderr ?? ""}`);
+  if (r.status !== 0 || !fs.existsSync(path.join(outDir, "index.js"))) {
+    throw new Error(`wrangler deploy --dry-run failed (exit ${r.status}); see ${logFile}`);
+  }
+}
+
+/** wrangler.toml, as the Miniflare target needs it (read in a one-shot child). */
+export function readWranglerConfig(root) {
+  const r = spawnSync(process.execPath, [path.join(root, "bench/lib/read-config.mjs"), path.join(root, "wrangler.toml")], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`could not read wrangler.toml: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function childAlive(child) {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+async function waitFile(file, timeoutMs, child) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
+    if (!childAlive(child)) throw new Error(`the target exited (code ${child.exitCode}) before it was ready`);
+    await sleep(100);
+  }
+  throw new Error(`not ready after ${timeoutMs} ms`);
+}
+
+/** Every started target, so an abort can stop them all (by pid). */
+const running = new Set();
+
+export function stopAllSync() {
+  for (const t of running) {
+    for (const { pid } of processTree(t.rootPid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+function handle(name, child, baseUrl, logFile) {
+  const t = {
+    name,
+    ...TARGETS[name],
+    baseUrl,
+    rootPid: child.pid,
+    logFile,
+    child,
+    async stop() {
+      running.delete(t);
+      await killTree(child.pid, 5_000);
+    },
+  };
+  running.add(t);
+  return t;
+}
+
+/**
+ * Starts a target; resolves with {name, label, kind, baseUrl, rootPid, stop()}.
+ * `env` = {root, work, secret, bundleDir, config, logDir}.
+ */
+export async function startTarget(name, env) {
+  const { root, work, secret, bundleDir, config, logDir, inspectorPort } = env;
+  const logFile = path.join(logDir, `${name}.log`);
+  const baseEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  const port = await freePort();
+
+  if (name === "socketio") {
+    const child = spawnTarget([process.execPath, path.join(root, "bench/baseline-socketio/server.mjs")], {
+      cwd: root,
+      env: { ...baseEnv, PORT: String(port), HOST: "127.0.0.1", JWT_SECRET: secret, NODE_ENV: "production" },
+      logFile,
+    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const t = handle(name, child, baseUrl, logFile);
+    try {
+      await waitHttp(`${baseUrl}/health`, 30_000, () => childAlive(child));
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+    return t;
+  }
+
+  if (name === "miniflare") {
+    const persistDir = fs.mkdtempSync(path.join(work, "mf-state-"));
+    const readyFile = path.join(persistDir, "..", `${path.basename(persistDir)}.ready`);
+    const spec = {
+      bundleDir,
+      persistDir,
+      migrationsDir: path.join(root, "migrations"),
+      port,
+      readyFile,
+      config,
+      bindings: benchVars(secret),
+      // The API budget per caller, raised for the bench (wrangler.toml keeps 600/min).
+      rateLimit: 1_000_000_000,
+      // bench/profile.mjs: workerd's V8 inspector, to CPU-profile each isolate.
+      ...(inspectorPort && { inspectorPort }),
+    };
+    const specFile = path.join(work, `mf-spec-${port}.json`);
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    const child = spawnTarget([process.execPath, path.join(root, "bench/targets/miniflare-server.mjs"), specFile], { cwd: root, env: baseEnv, logFile });
+    const t = handle(name, child, `http://127.0.0.1:${port}`, logFile);
+    try {
+      const ready = await waitFile(readyFile, 90_000, child);
+      t.baseUrl = ready.url.replace(/\/$/, "");
+      await waitHttp(`${t.baseUrl}/health`, 30_000, () => childAlive(child));
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+    return t;
+  }
+
+  if (name === "wrangler") {
+    const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
+    const persistDir = fs.mkdtempSync(path.join(work, "wd-state-"));
+    const mig = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
+      cwd: root,
+      env: { ...baseEnv, CI: "true" },
+      encoding: "utf8",
+      timeout: 180_000,
+    });
+    fs.appendFileSync(logFile, `${mig.stdout ?? ""}${mig.stderr ?? ""}`);
+    if (mig.status !== 0) throw new Error(`wrangler d1 migrations apply failed (exit ${mig.status}); see ${logFile}`);
+    const inspectorPort = await freePort();
+    const vars = Object.entries(benchVars(secret)).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+    const child = spawnTarget(
+      [
+        process.execPath,
+        wrangler,
+        "dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(inspectorPort),
+        "--persist-to",
+        persistDir,
+        "--log-level",
+        "warn",
+        "--show-interactive-dev-session=false",
+        ...vars,
+      ],
+      { cwd: root, env: baseEnv, logFile },
+    );
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const t = handle(name, child, baseUrl, logFile);
+    try {
+      await waitHttp(`${baseUrl}/health`, 120_000, () => childAlive(child));
+    } catch (err) {
+      await t.stop();
+      throw err;
+    }
+    return t;
+  }
+  throw new Error(`unknown target ${name}`);
+}

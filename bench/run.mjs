@@ -1,0 +1,288 @@
+#!/usr/bin/env node
+// `npm run bench`: Herald against the Socket.IO stack it replaces, side by
+// side in one run on this machine. Starts every target itself, runs the
+// scenarios of bench/README.md against each with identical clients, prints a
+// markdown table to stdout (progress goes to stderr) and writes the raw
+// numbers to bench/results/<timestamp>.json.
+//
+//   npm run bench                         # N=1000, every target and scenario
+//   npm run bench -- --large              # N=5000
+//   npm run bench -- --only=fanout,connect --runs=5
+//   npm run bench -- --targets=miniflare,socketio --n=500
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import { Tokens } from "./lib/clients.mjs";
+import { driverFor } from "./lib/clients.mjs";
+import { affinityOf, cpuCount, hasProc, pinning, ULIMIT } from "./lib/proc.mjs";
+import { GROUPS, SCENARIOS, waitIdle, withTimeout } from "./lib/scenarios.mjs";
+import { median } from "./lib/stats.mjs";
+import { TARGETS, bundleWorker, readWranglerConfig, startTarget, stopAllSync } from "./lib/targets.mjs";
+import { renderReport } from "./lib/report.mjs";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const { values: flags } = parseArgs({
+  options: {
+    large: { type: "boolean", default: false },
+    only: { type: "string" },
+    runs: { type: "string" },
+    n: { type: "string" },
+    targets: { type: "string" },
+    "connect-concurrency": { type: "string" },
+    "no-pin": { type: "boolean", default: false },
+    "state-dir": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`usage: npm run bench -- [--large] [--only=<scenario,...>] [--runs=<k>] [--n=<N>]
+                        [--targets=miniflare,wrangler,socketio] [--connect-concurrency=<c>] [--no-pin]
+                        [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: the OS temp dir)
+scenarios: ${Object.keys(SCENARIOS).join(", ")}
+default N=1000 (--large: 5000); default runs per scenario: ${Object.entries(SCENARIOS)
+    .map(([k, s]) => `${k} ${s.runs}`)
+    .join(", ")}`);
+  process.exit(0);
+}
+
+// ───────── re-exec once: raised fd limit, pinned to the client core ─────────
+if (!process.env.HERALD_BENCH_CHILD) {
+  const pin = pinning && !flags["no-pin"] ? `taskset -c ${pinning.client} ` : "";
+  const child = spawn("sh", ["-c", `${ULIMIT}; exec ${pin}"$0" "$@"`, process.execPath, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, HERALD_BENCH_CHILD: "1", HERALD_BENCH_PINNED: pin ? "1" : "" },
+  });
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  await main();
+}
+
+function log(msg) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function fdLimit(pid = "self") {
+  try {
+    const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync(`/proc/${pid}/limits`, "utf8"));
+    return m ? (m[1] === "unlimited" ? Infinity : Number(m[1])) : null;
+  } catch {
+    return null;
+  }
+}
+
+function versionOf(pkg) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+  } catch {
+    return null;
+  }
+}
+
+function machineInfo() {
+  const workerd = spawnSync(path.join(ROOT, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" });
+  const cpus = os.cpus();
+  return {
+    cores: cpuCount,
+    cpuModel: cpus[0]?.model ?? null,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    workerd: workerd.stdout?.trim() || null,
+    wrangler: versionOf("wrangler"),
+    miniflare: versionOf("miniflare"),
+    socketIo: versionOf("socket.io"),
+    socketIoClient: versionOf("socket.io-client"),
+    express: versionOf("express"),
+    ws: versionOf("ws"),
+    pinning: process.env.HERALD_BENCH_PINNED ? { client: affinityOf(process.pid), server: pinning?.server ?? null } : null,
+    fdLimit: fdLimit(),
+  };
+}
+
+async function main() {
+  const started = Date.now();
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, "-");
+  const resultsDir = path.join(ROOT, "bench/results");
+  const logDir = path.join(resultsDir, `${stamp}-logs`);
+  fs.mkdirSync(logDir, { recursive: true });
+  // Local D1 and Durable Object state (SQLite files) lives here; --state-dir=/dev/shm puts it in memory.
+  const stateRoot = flags["state-dir"] ?? os.tmpdir();
+  const work = fs.mkdtempSync(path.join(stateRoot, "herald-bench-"));
+  const notes = [];
+
+  const cleanup = () => {
+    stopAllSync();
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  process.on("exit", cleanup);
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      log(`${sig}: stopping the targets`);
+      process.exit(130);
+    });
+  }
+
+  // ───────── sizes ─────────
+  let N = flags.n ? Number(flags.n) : flags.large ? 5000 : 1000;
+  const requestedN = N;
+  const limit = fdLimit();
+  // The memory scenario holds 2N sockets at once, on both sides of loopback.
+  if (limit !== null && Number.isFinite(limit) && limit < 2 * N + 256) {
+    N = Math.max(50, Math.floor((limit - 256) / 2));
+    notes.push(`N scaled down from ${requestedN} to ${N}: the fd limit is ${limit} (ulimit -n could not be raised further)`);
+  }
+  const only = flags.only ? flags.only.split(",").map((s) => s.trim()) : Object.keys(SCENARIOS);
+  for (const s of only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(", ")})`);
+  const targetNames = flags.targets ? flags.targets.split(",").map((s) => s.trim()) : ["socketio", "miniflare", "wrangler"];
+  for (const t of targetNames) if (!TARGETS[t]) throw new Error(`unknown target ${t}`);
+  const runsFor = (name) => (flags.runs ? Number(flags.runs) : SCENARIOS[name].runs);
+
+  const secret = `bench${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`.padEnd(40, "x");
+  const ctx = {
+    N,
+    tag: `b${Date.now().toString(36)}`,
+    tokens: new Tokens(secret),
+    connectSequential: 50,
+    connectConcurrency: flags["connect-concurrency"] ? Number(flags["connect-concurrency"]) : 50,
+    fanout: { rate: 10, count: 50, burst: 20, burstConcurrency: 8 },
+    targeted: { count: null, concurrency: 32 }, // null: N/2 alerts
+    reconnect: { missed: 5, timeoutMs: 30_000 },
+    phaseMs: 120_000,
+    drainMs: 15_000,
+    idleMs: 20_000,
+    memorySettleMs: 1_000,
+  };
+
+  const machine = machineInfo();
+  log(`machine: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ${machine.workerd}, wrangler ${machine.wrangler}`);
+  log(`N=${N}; scenarios: ${only.map((s) => `${s}×${runsFor(s)}`).join(", ")}; targets: ${targetNames.join(", ")}`);
+  if (!pinning) notes.push("taskset unavailable or a single core: clients and servers are not pinned to separate cores");
+  if (!hasProc) notes.push("/proc is unavailable: server CPU and RSS are not measured");
+
+  // ───────── build once ─────────
+  let bundleDir = null;
+  let config = null;
+  if (targetNames.includes("miniflare")) {
+    bundleDir = path.join(work, "bundle");
+    log("bundling the Worker (wrangler deploy --dry-run)");
+    bundleWorker(ROOT, bundleDir, path.join(logDir, "bundle.log"));
+    config = readWranglerConfig(ROOT);
+  }
+
+  const results = {
+    startedAt: new Date(started).toISOString(),
+    stateDir: stateRoot,
+    machine,
+    sizes: { N, requestedN, ...ctx, tokens: undefined, tag: ctx.tag },
+    runs: Object.fromEntries(only.map((s) => [s, runsFor(s)])),
+    notes,
+    targets: {},
+  };
+  const env = { root: ROOT, work, secret, bundleDir, config, logDir };
+
+  const SCENARIO_TIMEOUT_MS = 300_000;
+
+  for (const name of targetNames) {
+    const entry = { label: TARGETS[name].label, scenarios: {}, starts: [] };
+    results.targets[name] = entry;
+    let target = null;
+    let used = false;
+    const start = async () => {
+      if (target) await target.stop();
+      const t0 = Date.now();
+      target = await startTarget(name, env);
+      entry.starts.push(Date.now() - t0);
+      used = false;
+      log(`${TARGETS[name].label} up at ${target.baseUrl} in ${Date.now() - t0} ms (pid ${target.rootPid})`);
+    };
+    try {
+      await start();
+    } catch (err) {
+      log(`${TARGETS[name].label} failed to start: ${err.message}`);
+      entry.error = `failed to start: ${err.message}`;
+      continue;
+    }
+    const driver = () => driverFor(target);
+
+    for (const [gname, group] of Object.entries(GROUPS)) {
+      const names = only.filter((sname) => SCENARIOS[sname].group === gname);
+      if (names.length === 0) continue;
+      for (const sname of names) entry.scenarios[sname] = { runs: [] };
+      const groupRuns = Math.max(...names.map(runsFor));
+      for (let r = 0; r < groupRuns; r++) {
+        const want = Object.fromEntries(names.map((sname) => [sname, r < runsFor(sname)]));
+        const label = names.filter((sname) => want[sname]).join("+");
+        try {
+          // Each group starts on a freshly started target: thousands of hubs left by an earlier
+          // group are evicted by the local runtime later on, and that work would land in this one.
+          if (r === 0 && used) await start();
+          else await waitIdle(target, { maxMs: ctx.idleMs });
+          used = true;
+          const t0 = Date.now();
+          const out = await withTimeout(group.fn({ ...ctx, N }, target, driver(), r, want), SCENARIO_TIMEOUT_MS, `${label} run ${r + 1}`);
+          const wallMs = Date.now() - t0;
+          for (const sname of names) {
+            if (!want[sname]) continue;
+            const res = out[sname] ?? { error: "not produced" };
+            res.wallMs = wallMs;
+            entry.scenarios[sname].runs.push(res);
+            if (res.metrics) log(`${TARGETS[name].label} · ${SCENARIOS[sname].title} · run ${r + 1}: ${summaryLine(res.metrics)}`);
+          }
+          log(`${TARGETS[name].label} · ${label} run ${r + 1} took ${(wallMs / 1000).toFixed(1)} s`);
+          const errs = JSON.stringify(Object.values(out).map((res) => res.info?.errors ?? res.info?.connectErrors ?? {}));
+          const hit = errs.match(/EMFILE|ENFILE|EADDRNOTAVAIL|ENOBUFS/);
+          if (hit && N > 100) {
+            const before = N;
+            N = Math.floor(N / 2);
+            notes.push(`N scaled down from ${before} to ${N} after ${label} on ${name} hit ${hit[0]} (the machine refused more sockets)`);
+            log(notes.at(-1));
+          }
+        } catch (err) {
+          log(`${TARGETS[name].label} · ${label} run ${r + 1} FAILED: ${err.message}`);
+          for (const sname of names) if (want[sname]) entry.scenarios[sname].runs.push({ error: err.message });
+          // A failed or timed-out run may leave the target busy or broken: start it afresh.
+          try {
+            await start();
+          } catch (e) {
+            log(`restart failed: ${e.message}`);
+            entry.error = `restart failed: ${e.message}`;
+            break;
+          }
+        }
+      }
+      for (const sname of names) entry.scenarios[sname].median = medians(entry.scenarios[sname].runs);
+      if (entry.error) break;
+    }
+    if (target) await target.stop();
+  }
+
+  results.wallMs = Date.now() - started;
+  results.sizes.N = N;
+  const report = renderReport(results);
+  results.report = report;
+  const file = path.join(resultsDir, `${stamp}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${report}\n`);
+  log(`wall time ${(results.wallMs / 1000).toFixed(0)} s; results in ${path.relative(ROOT, file)}, target logs in ${path.relative(ROOT, logDir)}/`);
+}
+
+function medians(runs) {
+  const ok = runs.filter((r) => r.metrics);
+  if (ok.length === 0) return null;
+  const keys = new Set(ok.flatMap((r) => Object.keys(r.metrics)));
+  return Object.fromEntries([...keys].map((k) => [k, median(ok.map((r) => r.metrics[k]))]));
+}
+
+function summaryLine(m) {
+  return Object.entries(m)
+    .slice(0, 5)
+    .map(([k, v]) => `${k}=${typeof v === "number" ? +v.toPrecision(4) : v}`)
+    .join(" ");
+}
