@@ -153,6 +153,7 @@ export abstract class HubBase extends DurableObject<Env> {
         frame TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS log_ts ON log (ts);
+      CREATE INDEX IF NOT EXISTS log_channel ON log (channel, seq);
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (
         type TEXT PRIMARY KEY,
@@ -386,7 +387,13 @@ export abstract class HubBase extends DurableObject<Env> {
    * order. If part of that range is no longer kept, nothing is replayed and a
    * `resync-required` frame is sent instead: never a silent gap.
    */
-  protected replay(ws: WebSocket, since: number, matches: (row: LogRow) => boolean): { resumed: boolean; replayed: number } {
+  protected replay(
+    ws: WebSocket,
+    since: number,
+    matches: (row: LogRow) => boolean,
+    /** When given, only rows of these channels are read (the org stream: a socket's subscriptions). */
+    channels?: string[],
+  ): { resumed: boolean; replayed: number } {
     const head = this.head();
     const oldest = this.oldestReplayable();
     if (since > head || since + 1 < oldest) {
@@ -394,8 +401,17 @@ export abstract class HubBase extends DurableObject<Env> {
       this.send(ws, JSON.stringify(frame));
       return { resumed: false, replayed: 0 };
     }
+    if (channels !== undefined && channels.length === 0) return { resumed: true, replayed: 0 };
     let replayed = 0;
-    for (const row of this.sql.exec<LogRow>("SELECT seq, frame, channel, dept, queue FROM log WHERE seq > ? ORDER BY seq", since)) {
+    const rows =
+      channels === undefined
+        ? this.sql.exec<LogRow>("SELECT seq, frame, channel, dept, queue FROM log WHERE seq > ? ORDER BY seq", since)
+        : this.sql.exec<LogRow>(
+            `SELECT seq, frame, channel, dept, queue FROM log WHERE seq > ? AND channel IN (${channels.map(() => "?").join(", ")}) ORDER BY seq`,
+            since,
+            ...channels,
+          );
+    for (const row of rows) {
       if (!matches(row)) continue;
       this.send(ws, row.frame);
       replayed++;

@@ -141,6 +141,11 @@ export class OrgHub extends HubBase {
     }
   }
 
+  /** The distinct channels a connection subscribes to: replay reads only their rows. */
+  #channelsOf(cid: string): string[] {
+    return [...new Set(this.#subsOf(cid).map((s) => s.channel))];
+  }
+
   #matches(cid: string, channel: string | null, scope: Scope): boolean {
     if (channel === null) return false;
     const mine = this.#subscriptions().get(cid);
@@ -260,7 +265,9 @@ export class OrgHub extends HubBase {
     const { client, server, att } = this.acceptSocket(identity);
     this.#addSubs(att.cid, initial);
     const { resumed, replayed } =
-      since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, (row) => this.#matches(att.cid, row.channel, rowScope(row)));
+      since === undefined
+        ? { resumed: false, replayed: 0 }
+        : this.replay(server, since, (row) => this.#matches(att.cid, row.channel, rowScope(row)), this.#channelsOf(att.cid));
     this.send(server, this.connectedFrame(att, resumed, replayed, initial));
     if (refused.length > 0) {
       this.sendError(server, SocketErrorCode.UNAUTHORIZED, `Not subscribed to: ${refused.join(", ")} (not allowed for role ${identity.role})`);
@@ -446,7 +453,7 @@ export class OrgHub extends HubBase {
         return;
       }
       case "resume": {
-        const { resumed, replayed } = this.replay(ws, frame.since, (row) => this.#matches(att.cid, row.channel, rowScope(row)));
+        const { resumed, replayed } = this.replay(ws, frame.since, (row) => this.#matches(att.cid, row.channel, rowScope(row)), this.#channelsOf(att.cid));
         if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.head() }));
         return;
       }
