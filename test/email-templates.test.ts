@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, renderEmail, renderSms, safeHttpUrl, type MessageNotification } from "../src/delivery/email-templates";
+import { renderEmail, renderSms, safeHttpUrl, type MessageNotification } from "../src/delivery/email-templates";
+import { escapeHtml } from "../src/lib/html";
 
 const BASE_URL = "https://herald.example.com";
 

@@ -1,4 +1,5 @@
 import type { PRIORITIES } from "../db/schema";
+import { escapeHtml } from "../lib/html";
 
 type Priority = (typeof PRIORITIES)[number];
 
@@ -43,16 +44,6 @@ const ACCENT: Record<Priority, string> = {
   MEDIUM: "#1d4ed8",
   LOW: "#4b5563",
 };
-
-/** Escapes a value for HTML text and double-quoted attributes. */
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
 
 /** The URL if it is absolute http(s), else undefined: a `javascript:` or relative link never reaches a mail client. */
 export function safeHttpUrl(value: string | null | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import { badRequest, ErrorCode } from "../errors";
+import { escapeHtml } from "../lib/html";
 
 /**
  * In-app notification templates, kept in code. `{{name}}` placeholders are
@@ -46,13 +47,6 @@ export const TEMPLATES = {
 } as const satisfies Record<string, NotificationTemplate>;
 
 export type TemplateKey = keyof typeof TEMPLATES;
-
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]!);
-}
 
 function interpolate(text: string, variables: Record<string, string | number | boolean>): string {
   return text.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => escapeHtml(String(variables[name] ?? "")));
