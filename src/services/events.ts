@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { realtimeEventAcks, realtimeEvents } from "../db/schema";
 import { badRequest, ErrorCode, forbidden } from "../errors";
 import { maySubscribe } from "../realtime/org-hub";
@@ -13,11 +14,11 @@ import type { Claims } from "../types";
  * without the ones it acknowledged. Same authorization as subscribing.
  */
 
-const encodePos = (pos: number) => btoa(`p:${pos}`).replace(/=+$/, "");
+const encodePos = (pos: number) => toBase64Url(`p:${pos}`);
 
 function decodePos(raw: string): number {
   try {
-    const text = atob(raw + "=".repeat((4 - (raw.length % 4)) % 4));
+    const text = fromBase64Url(raw);
     const m = /^p:(0|[1-9][0-9]{0,15})$/.exec(text);
     if (m) return Number(m[1]);
   } catch {

@@ -2,6 +2,7 @@ import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { wsTickets } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
+import { toBase64Url } from "../lib/base64url";
 import { sha256Hex } from "../lib/json";
 import type { Claims } from "../types";
 
@@ -13,12 +14,6 @@ export interface Ticket {
 
 const WWW_AUTHENTICATE = { "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"' };
 
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 /**
  * Issues a single-use ticket for opening a WebSocket without putting the
@@ -27,7 +22,7 @@ function randomToken(): string {
  * hash is stored.
  */
 export async function issueTicket(db: Db, claims: Claims, ttlSeconds: number, now = new Date()): Promise<Ticket> {
-  const ticket = `tkt_${randomToken()}`;
+  const ticket = `tkt_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
   const tokenExpiresAt = new Date((claims.exp ?? Math.floor(now.getTime() / 1000) + ttlSeconds) * 1000);
   const expiresAt = new Date(Math.min(now.getTime() + ttlSeconds * 1000, tokenExpiresAt.getTime()));
   await db.insert(wsTickets).values({
