@@ -624,6 +624,18 @@ describe("presence", () => {
 });
 
 describe("stats:updated", () => {
+  it("costs nothing while nobody subscribes to stats: no pending tick, no query", async () => {
+    const { org, tokens } = await setupOrg();
+    const admin = await connect("/api/v1/ws/org", { token: tokens.admin });
+    await call("POST", "/api/v1/alerts", { token: tokens.service, body: alertBody() });
+    await admin.waitFor(isType("alert:new"));
+    const pending = await runInDurableObject(env.ORG_HUB.getByName(org), (_instance, state) =>
+      state.storage.sql.exec("SELECT v FROM meta WHERE k = 'stats_due'").toArray(),
+    );
+    expect(pending).toEqual([]);
+    admin.close();
+  });
+
   it("is published after alert changes, coalesced to one per burst", async () => {
     const { tokens } = await setupOrg();
     const s = await connect("/api/v1/ws/org", { token: tokens.admin, query: { channels: "stats" } });

@@ -334,8 +334,17 @@ export class OrgHub extends HubBase {
 
   // ─────────────────────────── coalesced stats:updated ───────────────────────────
 
+  /**
+   * Whether a live socket subscribes to `stats`. Nobody watching: no alarm and
+   * no query (a dashboard that connects later reads GET /api/v1/alerts/stats
+   * once, then follows the channel).
+   */
+  #statsWatched(): boolean {
+    return this.sockets().some(({ att }) => this.#subsOf(att.cid).some((s) => s.channel === Channels.stats));
+  }
+
   #statsDirty(): void {
-    if (this.getMeta("stats_due")) return;
+    if (this.getMeta("stats_due") || !this.#statsWatched()) return;
     const last = Number(this.getMeta("stats_last") ?? 0);
     const due = Math.max(Date.now(), last + this.config.statsCoalesceMs);
     this.setMeta("stats_due", String(due));
@@ -351,9 +360,8 @@ export class OrgHub extends HubBase {
     const due = this.getMeta("stats_due");
     if (!due || Number(due) > Date.now()) return;
     this.sql.exec("DELETE FROM meta WHERE k = 'stats_due'");
-    // Nobody watching live: skip the query (a dashboard that connects later
-    // reads GET /api/v1/alerts/stats once, then follows the channel).
-    if (!this.sockets().some(({ att }) => this.#subsOf(att.cid).some((s) => s.channel === Channels.stats))) return;
+    // The subscriber may have left since the change was noted.
+    if (!this.#statsWatched()) return;
     this.setMeta("stats_last", String(Date.now()));
     // A rolling window, not all time: a full-history scan every second per org
     // would grow without bound (docs/COST.md).
