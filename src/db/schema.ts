@@ -216,7 +216,6 @@ export const wsTickets = sqliteTable(
   (t) => [index("ws_tickets_expires_idx").on(t.expiresAt)],
 );
 
-export const CHANNELS = ["in_app", "realtime", "email", "sms", "webhook"] as const;
 export const OUTBOUND_CHANNELS = ["email", "sms", "webhook"] as const;
 export const DELIVERY_STATUSES = ["queued", "sent", "failed", "skipped", "deferred"] as const;
 

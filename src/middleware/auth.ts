@@ -2,10 +2,10 @@ import { createMiddleware } from "hono/factory";
 import { bearerToken, verifyToken } from "../auth/verify";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { AppError, ErrorCode, forbidden } from "../errors";
+import { AppError, ErrorCode } from "../errors";
 import { redeemTicket } from "../services/tickets";
 import { recordUserFromClaims } from "../services/users";
-import type { AppEnv, Claims, Role } from "../types";
+import type { AppEnv, Claims } from "../types";
 
 /** WebSocket upgrade routes: the only ones that also take `?token=` or `?ticket=` (browsers cannot set headers there). */
 export const UPGRADE_PATHS: ReadonlySet<string> = new Set(["/api/v1/ws", "/api/v1/ws/org"]);
@@ -35,10 +35,3 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   await recordUserFromClaims(getDb(c.env), claims);
   await next();
 });
-
-/** Allows only the given roles; others get 403 `FORBIDDEN`. */
-export const allowRoles = (...roles: Role[]) =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    if (!roles.includes(c.var.auth.role)) throw forbidden(`This needs one of the roles: ${roles.join(", ")}`);
-    await next();
-  });
