@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { connect, eventually } from "./ws-helpers";
 
 const EVENTS = "/api/v1/events";
 const ACK = "/api/v1/events/ack";
@@ -198,6 +199,24 @@ describe("GET /api/v1/events: channels and scopes", () => {
     expect(presence.items).toEqual([]);
     const svc = await poll(tokens.service, { channels: "alerts,presence" });
     expect(svc.items).toHaveLength(1);
+  });
+
+  it("records presence changes born in the org hub for polling admins, in order, once each (coalesced writes)", async () => {
+    const { tokens } = await setupOrg();
+    // Three users come online within one flush window, then one goes offline.
+    const sockets = await Promise.all([tokens.agent, tokens.agent2, tokens.member].map((token) => connect("/api/v1/ws/org", { token })));
+    sockets[0]!.close();
+    const expected = ["presence:online", "presence:online", "presence:online", "presence:offline"];
+    let items: Polled[] = [];
+    await eventually(async () => {
+      items = (await poll(tokens.admin, { channels: "presence" })).items;
+      return items.length >= expected.length;
+    }, "presence events to be recorded for polling");
+    expect(items.map((i) => i.type)).toEqual(expected);
+    expect(new Set(items.map((i) => i.id)).size).toBe(4);
+    expect(items.slice(0, 3).map((i) => (i.data as { userId: string }).userId).sort()).toEqual(["agent1", "agent2", "member1"]);
+    expect(items[3]).toMatchObject({ stream: "org", channel: "presence", scope: {}, data: { userId: "agent1", online: false, connections: 0 } });
+    for (const s of sockets.slice(1)) s.close();
   });
 
   it("returns an event sent both to the caller's user stream and to a requested channel once", async () => {

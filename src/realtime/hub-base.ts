@@ -87,6 +87,12 @@ function readIdentity(request: Request): ConnectIdentity | undefined {
   return undefined;
 }
 
+/** An open socket of this hub with its attachment. */
+export interface LiveSocket {
+  ws: WebSocket;
+  att: Attachment;
+}
+
 interface Bucket {
   tokens: number;
   last: number;
@@ -130,6 +136,14 @@ export abstract class HubBase extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
   #head: number | undefined;
   #attachments = new WeakMap<WebSocket, Attachment>();
+  /**
+   * Index of this hub's sockets (connection id → socket, user id → sockets),
+   * so that admission, counts and fan-out never walk `ctx.getWebSockets()`
+   * per call. A cache: rebuilt from the platform's list after a wake-up, kept
+   * in step by acceptSocket and disconnect.
+   */
+  #live: Map<string, LiveSocket> | undefined;
+  #byUser = new Map<string, Set<LiveSocket>>();
   #buckets = new Map<string, Bucket>();
   /** Connections already handled by onDisconnect (a close can be reported more than once). */
   #gone = new Set<string>();
@@ -241,14 +255,57 @@ export abstract class HubBase extends DurableObject<Env> {
     this.#attachments.set(ws, att);
   }
 
-  /** Open sockets of this hub with their attachments. */
-  protected sockets(): { ws: WebSocket; att: Attachment }[] {
-    const out: { ws: WebSocket; att: Attachment }[] = [];
+  #index(): Map<string, LiveSocket> {
+    if (this.#live) return this.#live;
+    this.#live = new Map();
+    this.#byUser.clear();
     for (const ws of this.ctx.getWebSockets()) {
       const att = this.attachment(ws);
-      if (att && ws.readyState === WebSocket.OPEN) out.push({ ws, att });
+      if (att && ws.readyState === WebSocket.OPEN && !this.#gone.has(att.cid)) this.#track({ ws, att });
     }
+    return this.#live;
+  }
+
+  #track(s: LiveSocket): void {
+    this.#live!.set(s.att.cid, s);
+    let mine = this.#byUser.get(s.att.uid);
+    if (!mine) this.#byUser.set(s.att.uid, (mine = new Set()));
+    mine.add(s);
+  }
+
+  #untrack(cid: string): void {
+    const s = this.#live?.get(cid);
+    if (!s) return;
+    this.#live!.delete(cid);
+    const mine = this.#byUser.get(s.att.uid);
+    mine?.delete(s);
+    if (mine?.size === 0) this.#byUser.delete(s.att.uid);
+  }
+
+  /** Open sockets of this hub with their attachments. */
+  protected sockets(): LiveSocket[] {
+    const out: LiveSocket[] = [];
+    for (const s of this.#index().values()) if (s.ws.readyState === WebSocket.OPEN) out.push(s);
     return out;
+  }
+
+  /** The open socket of a connection id, if any. */
+  protected socketOf(cid: string): LiveSocket | undefined {
+    const s = this.#index().get(cid);
+    return s && s.ws.readyState === WebSocket.OPEN ? s : undefined;
+  }
+
+  /** How many sockets this hub holds (a socket whose close is still being processed counts until then). O(1). */
+  protected socketCount(): number {
+    return this.#index().size;
+  }
+
+  /** Open sockets of one user, optionally without one connection. O(that user's sockets). */
+  protected userSocketCount(userId: string, excludeCid?: string): number {
+    this.#index();
+    let n = 0;
+    for (const s of this.#byUser.get(userId) ?? []) if (s.att.cid !== excludeCid && s.ws.readyState === WebSocket.OPEN) n++;
+    return n;
   }
 
   /** Last activity of a socket: its last frame or its last auto-answered ping. */
@@ -294,6 +351,8 @@ export abstract class HubBase extends DurableObject<Env> {
     };
     this.ctx.acceptWebSocket(server, [att.cid, `u:${att.uid}`]);
     this.saveAttachment(server, att);
+    this.#index();
+    this.#track({ ws: server, att });
     return { client, server, att };
   }
 
@@ -500,6 +559,7 @@ export abstract class HubBase extends DurableObject<Env> {
     if (this.#gone.size >= 10_000) this.#gone.clear();
     this.#gone.add(att.cid);
     this.#buckets.delete(att.cid);
+    this.#untrack(att.cid);
     await this.onDisconnect(ws, att);
   }
 

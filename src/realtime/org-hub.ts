@@ -4,7 +4,7 @@ import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import type { Role } from "../types";
 import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
-import { eventStatements, userHub } from "./outbox";
+import { recordPublished, userHub } from "./outbox";
 import {
   Channels,
   ChannelNameSchema,
@@ -53,6 +53,9 @@ export function maySubscribe(role: Role, channel: string): boolean {
 /** `stats:updated` covers alerts created in the last 24 hours. */
 const STATS_WINDOW_MS = 24 * 3600 * 1000;
 
+/** How long hub-born events wait to be recorded in D1 together (ms). */
+const POLLING_FLUSH_MS = 50;
+
 /** Most user hubs asked for their connections by one admin listing. */
 const CONNECTION_LISTING_MAX_USERS = 200;
 
@@ -67,6 +70,10 @@ export class OrgHub extends HubBase {
   protected readonly stream = "org" as const;
   /** Cache of the subs table: connection id → subscriptions. Rebuilt after a wake-up. */
   #subs: Map<string, Map<string, Subscription>> | undefined;
+  /** Channel → connections with at least one subscription to it: a fan-out visits only these. */
+  #byChannel = new Map<string, Set<string>>();
+  /** Events born in this hub waiting to be recorded in D1 for polling clients (one batch per flush). */
+  #pollingQueue: HubEvent[] = [];
 
   protected override migrate(): void {
     this.sql.exec(`
@@ -93,6 +100,7 @@ export class OrgHub extends HubBase {
     if (this.#subs) return this.#subs;
     const live = new Set(this.sockets().map((s) => s.att.cid));
     const map = new Map<string, Map<string, Subscription>>();
+    this.#byChannel.clear();
     const stale: string[] = [];
     for (const row of this.sql.exec<{ cid: string; channel: string; skey: string; dept: string | null; queue: string | null }>("SELECT * FROM subs")) {
       if (!live.has(row.cid)) {
@@ -103,6 +111,7 @@ export class OrgHub extends HubBase {
       let mine = map.get(row.cid);
       if (!mine) map.set(row.cid, (mine = new Map()));
       mine.set(`${row.channel}|${row.skey}`, { channel: row.channel, scope });
+      this.#indexChannel(row.cid, row.channel);
     }
     // Rows of sockets that vanished without a close event (e.g. a crash).
     for (const cid of new Set(stale)) this.sql.exec("DELETE FROM subs WHERE cid = ?", cid);
@@ -129,7 +138,23 @@ export class OrgHub extends HubBase {
         s.scope.queue ?? null,
       );
       mine.set(`${s.channel}|${skey}`, s);
+      this.#indexChannel(cid, s.channel);
     }
+  }
+
+  #indexChannel(cid: string, channel: string): void {
+    let cids = this.#byChannel.get(channel);
+    if (!cids) this.#byChannel.set(channel, (cids = new Set()));
+    cids.add(cid);
+  }
+
+  /** Drops a connection from a channel's index once it has no subscription to that channel left. */
+  #unindexChannel(cid: string, channel: string): void {
+    const mine = this.#subs?.get(cid);
+    if (mine && [...mine.values()].some((s) => s.channel === channel)) return;
+    const cids = this.#byChannel.get(channel);
+    cids?.delete(cid);
+    if (cids?.size === 0) this.#byChannel.delete(channel);
   }
 
   #removeSubs(cid: string, subs: Subscription[]): void {
@@ -138,6 +163,7 @@ export class OrgHub extends HubBase {
       const skey = scopeKey(s.scope);
       this.sql.exec("DELETE FROM subs WHERE cid = ? AND channel = ? AND skey = ?", cid, s.channel, skey);
       mine?.delete(`${s.channel}|${skey}`);
+      this.#unindexChannel(cid, s.channel);
     }
   }
 
@@ -157,7 +183,7 @@ export class OrgHub extends HubBase {
   // ─────────────────────────── presence ───────────────────────────
 
   #orgSocketsOf(userId: string, excludeCid?: string): number {
-    return this.sockets().filter((s) => s.att.uid === userId && s.att.cid !== excludeCid).length;
+    return this.userSocketCount(userId, excludeCid);
   }
 
   #userConns(userId: string): number {
@@ -183,9 +209,20 @@ export class OrgHub extends HubBase {
     this.#publishInternal(after > 0 ? Events.presenceOnline : Events.presenceOffline, Channels.presence, {}, data);
   }
 
-  #totalConnections(): number {
+  /**
+   * User-stream connections (as the user hubs reported them) plus this hub's
+   * sockets. Cheap by default (sockets whose close is still in flight count);
+   * `exact` skips those, for the decision at the limit.
+   */
+  #totalConnections(exact = false): number {
     const users = this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
-    return users + this.sockets().length;
+    return users + (exact ? this.sockets().length : this.socketCount());
+  }
+
+  /** Whether `adding` more connections would pass the org-wide limit (exact only near it). */
+  #overOrgLimit(adding: number): boolean {
+    const max = this.config.maxConnectionsPerOrg;
+    return this.#totalConnections() + adding > max && this.#totalConnections(true) + adding > max;
   }
 
   /**
@@ -194,7 +231,7 @@ export class OrgHub extends HubBase {
    */
   async admitUserConnection(userId: string, userConns: number, version: number): Promise<{ ok: true } | { ok: false; reason: string }> {
     const current = this.#userConns(userId);
-    if (userConns > current && this.#totalConnections() + (userConns - current) > this.config.maxConnectionsPerOrg) {
+    if (userConns > current && this.#overOrgLimit(userConns - current)) {
       return { ok: false, reason: `At most ${this.config.maxConnectionsPerOrg} connections per organization` };
     }
     this.#setUserConns(userId, userConns, version);
@@ -242,7 +279,7 @@ export class OrgHub extends HubBase {
     if (this.#orgSocketsOf(identity.userId) >= maxConnectionsPerUser) {
       return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} org-stream connections per user`);
     }
-    if (this.#totalConnections() >= maxConnectionsPerOrg) {
+    if (this.#overOrgLimit(1)) {
       return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerOrg} connections per organization`);
     }
 
@@ -286,8 +323,10 @@ export class OrgHub extends HubBase {
     if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
     const scope = event.scope ?? {};
     let delivered = 0;
-    for (const { ws, att } of this.sockets()) {
-      if (this.#matches(att.cid, event.channel ?? null, scope) && this.send(ws, frame)) delivered++;
+    this.#subscriptions();
+    for (const cid of (event.channel !== undefined && this.#byChannel.get(event.channel)) || []) {
+      const socket = this.socketOf(cid);
+      if (socket && this.#matches(cid, event.channel ?? null, scope) && this.send(socket.ws, frame)) delivered++;
     }
     const latencyMs = Math.max(0, Date.now() - event.ts);
     if (counted) this.count(event.type, delivered, latencyMs);
@@ -298,17 +337,31 @@ export class OrgHub extends HubBase {
   #publishInternal(type: string, channel: string, scope: Scope, data: unknown): void {
     const event: HubEvent = { id: newId("evt"), type, ts: Date.now(), data, channel, scope };
     this.#fanOut(event);
-    const db = getDb(this.env);
-    const statements = eventStatements(
-      db,
-      { ...event, orgId: this.#orgId(), userIds: [], channel: { name: channel, scope } },
-      this.config.eventTtlSeconds,
-      { publishedAt: new Date() },
-    );
+    this.#recordForPolling(event);
+  }
+
+  /**
+   * Records hub-born events in D1 for polling clients, coalesced: the events
+   * of one short window (a reconnect storm's presence changes) go in one batch.
+   */
+  #recordForPolling(event: HubEvent): void {
+    this.#pollingQueue.push(event);
+    if (this.#pollingQueue.length > 1) return;
     this.ctx.waitUntil(
-      db.batch(statements as [(typeof statements)[number], ...typeof statements]).catch((err: unknown) => {
-        console.error(`${this.logPrefix} could not record ${type} for polling:`, err);
-      }),
+      (async () => {
+        await new Promise((resolve) => setTimeout(resolve, POLLING_FLUSH_MS));
+        const events = this.#pollingQueue;
+        this.#pollingQueue = [];
+        try {
+          await recordPublished(
+            this.env.DB,
+            events.map((e) => ({ ...e, orgId: this.#orgId(), userIds: [], channel: { name: e.channel!, scope: e.scope ?? {} } })),
+            this.config.eventTtlSeconds,
+          );
+        } catch (err) {
+          console.error(`${this.logPrefix} could not record ${events.length} event(s) for polling:`, err);
+        }
+      })(),
     );
   }
 
@@ -340,7 +393,9 @@ export class OrgHub extends HubBase {
    * once, then follows the channel).
    */
   #statsWatched(): boolean {
-    return this.sockets().some(({ att }) => this.#subsOf(att.cid).some((s) => s.channel === Channels.stats));
+    this.#subscriptions();
+    for (const cid of this.#byChannel.get(Channels.stats) ?? []) if (this.socketOf(cid)) return true;
+    return false;
   }
 
   #statsDirty(): void {
@@ -474,7 +529,9 @@ export class OrgHub extends HubBase {
 
   protected onDisconnect(_ws: WebSocket, att: Attachment): void {
     this.sql.exec("DELETE FROM subs WHERE cid = ?", att.cid);
+    const channels = this.#channelsOf(att.cid);
     this.#subs?.delete(att.cid);
+    for (const channel of channels) this.#unindexChannel(att.cid, channel);
     const after = this.#userConns(att.uid) + this.#orgSocketsOf(att.uid, att.cid);
     this.#touchPresence(att.uid, this.#userConns(att.uid));
     this.#presenceTransition(att.uid, after + 1, after);

@@ -116,6 +116,55 @@ export function eventStatements(
   return statements;
 }
 
+/** Most bytes of event JSON bound to one statement when many events are recorded at once (D1 caps one value at 2 MB). */
+const RECORD_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Records events that were already published to an org channel (born in a
+ * hub: presence, stats) for polling clients: two statements per chunk,
+ * whatever the number of events, the rows travelling as one JSON parameter
+ * (plain D1 statements: a query builder would rebuild them per event).
+ */
+export async function recordPublished(d1: D1Database, events: OutboundEvent[], ttlSeconds: number, publishedAt = Date.now()): Promise<void> {
+  const chunks: string[][] = [[]];
+  let bytes = 0;
+  for (const ev of events) {
+    const row = JSON.stringify({
+      id: ev.id,
+      org: ev.orgId,
+      type: ev.type,
+      data: JSON.stringify(ev.data ?? null),
+      source: ev.source ?? null,
+      ts: ev.ts,
+      exp: ev.ts + ttlSeconds * 1000,
+      channel: ev.channel?.name ?? null,
+      dept: ev.channel?.scope.dept ?? null,
+      queue: ev.channel?.scope.queue ?? null,
+    });
+    if (bytes + row.length > RECORD_CHUNK_BYTES && chunks.at(-1)!.length > 0) {
+      chunks.push([]);
+      bytes = 0;
+    }
+    chunks.at(-1)!.push(row);
+    bytes += row.length;
+  }
+  const insertEvents = d1.prepare(
+    `INSERT INTO realtime_events (id, org_id, type, data, source, created_at, expires_at, published_at)
+     SELECT value ->> 'id', value ->> 'org', value ->> 'type', value ->> 'data', value ->> 'source', value ->> 'ts', value ->> 'exp', ?2
+     FROM json_each(?1)`,
+  );
+  const insertTargets = d1.prepare(
+    `INSERT INTO realtime_event_targets (event_id, org_id, user_id, channel, dept, queue)
+     SELECT value ->> 'id', value ->> 'org', NULL, value ->> 'channel', value ->> 'dept', value ->> 'queue'
+     FROM json_each(?1) WHERE value ->> 'channel' IS NOT NULL ORDER BY key`,
+  );
+  for (const rows of chunks) {
+    if (rows.length === 0) continue;
+    const json = `[${rows.join(",")}]`;
+    await d1.batch([insertEvents.bind(json, publishedAt), insertTargets.bind(json)]);
+  }
+}
+
 /** Addresses of the hubs. Names never contain "/" in ids (see IdString), so `${org}/${user}` is unambiguous. */
 export const userHubName = (orgId: string, userId: string) => `${orgId}/${userId}`;
 
