@@ -72,7 +72,7 @@ async function eventRow(id: string): Promise<EventRow | null> {
 }
 
 /**
- * Makes the next `USER_HUB.getByName(...)` return a hub whose publish rejects,
+ * Makes the next `USER_HUB.getByName(...)` return a hub whose every call rejects,
  * as when a Durable Object is unreachable. The worker under test shares this
  * `env` (its namespace objects) with the test, so the spy reaches
  * src/realtime/outbox.ts `userHub()`. Every later call goes to the real hub.
@@ -85,9 +85,8 @@ function failNextUserHubPublish() {
     if (!armed) return real(name);
     armed = false;
     failed.push(name);
-    return {
-      publish: () => Promise.reject(new Error("test: user hub unreachable")),
-    } as unknown as ReturnType<typeof real>;
+    const unreachable = () => Promise.reject(new Error("test: user hub unreachable"));
+    return { publish: unreachable, publishMany: unreachable, refreshUnread: unreachable } as unknown as ReturnType<typeof real>;
   }) as typeof env.USER_HUB.getByName);
   return { spy, failed, get armed() { return armed; } };
 }
@@ -339,6 +338,54 @@ describe("POST /api/v1/realtime/broadcast", () => {
       expect(eventsOf(device, "alert:new")).toHaveLength(1);
       expect(eventsOf(feed, "alert:new")).toHaveLength(1);
     });
+
+    it("alerts: the notification, its email and the webhook delivery are written with the alert; a 503 queues none, the retry queues each once", async () => {
+      const { org, tokens } = await setupOrg();
+      const put = await call("PUT", "/api/v1/users/agent1", { token: tokens.admin, body: { role: "agent", email: "agent1@example.com" } });
+      expect(put.status, put.text).toBeLessThan(300);
+      const hook = await call("POST", "/api/v1/webhooks", { token: tokens.admin, body: { url: "https://crm.example.com/herald", events: ["alert:new"] } });
+      expect(hook.status, hook.text).toBe(201);
+      const queued: string[] = [];
+      // Recorded, not consumed: the consumer is test/delivery.test.ts's subject.
+      const queueSpy = vi.spyOn(env.DELIVERY_QUEUE, "sendBatch").mockImplementation(async (messages) => {
+        for (const m of messages) queued.push((m.body as { deliveryId: string }).deliveryId);
+        return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as unknown as QueueSendBatchResponse;
+      });
+      try {
+        const headers = { "Idempotency-Key": "alert-flaky-deliveries" };
+        const body = alertBody({ assigneeId: "agent1", priority: "HIGH" });
+        failNextUserHubPublish();
+        const failed = await call("POST", "/api/v1/alerts", { token: tokens.service, body, headers });
+        expect(failed.status, failed.text).toBe(503);
+
+        // Everything the alert causes exists already, in the same commit as the alert.
+        const rows = async () =>
+          (
+            await env.DB.prepare("SELECT id, channel, status, user_id, webhook_id FROM deliveries WHERE org_id = ? ORDER BY channel")
+              .bind(org)
+              .all<{ id: string; channel: string; status: string; user_id: string | null; webhook_id: string | null }>()
+          ).results;
+        const deliveries = await rows();
+        expect(deliveries.map((d) => [d.channel, d.status, d.user_id ?? d.webhook_id])).toEqual([
+          ["email", "queued", "agent1"],
+          ["webhook", "queued", hook.json.id],
+        ]);
+        const notices = await env.DB.prepare("SELECT user_id, source FROM notifications WHERE org_id = ?").bind(org).all();
+        expect(notices.results).toEqual([{ user_id: "agent1", source: expect.stringMatching(/^alert:alr_.*:new$/) }]);
+        // Nothing was queued: the hubs had not confirmed.
+        expect(queued).toEqual([]);
+
+        const retry = await call("POST", "/api/v1/alerts", { token: tokens.service, body, headers });
+        expect(retry.status, retry.text).toBe(201);
+        expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+        expect(queued.sort()).toEqual(deliveries.map((d) => d.id).sort());
+        expect(await rows()).toHaveLength(2);
+        const published = await env.DB.prepare("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL").bind(org).first<{ n: number }>();
+        expect(published!.n).toBe(0);
+      } finally {
+        queueSpy.mockRestore();
+      }
+    });
   });
 });
 
@@ -461,6 +508,21 @@ describe("GET /api/v1/realtime/stats", () => {
     expect(new Date(s.since).toISOString()).toBe(s.since);
     expect(Date.parse(s.since)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(s.since)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("counts an event once when it is delivered again (sweep, idempotent retry), user-stream sends from the hubs' reported counts", async () => {
+    const { org, tokens } = await setupOrg();
+    await open("/api/v1/ws", tokens.agent);
+    await open("/api/v1/ws", tokens.agent);
+    const res = await call("POST", BROADCAST, { token: tokens.admin, body: { event: "deal:won", target: { userIds: ["agent1"] } } });
+    expect(res.status, res.text).toBe(201);
+    expect(res.json.reached).toBe(2);
+    // The same event handed to the org hub again, as a re-delivery would.
+    const again = await env.ORG_HUB.getByName(org).publishMany([{ event: { id: res.json.id, type: "deal:won", ts: Date.now(), data: {} }, userIds: ["agent1"] }]);
+    expect(again).toEqual([null]);
+    const stats = await call("GET", `${RT}/stats`, { token: tokens.admin });
+    const won = (stats.json.messages as { type: string; sent: number; publishes: number }[]).find((m) => m.type === "deal:won");
+    expect(won).toMatchObject({ publishes: 1, sent: 2 });
   });
 
   it("is admin-only: agent, member and service get 403 FORBIDDEN", async () => {

@@ -5,7 +5,7 @@ import { AppError, ErrorCode } from "../errors";
 import { newId } from "../lib/ids";
 import type { OutboundEvent } from "../realtime/outbox";
 import { Events, NotificationEvents } from "../realtime/protocol";
-import type { DeliveryMessage } from "./types";
+import { enqueueDeliveries } from "./enqueue";
 
 /**
  * Webhook fan-out: turns published realtime events into one `deliveries` row
@@ -98,8 +98,6 @@ const chunk = <T>(items: T[], size: number): T[][] => {
 /** D1 binds at most 100 parameters per statement: 19 columns × 5 rows, 90 keys per IN list. */
 const ROWS_PER_INSERT = 5;
 const KEYS_PER_SELECT = 90;
-/** Cloudflare Queues accepts at most 100 messages per sendBatch. */
-const MESSAGES_PER_BATCH = 100;
 
 /**
  * Inserts webhook delivery rows (insert or ignore on the dedupe key) in one
@@ -114,7 +112,7 @@ export async function insertAndEnqueueWebhookDeliveries(
   rows: (typeof deliveries.$inferInsert)[],
 ): Promise<Pick<DeliveryRow, "id" | "orgId" | "eventId" | "webhookId">[]> {
   if (rows.length === 0) return [];
-  const inserts = chunk(rows, ROWS_PER_INSERT).map((part) => db.insert(deliveries).values(part).onConflictDoNothing({ target: deliveries.dedupeKey }));
+  const inserts = webhookDeliveryStatements(db, rows);
   await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
 
   const pending: Pick<DeliveryRow, "id" | "orgId" | "eventId" | "webhookId">[] = [];
@@ -126,18 +124,44 @@ export async function insertAndEnqueueWebhookDeliveries(
         .where(and(inArray(deliveries.dedupeKey, keys), eq(deliveries.status, "queued")))),
     );
   }
-  // After the commit, never before: a consumer must always find its row.
-  for (const part of chunk(pending, MESSAGES_PER_BATCH)) {
-    await env.DELIVERY_QUEUE.sendBatch(part.map((d) => ({ body: { deliveryId: d.id, orgId: d.orgId } satisfies DeliveryMessage })));
-  }
+  await enqueueDeliveries(env, pending.map((d) => ({ ...d, status: "queued", scheduledFor: null })));
   return pending;
+}
+
+/** An enabled endpoint, as fan-out needs it. */
+export type WebhookEndpoint = Pick<WebhookRow, "id" | "orgId" | "url" | "events">;
+
+/** The enabled endpoints of an org, as one query that can join a `db.batch`. */
+export function enabledEndpointsQuery(db: Db, orgId: string) {
+  return db
+    .select({ id: webhooks.id, orgId: webhooks.orgId, url: webhooks.url, events: webhooks.events })
+    .from(webhooks)
+    .where(and(eq(webhooks.orgId, orgId), eq(webhooks.enabled, true)));
+}
+
+/** One queued delivery per (endpoint whose patterns match, event) of the same org. */
+export function planWebhookDeliveries(endpoints: WebhookEndpoint[], events: OutboundEvent[], now: Date): (typeof deliveries.$inferInsert)[] {
+  const rows: (typeof deliveries.$inferInsert)[] = [];
+  for (const ev of events) {
+    for (const ep of endpoints) {
+      if (ep.orgId === ev.orgId && ep.events.some((p) => patternMatches(p, ev.type))) rows.push(newWebhookDelivery(ep, ev, now));
+    }
+  }
+  return rows;
+}
+
+/** Insert-or-ignore statements (on the dedupe key) for delivery rows, for the caller's batch. */
+export function webhookDeliveryStatements(db: Db, rows: (typeof deliveries.$inferInsert)[]) {
+  return chunk(rows, ROWS_PER_INSERT).map((part) => db.insert(deliveries).values(part).onConflictDoNothing({ target: deliveries.dedupeKey }));
 }
 
 /**
  * Creates one delivery per (enabled endpoint whose patterns match, event) for
- * these events and queues them. Reads the endpoints of the events' orgs once
- * (nothing is cached across requests, so an endpoint change applies to the
- * very next event) and returns at once when there are none.
+ * these events and queues them: the path of events whose deliveries were not
+ * written with them (re-delivery by the sweep or an idempotent retry, events
+ * of services that do not plan them). Reads the endpoints once (nothing is
+ * cached across requests, so an endpoint change applies to the very next
+ * event) and returns at once when there are none.
  *
  * A failure (D1 or the queue) leaves the events unpublished, so the
  * idempotent retry or the cron sweep runs this again; it surfaces as 503 with
@@ -147,20 +171,9 @@ export async function enqueueWebhookDeliveries(env: Env, db: Db, events: Outboun
   if (events.length === 0) return;
   try {
     const orgIds = [...new Set(events.map((e) => e.orgId))];
-    const endpoints = await db
-      .select({ id: webhooks.id, orgId: webhooks.orgId, url: webhooks.url, events: webhooks.events })
-      .from(webhooks)
-      .where(and(inArray(webhooks.orgId, orgIds), eq(webhooks.enabled, true)));
+    const endpoints = (await Promise.all(orgIds.map((org) => enabledEndpointsQuery(db, org)))).flat();
     if (endpoints.length === 0) return;
-
-    const now = new Date();
-    const rows: (typeof deliveries.$inferInsert)[] = [];
-    for (const ev of events) {
-      for (const ep of endpoints) {
-        if (ep.orgId === ev.orgId && ep.events.some((p) => patternMatches(p, ev.type))) rows.push(newWebhookDelivery(ep, ev, now));
-      }
-    }
-    await insertAndEnqueueWebhookDeliveries(env, db, rows);
+    await insertAndEnqueueWebhookDeliveries(env, db, planWebhookDeliveries(endpoints, events, new Date()));
   } catch (err) {
     console.error("herald: queuing webhook deliveries failed; the events stay unpublished for retry", err);
     throw new AppError(

@@ -56,6 +56,9 @@ const STATS_WINDOW_MS = 24 * 3600 * 1000;
 /** How long hub-born events wait to be recorded in D1 together (ms). */
 const POLLING_FLUSH_MS = 50;
 
+/** How often (in counted events) the dedupe table of counted event ids is pruned. */
+const COUNTED_PRUNE_EVERY = 100;
+
 /** Most user hubs asked for their connections by one admin listing. */
 const CONNECTION_LISTING_MAX_USERS = 200;
 
@@ -85,6 +88,7 @@ export class OrgHub extends HubBase {
         queue TEXT,
         PRIMARY KEY (cid, channel, skey)
       );
+      CREATE TABLE IF NOT EXISTS counted (id TEXT PRIMARY KEY, ts INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS presence (
         user_id TEXT PRIMARY KEY,
         user_conns INTEGER NOT NULL DEFAULT 0,
@@ -370,19 +374,39 @@ export class OrgHub extends HubBase {
   }
 
   /**
-   * Publishes a channel event (if any) to the org stream, and records the
-   * user-stream deliveries of the same publish in the counters.
+   * One delivery of events, in order: each channel event is appended to the
+   * org stream and sent to its subscribers; every event (channel or not) is
+   * counted once in the stats counters, its user-stream sends counted from
+   * the connection counts the user hubs report (the user hubs publish in
+   * parallel with this call). Returns, per event, the org-stream result or
+   * null when it has no channel.
    */
-  async publish(channelEvent: HubEvent | undefined, userStream: { type: string; results: PublishResult[] }): Promise<PublishResult | undefined> {
-    const result = channelEvent ? this.#fanOut(channelEvent, false) : undefined;
-    // One publish in the counters, whatever the number of streams it reached.
-    const fresh = [...userStream.results, ...(result ? [result] : [])].filter((r) => !r.duplicate);
-    if (fresh.length > 0) {
-      const sent = fresh.reduce((n, r) => n + r.delivered, 0);
-      this.count(userStream.type, sent, Math.max(...fresh.map((r) => r.latencyMs)));
+  async publishMany(items: { event: HubEvent; userIds: string[] }[]): Promise<(PublishResult | null)[]> {
+    let alertChanged = false;
+    const results = items.map(({ event, userIds }) => {
+      const result = event.channel !== undefined ? this.#fanOut(event, false) : null;
+      const fresh = this.#markCounted(event.id);
+      if (fresh && !result?.duplicate) {
+        const sent = (result?.delivered ?? 0) + userIds.reduce((n, uid) => n + this.#userConns(uid), 0);
+        this.count(event.type, sent, result?.latencyMs ?? Math.max(0, Date.now() - event.ts));
+        if (event.type.startsWith("alert:")) alertChanged = true;
+      }
+      return result;
+    });
+    if (alertChanged) this.#statsDirty();
+    return results;
+  }
+
+  /** Counted ids older than the replay window are forgotten (inline, every COUNTED_PRUNE_EVERY counts: no alarm needed). */
+  #countedSincePrune = 0;
+
+  #markCounted(id: string): boolean {
+    const now = Date.now();
+    if (++this.#countedSincePrune >= COUNTED_PRUNE_EVERY) {
+      this.#countedSincePrune = 0;
+      this.sql.exec("DELETE FROM counted WHERE ts < ?", now - this.config.replayRetentionSeconds * 1000);
     }
-    if (userStream.type.startsWith("alert:") && (fresh.length > 0 || (result && !result.duplicate))) this.#statsDirty();
-    return result;
+    return this.sql.exec("INSERT OR IGNORE INTO counted (id, ts) VALUES (?, ?)", id, now).rowsWritten > 0;
   }
 
   // ─────────────────────────── coalesced stats:updated ───────────────────────────

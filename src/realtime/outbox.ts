@@ -3,8 +3,9 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { alerts, realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
+import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
 import { enqueueWebhookDeliveries } from "../delivery/webhook-fanout";
-import type { HubEvent, PublishResult } from "./hub-base";
+import type { HubEvent } from "./hub-base";
 import type { Scope } from "./protocol";
 
 /**
@@ -185,26 +186,74 @@ export interface DeliveryReport {
   orgSeq?: number;
 }
 
+/** What a delivery does besides appending the events. */
+export interface DeliverOptions {
+  /** Users whose `unread:count` badge changed: their hubs re-send it (see UserHub.refreshUnread). */
+  refreshUnread?: string[];
+  /**
+   * Deliveries the caller wrote in the same batch as the events (email, SMS,
+   * webhooks): queued after the hubs, before the events are marked published.
+   */
+  queue?: QueueableDelivery[];
+  /**
+   * The events' webhook deliveries are among `queue` (see
+   * planWebhookDeliveries); otherwise they are created and queued here.
+   */
+  webhooksPlanned?: boolean;
+}
+
 /**
- * Hands one event to its hubs: every user hub in parallel, then the org hub
- * (which appends the channel event, if any, and records the user-stream
- * delivery counters for the stats endpoint). Throws if any hub fails.
+ * Hands events (of one org) to their hubs in one round: one call per target
+ * user hub with that user's events in order, and one call to the org hub
+ * (channel events, counters), all in parallel. Throws if any hub fails.
  */
-export async function deliverEvent(env: Env, ev: OutboundEvent): Promise<DeliveryReport> {
-  const hubEvent: HubEvent = { id: ev.id, type: ev.type, ts: ev.ts, data: ev.data };
-  const userResults = await Promise.all(
-    ev.userIds.map(async (uid) => [uid, await userHub(env, ev.orgId, uid).publish(hubEvent)] as const),
-  );
-  const userStream: PublishResult[] = userResults.map(([, r]) => r);
-  const orgResult = await orgHub(env, ev.orgId).publish(
-    ev.channel ? { ...hubEvent, channel: ev.channel.name, scope: ev.channel.scope } : undefined,
-    { type: ev.type, results: userStream },
-  );
-  return {
-    reached: userStream.reduce((n, r) => n + r.delivered, 0) + (orgResult?.delivered ?? 0),
-    userSeqs: Object.fromEntries(userResults.map(([uid, r]) => [uid, r.seq])),
-    ...(orgResult && { orgSeq: orgResult.seq }),
-  };
+export async function deliverToHubs(env: Env, events: OutboundEvent[], refreshUnread: string[] = []): Promise<DeliveryReport[]> {
+  if (events.length === 0 && refreshUnread.length === 0) return [];
+  const orgId = events[0]?.orgId;
+  const hubEvent = (ev: OutboundEvent): HubEvent => ({
+    id: ev.id,
+    type: ev.type,
+    ts: ev.ts,
+    data: ev.data,
+    ...(ev.channel && { channel: ev.channel.name, scope: ev.channel.scope }),
+  });
+  const perUser = new Map<string, OutboundEvent[]>();
+  for (const ev of events) {
+    for (const uid of new Set(ev.userIds)) {
+      let mine = perUser.get(uid);
+      if (!mine) perUser.set(uid, (mine = []));
+      mine.push(ev);
+    }
+  }
+  const refresh = new Set(refreshUnread);
+  const byOrg = orgId ?? "";
+  const userCalls = [...perUser].map(async ([uid, mine]) => {
+    const results = await userHub(env, byOrg, uid).publishMany(
+      mine.map(({ id, type, ts, data }) => ({ id, type, ts, data })),
+      { refreshUnread: refresh.delete(uid) },
+    );
+    return { uid, mine, results };
+  });
+  // Badges of users who got no event in this delivery (e.g. read-all).
+  const refreshCalls = [...refresh].map((uid) => userHub(env, byOrg, uid).refreshUnread());
+  const orgCall = events.length > 0 ? orgHub(env, byOrg).publishMany(events.map((ev) => ({ event: hubEvent(ev), userIds: ev.userIds }))) : Promise.resolve([]);
+  const [users, orgResults] = await Promise.all([Promise.all(userCalls), orgCall, Promise.all(refreshCalls)]);
+  const reports = new Map<string, DeliveryReport>(events.map((ev) => [ev.id, { reached: 0, userSeqs: {} }]));
+  for (const { uid, mine, results } of users) {
+    mine.forEach((ev, i) => {
+      const report = reports.get(ev.id)!;
+      report.reached += results[i]!.delivered;
+      report.userSeqs[uid] = results[i]!.seq;
+    });
+  }
+  events.forEach((ev, i) => {
+    const org = orgResults[i];
+    if (!org) return;
+    const report = reports.get(ev.id)!;
+    report.reached += org.delivered;
+    report.orgSeq = org.seq;
+  });
+  return events.map((ev) => reports.get(ev.id)!);
 }
 
 /** Seconds a client should wait before retrying after a hub was unreachable. */
@@ -215,11 +264,11 @@ export const REALTIME_RETRY_AFTER_SECONDS = 2;
  * the events stay unpublished for a retry or the sweep, and this throws 503
  * `REALTIME_UNAVAILABLE` with Retry-After.
  */
-export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[]): Promise<DeliveryReport[]> {
-  if (events.length === 0) return [];
+export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[], options: DeliverOptions = {}): Promise<DeliveryReport[]> {
+  if (events.length === 0 && !options.refreshUnread?.length) return [];
   let reports: DeliveryReport[];
   try {
-    reports = await Promise.all(events.map((ev) => deliverEvent(env, ev)));
+    reports = await deliverToHubs(env, events, options.refreshUnread);
   } catch (err) {
     console.error("herald: realtime delivery failed; the events stay queued for retry", err);
     throw new AppError(
@@ -230,14 +279,33 @@ export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[]): 
       { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
     );
   }
+  try {
+    await enqueueDeliveries(env, options.queue ?? []);
+  } catch (err) {
+    console.error("herald: queuing deliveries failed; the events stay unpublished for retry", err);
+    throw new AppError(
+      503,
+      ErrorCode.SERVICE_UNAVAILABLE,
+      "The change is saved but its deliveries are not queued yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
+      { eventIds: events.map((e) => e.id) },
+      { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
+    );
+  }
+  if (events.length === 0) return reports;
   // Webhook endpoints subscribed to these events get their deliveries queued
   // (idempotent per endpoint and event, so a re-delivery never doubles them).
-  await enqueueWebhookDeliveries(env, db, events);
+  if (!options.webhooksPlanned) await enqueueWebhookDeliveries(env, db, events);
+  await markPublished(db, events);
+  return reports;
+}
+
+/** Marks events published: the sweep leaves them alone from now on. */
+export async function markPublished(db: Db, events: OutboundEvent[]): Promise<void> {
+  if (events.length === 0) return;
   await db
     .update(realtimeEvents)
     .set({ publishedAt: new Date() })
     .where(inArray(realtimeEvents.id, events.map((e) => e.id)));
-  return reports;
 }
 
 /** Rebuilds outbound events from their D1 rows. */
@@ -271,8 +339,14 @@ export async function publishPendingFor(env: Env, db: Db, orgId: string, source:
     .select()
     .from(realtimeEvents)
     .where(and(eq(realtimeEvents.orgId, orgId), eq(realtimeEvents.source, source), isNull(realtimeEvents.publishedAt)))
-    .orderBy(realtimeEvents.createdAt, realtimeEvents.id);
-  for (const ev of await loadEvents(db, rows)) await deliverEvents(env, db, [ev]);
+    .orderBy(realtimeEvents.createdAt, sql`rowid`);
+  const events = await loadEvents(db, rows);
+  await deliverEvents(env, db, events, { refreshUnread: inboxUsers(events) });
+}
+
+/** Users whose inbox the events change (their badge is re-sent). */
+function inboxUsers(events: OutboundEvent[]): string[] {
+  return [...new Set(events.filter((e) => e.type.startsWith("notification:")).flatMap((e) => e.userIds))];
 }
 
 /** Cron: re-delivers events left unpublished for longer than `olderThanMs`, oldest first. */
@@ -281,13 +355,14 @@ export async function sweepUnpublished(env: Env, db: Db, olderThanMs = 10_000, l
     .select()
     .from(realtimeEvents)
     .where(and(isNull(realtimeEvents.publishedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
-    .orderBy(realtimeEvents.createdAt, realtimeEvents.id)
+    // rowid: insertion order, for the events of one batch (same created_at).
+    .orderBy(realtimeEvents.createdAt, sql`rowid`)
     .limit(limit);
   let delivered = 0;
   let failed = 0;
   for (const ev of await loadEvents(db, rows)) {
     try {
-      await deliverEvents(env, db, [ev]);
+      await deliverEvents(env, db, [ev], { refreshUnread: inboxUsers([ev]) });
       delivered++;
     } catch {
       failed++;

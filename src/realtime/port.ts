@@ -1,7 +1,15 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
-import { deliverEvents, eventStatements, publishPendingFor, type DeliveryReport, type EventGuard, type OutboundEvent } from "./outbox";
+import {
+  deliverEvents,
+  eventStatements,
+  publishPendingFor,
+  type DeliverOptions,
+  type DeliveryReport,
+  type EventGuard,
+  type OutboundEvent,
+} from "./outbox";
 
 /**
  * What a domain service needs from realtime: rows for its batch, delivery
@@ -10,14 +18,14 @@ import { deliverEvents, eventStatements, publishPendingFor, type DeliveryReport,
  */
 export interface RealtimePort {
   statements(ev: OutboundEvent, guard?: EventGuard): BatchItem<"sqlite">[];
-  deliver(events: OutboundEvent[]): Promise<DeliveryReport[]>;
+  deliver(events: OutboundEvent[], options?: DeliverOptions): Promise<DeliveryReport[]>;
   finishPending(orgId: string, source: string): Promise<void>;
 }
 
 export function realtimePort(env: Env, db: Db, config: Config): RealtimePort {
   return {
     statements: (ev, guard) => eventStatements(db, ev, config.eventTtlSeconds, { guard }),
-    deliver: (events) => deliverEvents(env, db, events),
+    deliver: (events, options) => deliverEvents(env, db, events, options),
     finishPending: (orgId, source) => publishPendingFor(env, db, orgId, source),
   };
 }

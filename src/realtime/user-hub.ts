@@ -70,25 +70,62 @@ export class UserHub extends HubBase {
     }
   }
 
-  /** Appends an event to this user's stream and sends it to every device. Idempotent by event id. */
+  /**
+   * Appends events to this user's stream, in order, and sends each to every
+   * device: one call per delivery, whatever the number of events (an alert and
+   * the notification it caused). Idempotent by event id. With `refreshUnread`
+   * the `unread:count` badge follows (see refreshUnread).
+   */
+  async publishMany(events: HubEvent[], options: { refreshUnread?: boolean } = {}): Promise<PublishResult[]> {
+    const sockets = this.sockets();
+    const results = events.map((event): PublishResult => {
+      const { seq, frame, duplicate } = this.append(event);
+      if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
+      let delivered = 0;
+      for (const { ws } of sockets) if (this.send(ws, frame)) delivered++;
+      return { seq, delivered, duplicate, latencyMs: Math.max(0, Date.now() - event.ts) };
+    });
+    if (options.refreshUnread) this.ctx.waitUntil(this.refreshUnread());
+    return results;
+  }
+
+  /** Appends one event and sends it to every device. Idempotent by event id. */
   async publish(event: HubEvent): Promise<PublishResult> {
-    const { seq, frame, duplicate } = this.append(event);
-    if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
-    let delivered = 0;
-    for (const { ws } of this.sockets()) if (this.send(ws, frame)) delivered++;
-    return { seq, delivered, duplicate, latencyMs: Math.max(0, Date.now() - event.ts) };
+    return (await this.publishMany([event]))[0]!;
   }
 
-  /** Sends a state frame (e.g. `unread:count`) to every device: not logged, not replayed. */
-  async pushState(type: string, data: unknown): Promise<number> {
-    const frame: StateFrame = { type, stream: "user", ts: new Date().toISOString(), data };
-    const text = JSON.stringify(frame);
-    let delivered = 0;
-    for (const { ws } of this.sockets()) if (this.send(ws, text)) delivered++;
-    return delivered;
+  /**
+   * Sends the current `unread:count` (a state frame: not logged, not
+   * replayed) to every device, after an inbox change. Reads D1 only while a
+   * device is connected (every connect gets the badge anyway), and coalesces:
+   * changes arriving while a read is in flight cause one more read, not one each.
+   */
+  async refreshUnread(): Promise<void> {
+    if (this.#unreadInFlight) {
+      this.#unreadAgain = true;
+      return this.#unreadInFlight;
+    }
+    this.#unreadInFlight = (async () => {
+      try {
+        do {
+          this.#unreadAgain = false;
+          const sockets = this.sockets();
+          if (sockets.length === 0) return;
+          const text = await this.#unreadFrame(sockets[0]!.att);
+          if (text) for (const { ws } of this.sockets()) this.send(ws, text);
+        } while (this.#unreadAgain);
+      } finally {
+        this.#unreadInFlight = undefined;
+      }
+    })();
+    return this.#unreadInFlight;
   }
 
-  async #sendUnreadCount(ws: WebSocket, att: Attachment): Promise<void> {
+  #unreadInFlight: Promise<void> | undefined;
+  #unreadAgain = false;
+
+  /** The `unread:count` frame of this hub's user, read from D1 (undefined if the read failed: logged). */
+  async #unreadFrame(att: Attachment): Promise<string | undefined> {
     try {
       const counts = await unreadCounts(getDb(this.env), att.org, [att.uid]);
       const frame: StateFrame<UnreadCountData> = {
@@ -97,10 +134,16 @@ export class UserHub extends HubBase {
         ts: new Date().toISOString(),
         data: counts.get(att.uid) ?? { count: 0, unseen: 0 },
       };
-      this.send(ws, JSON.stringify(frame));
+      return JSON.stringify(frame);
     } catch (err) {
-      console.error(`${this.logPrefix} could not send the unread count:`, err);
+      console.error(`${this.logPrefix} could not read the unread count:`, err);
+      return undefined;
     }
+  }
+
+  async #sendUnreadCount(ws: WebSocket, att: Attachment): Promise<void> {
+    const text = await this.#unreadFrame(att);
+    if (text) this.send(ws, text);
   }
 
   /** This user's open connections. */

@@ -3,7 +3,6 @@ import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { realtimePort } from "../realtime/port";
 import type { AlertDeps } from "../services/alerts";
-import { adminsOf, notifyUsers } from "../services/notifications";
 import type { AppEnv } from "../types";
 import type { Context } from "hono";
 import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
@@ -42,13 +41,10 @@ function deps(c: Context<AppEnv>): AlertDeps {
   const config = getConfig(c.env);
   const db = getDb(c.env);
   const realtime = realtimePort(c.env, db, config);
-  const notificationDeps = { env: c.env, db, config, realtime };
   return {
     db,
     realtime,
-    notify: async (orgId, to, input, source) => {
-      await notifyUsers(notificationDeps, orgId, to === "admins" ? await adminsOf(db, orgId) : to, input, source);
-    },
+    notifications: { env: c.env, db, config, realtime },
     limits: { maxAlertDataBytes: config.maxAlertDataBytes },
   };
 }

@@ -1,4 +1,4 @@
-import { and, asc, avg, count, desc, eq, gte, inArray, isNull, like, lt, or, sql, sum, type SQL } from "drizzle-orm";
+import { and, asc, avg, count, desc, eq, gte, inArray, isNull, lt, or, sql, sum, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
@@ -23,7 +23,16 @@ import { Channels, Events } from "../realtime/protocol";
 import type { Claims } from "../types";
 import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";
-import type { NotifyInput } from "./notifications";
+import {
+  finishNotifications,
+  loadNotifyContext,
+  notificationStatements,
+  notifyUsers,
+  planNotifications,
+  requeueDeliveriesOfSource,
+  type NotificationDeps,
+  type NotifyInput,
+} from "./notifications";
 import { findUser } from "./users";
 
 /**
@@ -33,17 +42,11 @@ import { findUser } from "./users";
  * hook realtime publishing and notifications onto the mutations below.
  */
 
-/**
- * Creates notifications for an alert cause; idempotent per (user, source).
- * `"admins"` means the org's admins in the directory.
- */
-export type AlertNotifier = (orgId: string, to: string[] | "admins", input: NotifyInput, source: string) => Promise<void>;
-
 /** What the alert service works with: D1, realtime publishing, notifications, limits. */
 export interface AlertDeps {
   db: Db;
   realtime: RealtimePort;
-  notify: AlertNotifier;
+  notifications: NotificationDeps;
   limits: { maxAlertDataBytes: number };
 }
 
@@ -51,9 +54,8 @@ function subjectLabel(alert: Alert): string {
   return alert.subject?.name ?? alert.subject?.email ?? alert.subject?.id ?? "an unnamed subject";
 }
 
-/** `alert.new` for the assignee and recipients, or for the org's admins when it has neither. */
-async function notifyNewAlert(deps: AlertDeps, alert: Alert): Promise<void> {
-  const people = [...new Set([alert.assigneeId, ...alert.recipients].filter((id): id is string => Boolean(id)))];
+/** The `alert.new` notification (for the assignee and recipients, or the org's admins when it has neither). */
+function newAlertNotice(alert: Alert): NotifyInput {
   const content = renderTemplate("alert.new", {
     priority: alert.priority,
     title: alert.title,
@@ -61,12 +63,7 @@ async function notifyNewAlert(deps: AlertDeps, alert: Alert): Promise<void> {
     alertType: alert.alertType,
     confidence: alert.confidence ?? "n/a",
   });
-  await deps.notify(
-    alert.organizationId,
-    people.length > 0 ? people : "admins",
-    { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
-    `alert:${alert.id}:new`,
-  );
+  return { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } };
 }
 
 /** `alert.assigned` for the new assignee. */
@@ -78,7 +75,8 @@ async function notifyAssigned(deps: AlertDeps, alert: Alert, actor: Claims, chan
     priority: alert.priority,
     subjectName: subjectLabel(alert),
   });
-  await deps.notify(
+  await notifyUsers(
+    deps.notifications,
     alert.organizationId,
     [alert.assigneeId],
     { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
@@ -190,8 +188,12 @@ async function loadVisible(db: Db, actor: Claims, id: string): Promise<AlertRow>
   return row;
 }
 
-async function requireAssignable(db: Db, orgId: string, agentId: string): Promise<void> {
-  const user = await findUser(db, orgId, agentId);
+async function requireAssignableIn(db: Db, orgId: string, agentId: string): Promise<void> {
+  requireAssignable(await findUser(db, orgId, agentId), agentId);
+}
+
+/** 422 UNKNOWN_ASSIGNEE unless the directory row is a person (not a service). */
+function requireAssignable(user: { role: string } | undefined, agentId: string): void {
   if (!user || user.role === "service") {
     throw new AppError(422, ErrorCode.UNKNOWN_ASSIGNEE, `${agentId} is not a person in your organization's directory`, {
       agentId,
@@ -239,10 +241,15 @@ export async function createAlert(
       limit: limits.maxAlertDataBytes,
     });
   }
-  if (input.assigneeId) await requireAssignable(db, actor.org, input.assigneeId);
+  // One D1 round trip reads everything the create decides on: the
+  // assignee's and recipients' directory rows (or the admins') and
+  // preferences, and the org's webhook endpoints.
+  const people = [...new Set([input.assigneeId, ...input.recipients].filter((id): id is string => Boolean(id)))];
+  const context = await loadNotifyContext(db, actor.org, people.length > 0 ? people : "admins");
+  if (input.assigneeId) requireAssignable(context.people.get(input.assigneeId), input.assigneeId);
 
   const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
-  let event: OutboundEvent | undefined;
+  let after: (() => Promise<unknown>) | undefined;
   const result = await runIdempotent<Alert>(
     db,
     request,
@@ -289,17 +296,23 @@ export async function createAlert(
         statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId })));
       }
       const alert = toAlert(row);
-      event = alertEvent(Events.alertNew, alert, now);
-      statements.push(...realtime.statements(event));
+      const event = alertEvent(Events.alertNew, alert, now);
+      // The notifications it causes are written in the same batch; their
+      // events share the alert's source, so a retry finishes them together.
+      const plan = planNotifications(deps.notifications, context, newAlertNotice(alert), `alert:${id}:new`, now, `alert:${id}`);
+      const notices = notificationStatements(deps.notifications, context, plan, [event], now);
+      statements.push(...realtime.statements(event), ...notices.statements);
+      after = () => finishNotifications(deps.notifications, plan, notices.webhookDeliveries, [event]);
       return { statements, body: alert };
     },
     now,
   );
-  // After the commit: the hubs, then the notifications. A replay finishes what
-  // the first attempt may have left undone (both steps are idempotent).
-  if (result.replayed) await realtime.finishPending(actor.org, `alert:${result.body.id}`);
-  else if (event) await realtime.deliver([event]);
-  await notifyNewAlert(deps, result.body);
+  // After the commit: every event to the hubs in one round, then the queued
+  // deliveries. A replay finishes what the first attempt may have left undone.
+  if (result.replayed) {
+    await realtime.finishPending(actor.org, `alert:${result.body.id}`);
+    await requeueDeliveriesOfSource(deps.notifications, actor.org, `alert:${result.body.id}:new`);
+  } else await after?.();
   return result;
 }
 
@@ -489,7 +502,7 @@ export async function assignAlert(
   if (current.status === "CONVERTED") {
     throw new AppError(409, ErrorCode.INVALID_TRANSITION, "A converted alert can no longer be assigned", { from: current.status });
   }
-  await requireAssignable(db, actor.org, input.agentId);
+  await requireAssignableIn(db, actor.org, input.agentId);
   const previous = current.assigneeId;
   const updated = await applyChange(
     deps,

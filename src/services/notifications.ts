@@ -4,18 +4,20 @@ import { getConfig, type Config } from "../config";
 import { getDb, type Db } from "../db/client";
 import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type PRIORITIES, type UserRow } from "../db/schema";
 import { MAX_QUEUE_DELAY_SECONDS } from "../delivery/backoff";
+import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
+import { enabledEndpointsQuery, planWebhookDeliveries, webhookDeliveryStatements, type WebhookEndpoint } from "../delivery/webhook-fanout";
+import { idList } from "../db/sql";
 import { renderEmail, renderSms } from "../delivery/email-templates";
-import type { DeliveryMessage } from "../delivery/types";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { newId } from "../lib/ids";
 import { jsonByteLength } from "../lib/json";
-import { userHub, type OutboundEvent } from "../realtime/outbox";
+import type { OutboundEvent } from "../realtime/outbox";
 import { realtimePort, type RealtimePort } from "../realtime/port";
 import { NotificationEvents } from "../realtime/protocol";
 import type { Claims } from "../types";
 import { runIdempotent, type IdempotencyRequest } from "./idempotency";
-import { effectiveFor } from "./preferences";
+import { effectiveFrom, preferenceRowsQuery, type EffectivePreferences } from "./preferences";
 import { route, type NotificationChannel } from "./routing";
 
 /**
@@ -96,30 +98,77 @@ const chunk = <T>(items: T[], size: number): T[][] => {
   return out;
 };
 
-async function directory(db: Db, orgId: string, userIds: string[]): Promise<Map<string, UserRow>> {
-  const rows: UserRow[] = [];
-  for (const ids of chunk(userIds, 90)) {
-    rows.push(...(await db.select().from(users).where(and(eq(users.orgId, orgId), inArray(users.id, ids)))));
-  }
-  return new Map(rows.map((u) => [u.id, u]));
+/**
+ * What planning notifications reads from D1, in one round trip (one
+ * `db.batch` of reads): the recipients' directory rows and preferences, the
+ * org's enabled webhook endpoints (for the events written with them) and,
+ * for an idempotent cause, who was already notified.
+ */
+export interface NotifyContext {
+  orgId: string;
+  /** The recipients: the users asked for, or the org's admins. */
+  userIds: string[];
+  people: Map<string, UserRow>;
+  prefs: Map<string, EffectivePreferences>;
+  endpoints: WebhookEndpoint[];
+  /** Recipients that already have a notification from `source`. */
+  alreadyNotified: Set<string>;
+}
+
+/** Loads a NotifyContext. `to` is a list of user ids or "admins" (the org's admins in the directory). */
+export async function loadNotifyContext(db: Db, orgId: string, to: string[] | "admins", source?: string): Promise<NotifyContext> {
+  const ids = to === "admins" ? [] : [...new Set(to)];
+  const admins = db.select({ id: users.id }).from(users).where(and(eq(users.orgId, orgId), eq(users.role, "admin")));
+  const [people, prefRows, endpoints, notified] = await db.batch([
+    db
+      .select()
+      .from(users)
+      .where(and(eq(users.orgId, orgId), to === "admins" ? eq(users.role, "admin") : inArray(users.id, idList(ids))))
+      .orderBy(users.id),
+    preferenceRowsQuery(db, orgId, to === "admins" ? sql`(${admins})` : ids),
+    enabledEndpointsQuery(db, orgId),
+    db
+      .select({ userId: notifications.userId })
+      .from(notifications)
+      .where(source === undefined ? sql`0` : and(eq(notifications.orgId, orgId), eq(notifications.source, source))),
+  ]);
+  const userIds = to === "admins" ? people.map((u) => u.id) : ids;
+  return {
+    orgId,
+    userIds,
+    people: new Map(people.map((u) => [u.id, u])),
+    prefs: effectiveFrom(prefRows, userIds),
+    endpoints,
+    alreadyNotified: new Set(notified.map((r) => r.userId)),
+  };
 }
 
 /** Everything one create writes, before the commit. */
-interface Plan {
+export interface NotificationPlan {
   notifications: NotificationRow[];
   deliveries: DeliveryRow[];
   events: OutboundEvent[];
 }
 
 /**
- * Decides rows for each recipient: the notification (in-app record), its
- * email/SMS deliveries (queued, deferred for quiet hours, or skipped with the
- * reason), and the `notification:new` event when realtime is on.
+ * Decides rows for each recipient not notified yet: the notification (in-app
+ * record), its email/SMS deliveries (queued, deferred for quiet hours, or
+ * skipped with the reason), and the `notification:new` event when realtime
+ * is on. No I/O: the context has what it needs.
  */
-async function plan(deps: NotificationDeps, orgId: string, userIds: string[], input: NotifyInput, source: string | null, now: Date): Promise<Plan> {
-  const [people, prefs] = await Promise.all([directory(deps.db, orgId, userIds), effectiveFor(deps.db, orgId, userIds)]);
+export function planNotifications(
+  deps: Pick<NotificationDeps, "config">,
+  ctx: NotifyContext,
+  input: NotifyInput,
+  source: string | null,
+  now: Date,
+  /** The source of the notification:new events (default: one per notification), e.g. the alert that caused them. */
+  eventSource?: string,
+): NotificationPlan {
+  const { orgId, people, prefs } = ctx;
+  const userIds = ctx.userIds.filter((id) => !ctx.alreadyNotified.has(id));
   const priority = input.priority ?? "MEDIUM";
-  const out: Plan = { notifications: [], deliveries: [], events: [] };
+  const out: NotificationPlan = { notifications: [], deliveries: [], events: [] };
   for (const userId of userIds) {
     const r = route({ type: input.type, priority, channels: input.channels }, prefs.get(userId)!, now);
     const row: NotificationRow = {
@@ -194,33 +243,55 @@ async function plan(deps: NotificationDeps, orgId: string, userIds: string[], in
         data: { notification: toNotification(row) },
         ts: now.getTime(),
         userIds: [userId],
-        source: `notification:${row.id}`,
+        source: eventSource ?? `notification:${row.id}`,
       });
     }
   }
   return out;
 }
 
-function planStatements(deps: NotificationDeps, p: Plan): BatchItem<"sqlite">[] {
+/**
+ * The statements of a plan for the caller's batch: notifications, deliveries,
+ * events, and the webhook deliveries of `events` (the plan's and any the
+ * caller adds, e.g. the alert's own) to the context's endpoints.
+ */
+export function notificationStatements(
+  deps: Pick<NotificationDeps, "db" | "realtime">,
+  ctx: NotifyContext,
+  p: NotificationPlan,
+  alsoEvents: OutboundEvent[] = [],
+  now = new Date(),
+): { statements: BatchItem<"sqlite">[]; webhookDeliveries: QueueableDelivery[] } {
   const db = deps.db;
-  return [
-    // A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
-    ...chunk(p.notifications, 5).map((rows) => db.insert(notifications).values(rows).onConflictDoNothing()),
-    ...chunk(p.deliveries, 5).map((rows) => db.insert(deliveries).values(rows).onConflictDoNothing()),
-    ...p.events.flatMap((ev) => deps.realtime.statements(ev)),
-  ];
+  const webhookRows = planWebhookDeliveries(ctx.endpoints, [...alsoEvents, ...p.events], now);
+  return {
+    statements: [
+      // A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
+      ...chunk(p.notifications, 5).map((rows) => db.insert(notifications).values(rows).onConflictDoNothing()),
+      ...chunk(p.deliveries, 5).map((rows) => db.insert(deliveries).values(rows).onConflictDoNothing()),
+      ...p.events.flatMap((ev) => deps.realtime.statements(ev)),
+      ...webhookDeliveryStatements(db, webhookRows),
+    ],
+    webhookDeliveries: webhookRows.map((r) => ({ id: r.id, orgId: r.orgId, status: r.status, scheduledFor: r.scheduledFor ?? null })),
+  };
 }
 
-/** Queues deliveries after the commit: now, or at the end of quiet hours (Queues delay is capped at 12 h; the consumer chains). */
-export async function enqueueDeliveries(env: Env, rows: Pick<DeliveryRow, "id" | "orgId" | "status" | "scheduledFor">[], now = Date.now()): Promise<void> {
-  const messages = rows
-    .filter((d) => d.status === "queued" || d.status === "deferred")
-    .map((d) => {
-      const wait = d.scheduledFor ? Math.ceil((d.scheduledFor.getTime() - now) / 1000) : 0;
-      const body: DeliveryMessage = { deliveryId: d.id, orgId: d.orgId };
-      return { body, ...(wait > 0 && { delaySeconds: Math.min(wait, MAX_QUEUE_DELAY_SECONDS) }) };
-    });
-  for (const batch of chunk(messages, 100)) await env.DELIVERY_QUEUE.sendBatch(batch);
+/**
+ * After the commit of a plan (and of `alsoEvents`, written in the same
+ * batch): the events to the hubs (with the recipients' badges), then the
+ * queued deliveries (email, SMS, webhooks), then the events are marked published.
+ */
+export async function finishNotifications(
+  deps: Pick<NotificationDeps, "realtime">,
+  p: NotificationPlan,
+  webhookDeliveries: QueueableDelivery[],
+  alsoEvents: OutboundEvent[] = [],
+) {
+  return deps.realtime.deliver([...alsoEvents, ...p.events], {
+    refreshUnread: [...new Set(p.notifications.map((n) => n.userId))],
+    queue: [...p.deliveries, ...webhookDeliveries],
+    webhooksPlanned: true,
+  });
 }
 
 /** The unread and unseen counts of users (non-archived, non-deleted). */
@@ -239,22 +310,6 @@ export async function unreadCounts(db: Db, orgId: string, userIds: string[]): Pr
     for (const r of rows) out.set(r.userId, { count: Number(r.count ?? 0), unseen: Number(r.unseen ?? 0) });
   }
   return out;
-}
-
-/**
- * Sends `unread:count` to every device of each user. A state frame, not a
- * logged event: only the latest value matters, and every (re)connect gets it too.
- */
-export async function pushUnreadCounts(env: Env, db: Db, orgId: string, userIds: string[]): Promise<void> {
-  const counts = await unreadCounts(db, orgId, userIds);
-  await Promise.all([...counts].map(([userId, c]) => userHub(env, orgId, userId).pushState(NotificationEvents.unreadCount, c)));
-}
-
-/** After a commit: realtime events, badges, outbound queue. */
-async function afterCommit(deps: NotificationDeps, orgId: string, p: Pick<Plan, "events" | "deliveries">, userIds: string[]): Promise<void> {
-  await deps.realtime.deliver(p.events);
-  await pushUnreadCounts(deps.env, deps.db, orgId, userIds);
-  await enqueueDeliveries(deps.env, p.deliveries);
 }
 
 /** Only admins and services create notifications (403 otherwise). */
@@ -287,12 +342,14 @@ export async function createNotifications(
     });
   }
   const source = idempotency ? `api:${idempotency.key}` : null;
-  const p = await plan(deps, actor.org, input.userIds, input, source, now);
+  const ctx = await loadNotifyContext(deps.db, actor.org, input.userIds);
+  const p = planNotifications(deps, ctx, input, source, now);
+  const { statements, webhookDeliveries } = notificationStatements(deps, ctx, p, [], now);
   const result = await runIdempotent(
     deps.db,
     idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/notifications" },
     () => ({
-      statements: planStatements(deps, p),
+      statements,
       body: {
         ids: p.notifications.map((n) => n.id),
         notifications: p.notifications.map((n) => ({ id: n.id, userId: n.userId, channels: n.channels })),
@@ -306,52 +363,51 @@ export async function createNotifications(
     await requeueDeliveriesOf(deps, actor.org, result.body.ids);
     return { body: result.body, replayed: true };
   }
-  await afterCommit(deps, actor.org, p, input.userIds);
+  await finishNotifications(deps, p, webhookDeliveries);
   return { body: result.body, replayed: false };
 }
 
 async function requeueDeliveriesOf(deps: NotificationDeps, orgId: string, notificationIds: string[]): Promise<void> {
-  for (const ids of chunk(notificationIds, 90)) {
-    const rows = await deps.db
-      .select()
-      .from(deliveries)
-      .where(and(eq(deliveries.orgId, orgId), inArray(deliveries.notificationId, ids), inArray(deliveries.status, ["queued", "deferred"])));
-    await enqueueDeliveries(deps.env, rows);
-  }
+  const rows = await deps.db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.orgId, orgId), inArray(deliveries.notificationId, idList(notificationIds)), inArray(deliveries.status, ["queued", "deferred"])));
+  await enqueueDeliveries(deps.env, rows);
+}
+
+/**
+ * Finishes the notifications of an internal cause (`source`) that a failed
+ * attempt may have left undone: their queued email/SMS deliveries. (Their
+ * realtime events share the cause's source and are finished with it.)
+ */
+export async function requeueDeliveriesOfSource(deps: NotificationDeps, orgId: string, source: string): Promise<void> {
+  const ids = await deps.db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(eq(notifications.orgId, orgId), eq(notifications.source, source)));
+  if (ids.length > 0) await requeueDeliveriesOf(deps, orgId, ids.map((r) => r.id));
 }
 
 /**
  * Creates notifications for internal causes (an alert, a disabled webhook).
  * `source` makes it idempotent per user: running it again creates nothing.
  */
-export async function notifyUsers(deps: NotificationDeps, orgId: string, userIds: string[], input: NotifyInput, source: string, now = new Date()): Promise<string[]> {
-  const unique = [...new Set(userIds)];
-  if (unique.length === 0) return [];
-  const p = await plan(deps, orgId, unique, input, source, now);
-  const existing = new Set<string>();
-  for (const ids of chunk(unique, 90)) {
-    const rows = await deps.db
-      .select({ userId: notifications.userId })
-      .from(notifications)
-      .where(and(eq(notifications.orgId, orgId), eq(notifications.source, source), inArray(notifications.userId, ids)));
-    for (const r of rows) existing.add(r.userId);
-  }
-  const fresh: Plan = {
-    notifications: p.notifications.filter((n) => !existing.has(n.userId)),
-    deliveries: p.deliveries.filter((d) => !existing.has(d.userId!)),
-    events: p.events.filter((e) => !existing.has(e.userIds[0]!)),
-  };
-  if (fresh.notifications.length === 0) return [];
-  const statements = planStatements(deps, fresh);
+export async function notifyUsers(
+  deps: NotificationDeps,
+  orgId: string,
+  to: string[] | "admins",
+  input: NotifyInput,
+  source: string,
+  now = new Date(),
+): Promise<string[]> {
+  if (to !== "admins" && to.length === 0) return [];
+  const ctx = await loadNotifyContext(deps.db, orgId, to, source);
+  const p = planNotifications(deps, ctx, input, source, now);
+  if (p.notifications.length === 0) return [];
+  const { statements, webhookDeliveries } = notificationStatements(deps, ctx, p, [], now);
   await deps.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  await afterCommit(deps, orgId, fresh, fresh.notifications.map((n) => n.userId));
-  return fresh.notifications.map((n) => n.id);
-}
-
-/** The admins of an organization in the directory. */
-async function adminsOf(db: Db, orgId: string): Promise<string[]> {
-  const rows = await db.select({ id: users.id }).from(users).where(and(eq(users.orgId, orgId), eq(users.role, "admin")));
-  return rows.map((r) => r.id);
+  await finishNotifications(deps, p, webhookDeliveries);
+  return p.notifications.map((n) => n.id);
 }
 
 /**
@@ -359,11 +415,9 @@ async function adminsOf(db: Db, orgId: string): Promise<string[]> {
  * whatever their priority and preferences route to). Returns the created ids.
  */
 export async function notifyOrgAdmins(env: Env, orgId: string, input: NotifyInput, source = `admins:${newId("src")}`): Promise<string[]> {
-  const deps = notificationDeps(env);
-  return notifyUsers(deps, orgId, await adminsOf(deps.db, orgId), input, source);
+  return notifyUsers(notificationDeps(env), orgId, "admins", input, source);
 }
 
-export { adminsOf };
 
 // ───────────────────────────── the inbox ─────────────────────────────
 
@@ -446,8 +500,7 @@ export async function changeNotification(deps: NotificationDeps, actor: Claims, 
     now,
   );
   await deps.db.batch([deps.db.update(notifications).set(set).where(eq(notifications.id, id)), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev]);
-  await pushUnreadCounts(deps.env, deps.db, actor.org, [actor.sub]);
+  await deps.realtime.deliver([ev], { refreshUnread: [actor.sub] });
   return change === "delete" ? null : toNotification(after);
 }
 
@@ -458,8 +511,7 @@ export async function markAll(deps: NotificationDeps, actor: Claims, what: "read
   const set = what === "read" ? { readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now.getTime()})` } : { seenAt: now };
   const ev = inboxEvent(actor, what === "read" ? NotificationEvents.read : NotificationEvents.seen, { all: true, at: now.toISOString() }, now);
   const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev]);
-  await pushUnreadCounts(deps.env, deps.db, actor.org, [actor.sub]);
+  await deps.realtime.deliver([ev], { refreshUnread: [actor.sub] });
   return { updated: res.meta.changes ?? 0 };
 }
 

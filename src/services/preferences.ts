@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { idList } from "../db/sql";
 import { preferences } from "../db/schema";
 import { forbidden } from "../errors";
 import type { Claims } from "../types";
@@ -116,20 +117,32 @@ export async function putOrgPreferences(db: Db, actor: Claims, settings: Prefere
   return settings;
 }
 
-/** Effective preferences of many users of one org, in two queries. */
-export async function effectiveFor(db: Db, orgId: string, userIds: string[]): Promise<Map<string, EffectivePreferences>> {
-  const rows: { userId: string; settings: Record<string, unknown> }[] = [];
-  const ids = [ORG_DEFAULTS, ...new Set(userIds)];
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < ids.length; i += 90) {
-    rows.push(
-      ...(await db
-        .select({ userId: preferences.userId, settings: preferences.settings })
-        .from(preferences)
-        .where(and(eq(preferences.orgId, orgId), inArray(preferences.userId, ids.slice(i, i + 90))))),
+/**
+ * The stored settings that apply to some users of one org (theirs and the org
+ * defaults), as one query that can join a `db.batch`. `userIds` is a list, or
+ * a subquery of user ids (e.g. the org's admins).
+ */
+export function preferenceRowsQuery(db: Db, orgId: string, userIds: readonly string[] | SQL) {
+  const who = Array.isArray(userIds) ? idList([ORG_DEFAULTS, ...userIds]) : undefined;
+  return db
+    .select({ userId: preferences.userId, settings: preferences.settings })
+    .from(preferences)
+    .where(
+      and(
+        eq(preferences.orgId, orgId),
+        who ? inArray(preferences.userId, who) : or(eq(preferences.userId, ORG_DEFAULTS), inArray(preferences.userId, userIds as SQL)),
+      ),
     );
-  }
+}
+
+/** Effective preferences of users from the rows preferenceRowsQuery read. */
+export function effectiveFrom(rows: { userId: string; settings: Record<string, unknown> }[], userIds: readonly string[]): Map<string, EffectivePreferences> {
   const byUser = new Map(rows.map((r) => [r.userId, r.settings as Preferences]));
   const org = byUser.get(ORG_DEFAULTS);
   return new Map(userIds.map((id) => [id, effective(org, byUser.get(id))]));
+}
+
+/** Effective preferences of many users of one org, in one query. */
+export async function effectiveFor(db: Db, orgId: string, userIds: string[]): Promise<Map<string, EffectivePreferences>> {
+  return effectiveFrom(await preferenceRowsQuery(db, orgId, userIds), userIds);
 }
