@@ -167,15 +167,7 @@ export abstract class HubBase extends DurableObject<Env> {
         frame TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS log_ts ON log (ts);
-      CREATE INDEX IF NOT EXISTS log_channel ON log (channel, seq);
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS counters (
-        type TEXT PRIMARY KEY,
-        publishes INTEGER NOT NULL,
-        sent INTEGER NOT NULL,
-        latency_sum INTEGER NOT NULL,
-        latency_max INTEGER NOT NULL
-      );
     `);
     this.migrate();
     void ctx.blockConcurrencyWhile(async () => {
@@ -226,15 +218,6 @@ export abstract class HubBase extends DurableObject<Env> {
     return this.#head;
   }
 
-  /** When this hub started counting (ms). */
-  protected countingSince(): number {
-    let since = this.getMeta("since");
-    if (!since) {
-      since = String(Date.now());
-      this.setMeta("since", since);
-    }
-    return Number(since);
-  }
 
   // ─────────────────────────── sockets ───────────────────────────
 
@@ -410,25 +393,6 @@ export abstract class HubBase extends DurableObject<Env> {
     if (seq % PRUNE_EVERY === 0) this.sql.exec("DELETE FROM log WHERE seq <= ?", seq - this.config.replayMaxEvents);
     this.armAlarm(Date.now() + this.config.replayRetentionSeconds * 1000);
     return { seq, frame: text, duplicate: false };
-  }
-
-  /** Adds one publish to the per-type counters behind the stats endpoint. */
-  protected count(type: string, sent: number, latencyMs: number, publishes = 1): void {
-    this.countingSince();
-    this.sql.exec(
-      `INSERT INTO counters (type, publishes, sent, latency_sum, latency_max) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (type) DO UPDATE SET publishes = publishes + excluded.publishes, sent = sent + excluded.sent,
-         latency_sum = latency_sum + excluded.latency_sum, latency_max = max(latency_max, excluded.latency_max)`,
-      type,
-      publishes,
-      sent,
-      latencyMs * publishes,
-      latencyMs,
-    );
-  }
-
-  protected counters(): { type: string; publishes: number; sent: number; latency_sum: number; latency_max: number }[] {
-    return this.sql.exec<{ type: string; publishes: number; sent: number; latency_sum: number; latency_max: number }>("SELECT * FROM counters").toArray();
   }
 
   /** The oldest seq that may still be replayed: within both the time and the count window. */

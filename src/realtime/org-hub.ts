@@ -88,6 +88,16 @@ export class OrgHub extends HubBase {
         queue TEXT,
         PRIMARY KEY (cid, channel, skey)
       );
+      CREATE INDEX IF NOT EXISTS log_channel ON log (channel, seq);
+      -- Per event type, behind GET /api/v1/realtime/stats.
+      CREATE TABLE IF NOT EXISTS counters (
+        type TEXT PRIMARY KEY,
+        publishes INTEGER NOT NULL,
+        sent INTEGER NOT NULL,
+        latency_sum INTEGER NOT NULL,
+        latency_max INTEGER NOT NULL
+      );
+      -- Ids of events already counted, so a re-delivery is not counted twice.
       CREATE TABLE IF NOT EXISTS counted (id TEXT PRIMARY KEY, ts INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS presence (
         user_id TEXT PRIMARY KEY,
@@ -333,7 +343,7 @@ export class OrgHub extends HubBase {
       if (socket && this.#matches(cid, event.channel ?? null, scope) && this.send(socket.ws, frame)) delivered++;
     }
     const latencyMs = Math.max(0, Date.now() - event.ts);
-    if (counted) this.count(event.type, delivered, latencyMs);
+    if (counted) this.#count(event.type, delivered, latencyMs);
     return { seq, delivered, duplicate, latencyMs };
   }
 
@@ -388,13 +398,48 @@ export class OrgHub extends HubBase {
       const fresh = this.#markCounted(event.id);
       if (fresh && !result?.duplicate) {
         const sent = (result?.delivered ?? 0) + userIds.reduce((n, uid) => n + this.#userConns(uid), 0);
-        this.count(event.type, sent, result?.latencyMs ?? Math.max(0, Date.now() - event.ts));
+        this.#count(event.type, sent, result?.latencyMs ?? Math.max(0, Date.now() - event.ts));
         if (event.type.startsWith("alert:")) alertChanged = true;
       }
       return result;
     });
     if (alertChanged) this.#statsDirty();
     return results;
+  }
+
+  // ─────────────────────────── counters ───────────────────────────
+
+  /** When this hub started counting (ms); cached, it never changes once set. */
+  #countingSince: number | undefined;
+
+  #since(): number {
+    if (this.#countingSince === undefined) {
+      let since = this.getMeta("since");
+      if (!since) {
+        since = String(Date.now());
+        this.setMeta("since", since);
+      }
+      this.#countingSince = Number(since);
+    }
+    return this.#countingSince;
+  }
+
+  /** Adds one publish to the per-type counters behind the stats endpoint. */
+  #count(type: string, sent: number, latencyMs: number): void {
+    this.#since();
+    this.sql.exec(
+      `INSERT INTO counters (type, publishes, sent, latency_sum, latency_max) VALUES (?, 1, ?, ?, ?)
+       ON CONFLICT (type) DO UPDATE SET publishes = publishes + 1, sent = sent + excluded.sent,
+         latency_sum = latency_sum + excluded.latency_sum, latency_max = max(latency_max, excluded.latency_max)`,
+      type,
+      sent,
+      latencyMs,
+      latencyMs,
+    );
+  }
+
+  #counters(): { type: string; publishes: number; sent: number; latency_sum: number; latency_max: number }[] {
+    return this.sql.exec<{ type: string; publishes: number; sent: number; latency_sum: number; latency_max: number }>("SELECT * FROM counters").toArray();
   }
 
   /** Counted ids older than the replay window are forgotten (inline, every COUNTED_PRUNE_EVERY counts: no alarm needed). */
@@ -464,10 +509,10 @@ export class OrgHub extends HubBase {
         channels.set(key, entry);
       }
     }
-    const counters = this.counters();
+    const counters = this.#counters();
     const publishes = counters.reduce((n, c) => n + c.publishes, 0);
     return {
-      since: new Date(this.countingSince()).toISOString(),
+      since: new Date(this.#since()).toISOString(),
       connections: { user, org: sockets.length, total: user + sockets.length },
       onlineUsers: online,
       channels: [...channels.values()].sort((a, b) => a.channel.localeCompare(b.channel)),
