@@ -204,7 +204,17 @@ export class OrgHub extends HubBase {
     return this.sql.exec<{ n: number }>("SELECT user_conns AS n FROM presence WHERE user_id = ?", userId).toArray()[0]?.n ?? 0;
   }
 
+  /** Sum of user_conns over the presence table, kept in memory (read once after a wake-up): admission needs it per upgrade. */
+  #userConnsTotal: number | undefined;
+
+  #userConnsSum(): number {
+    this.#userConnsTotal ??= this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
+    return this.#userConnsTotal;
+  }
+
   #touchPresence(userId: string, userConns: number, version?: number): void {
+    const total = this.#userConnsSum() - this.#userConns(userId) + userConns;
+    this.#userConnsTotal = total;
     this.sql.exec(
       `INSERT INTO presence (user_id, user_conns, version, last_seen_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET user_conns = excluded.user_conns, last_seen_at = excluded.last_seen_at,
@@ -229,8 +239,7 @@ export class OrgHub extends HubBase {
    * `exact` skips those, for the decision at the limit.
    */
   #totalConnections(exact = false): number {
-    const users = this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
-    return users + (exact ? this.sockets().length : this.socketCount());
+    return this.#userConnsSum() + (exact ? this.sockets().length : this.socketCount());
   }
 
   /** Whether `adding` more connections would pass the org-wide limit (exact only near it). */
@@ -498,7 +507,7 @@ export class OrgHub extends HubBase {
 
   async stats(): Promise<RealtimeStats> {
     const sockets = this.sockets();
-    const user = this.sql.exec<{ n: number | null }>("SELECT sum(user_conns) AS n FROM presence").toArray()[0]?.n ?? 0;
+    const user = this.#userConnsSum();
     const online = (await this.presence()).filter((p) => p.online).length;
     const channels = new Map<string, { channel: string; scope: Scope; subscribers: number }>();
     for (const { att } of sockets) {
