@@ -28,6 +28,20 @@ function remoteKeySet(url: URL, cacheSeconds: number): JWTVerifyGetKey {
   return keySet;
 }
 
+/**
+ * The HMAC key of a secret, imported once per isolate (the config, and so the
+ * secret's bytes, are cached per env) instead of once per verification.
+ */
+const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 /** Extracts the token from an `Authorization: Bearer …` header, or undefined when absent. */
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -58,7 +72,7 @@ export async function verifyToken(token: string, config: Config): Promise<Claims
         algorithms: JWKS_ALGORITHMS,
       }));
     } else {
-      ({ payload } = await jwtVerify(token, jwt.secret!, { ...options, algorithms: HMAC_ALGORITHMS }));
+      ({ payload } = await jwtVerify(token, await hmacKey(jwt.secret!), { ...options, algorithms: HMAC_ALGORITHMS }));
     }
   } catch (err) {
     if (err instanceof errors.JWTExpired) throw authError(ErrorCode.TOKEN_EXPIRED, "The token has expired");
