@@ -52,7 +52,7 @@ export const DEFAULTS = {
   /** Other REST calls per user per day (inbox, lists), Worker requests only. */
   restPerUserDay: 20,
   /** Herald's own per-operation counts, from the code (docs/COST.md, "Per-operation counts"). */
-  doRequestsPerAlert: 5,
+  doRequestsPerAlert: 2,
   doRequestsPerConnect: 3,
   doActiveMsPerRequest: 5,
   doRowsWrittenPerAlert: 25,
@@ -65,8 +65,12 @@ export const DEFAULTS = {
   cpuMsPerRest: 2,
   /** stats:updated: at most one per second per org while alerts flow (STATS_COALESCE_MS). */
   statsTicksPerOrgSecond: 1,
-  /** Rows the stats query reads per tick: "all" = 4 × every alert of the org (as the code is); a number = fixed (a windowed/incremental fix). */
-  statsRowsPerTick: "all",
+  /**
+   * Rows the stats query reads per tick: "window" = one scan of the org's
+   * alerts of the last 24 h (as the code is); "all" = 4 scans of every alert
+   * the org ever had (the code before issue 5); a number = fixed (incremental counters).
+   */
+  statsRowsPerTick: "window",
   /** Month since launch (alerts accumulate: the org's alert count grows every month). */
   month: 1,
   /** Bytes kept per alert in D1 (alert, history, notification; events expire after 24 h). */
@@ -88,7 +92,9 @@ export function costModel(over = {}) {
   const frames = users * p.framesPerUserDay * p.days;
   const statsTicks = p.orgs * p.statsTicksPerOrgSecond * p.hoursOnline * 3600 * p.days;
   const orgAlertsAvg = p.usersPerOrg * p.alertsPerUserDay * p.days * (p.month - 0.5);
-  const statsRows = statsTicks * (p.statsRowsPerTick === "all" ? 4 * orgAlertsAvg : Number(p.statsRowsPerTick));
+  const orgAlertsDay = p.usersPerOrg * p.alertsPerUserDay;
+  const rowsPerTick = p.statsRowsPerTick === "all" ? 4 * orgAlertsAvg : p.statsRowsPerTick === "window" ? orgAlertsDay : Number(p.statsRowsPerTick);
+  const statsRows = statsTicks * rowsPerTick;
   const over0 = (x, inc) => Math.max(0, x - inc);
 
   // Workers
