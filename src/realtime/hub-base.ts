@@ -272,6 +272,14 @@ export abstract class HubBase extends DurableObject<Env> {
     return out;
   }
 
+  /**
+   * Every socket of this hub by connection id, for hot loops (a socket whose
+   * close is still being processed is included: send() to it fails quietly).
+   */
+  protected liveSockets(): ReadonlyMap<string, LiveSocket> {
+    return this.#index();
+  }
+
   /** The open socket of a connection id, if any. */
   protected socketOf(cid: string): LiveSocket | undefined {
     const s = this.#index().get(cid);

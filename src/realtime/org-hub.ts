@@ -56,6 +56,9 @@ const STATS_WINDOW_MS = 24 * 3600 * 1000;
 /** How long hub-born events wait to be recorded in D1 together (ms). */
 const POLLING_FLUSH_MS = 50;
 
+/** Most users whose user-stream count the org hub keeps in memory (a cache of the presence table). */
+const USER_CONNS_CACHE_MAX = 50_000;
+
 /** How often (in counted events) the dedupe table of counted event ids is pruned. */
 const COUNTED_PRUNE_EVERY = 100;
 
@@ -73,8 +76,8 @@ export class OrgHub extends HubBase {
   protected readonly stream = "org" as const;
   /** Cache of the subs table: connection id → subscriptions. Rebuilt after a wake-up. */
   #subs: Map<string, Map<string, Subscription>> | undefined;
-  /** Channel → connections with at least one subscription to it: a fan-out visits only these. */
-  #byChannel = new Map<string, Set<string>>();
+  /** Channel → connection → its scopes on that channel: a fan-out visits only these. */
+  #byChannel = new Map<string, Map<string, Scope[]>>();
   /** Events born in this hub waiting to be recorded in D1 for polling clients (one batch per flush). */
   #pollingQueue: HubEvent[] = [];
 
@@ -125,11 +128,11 @@ export class OrgHub extends HubBase {
       let mine = map.get(row.cid);
       if (!mine) map.set(row.cid, (mine = new Map()));
       mine.set(`${row.channel}|${row.skey}`, { channel: row.channel, scope });
-      this.#indexChannel(row.cid, row.channel);
     }
     // Rows of sockets that vanished without a close event (e.g. a crash).
     for (const cid of new Set(stale)) this.sql.exec("DELETE FROM subs WHERE cid = ?", cid);
     this.#subs = map;
+    for (const [cid, mine] of map) for (const channel of new Set([...mine.values()].map((s) => s.channel))) this.#indexChannel(cid, channel);
     return map;
   }
 
@@ -156,19 +159,17 @@ export class OrgHub extends HubBase {
     }
   }
 
+  /** Sets a connection's scopes on a channel in the channel index from its subscriptions (none left: out of the index). */
   #indexChannel(cid: string, channel: string): void {
+    const scopes = [...(this.#subs?.get(cid)?.values() ?? [])].filter((s) => s.channel === channel).map((s) => s.scope);
     let cids = this.#byChannel.get(channel);
-    if (!cids) this.#byChannel.set(channel, (cids = new Set()));
-    cids.add(cid);
-  }
-
-  /** Drops a connection from a channel's index once it has no subscription to that channel left. */
-  #unindexChannel(cid: string, channel: string): void {
-    const mine = this.#subs?.get(cid);
-    if (mine && [...mine.values()].some((s) => s.channel === channel)) return;
-    const cids = this.#byChannel.get(channel);
-    cids?.delete(cid);
-    if (cids?.size === 0) this.#byChannel.delete(channel);
+    if (scopes.length > 0) {
+      if (!cids) this.#byChannel.set(channel, (cids = new Map()));
+      cids.set(cid, scopes);
+    } else if (cids) {
+      cids.delete(cid);
+      if (cids.size === 0) this.#byChannel.delete(channel);
+    }
   }
 
   #removeSubs(cid: string, subs: Subscription[]): void {
@@ -177,7 +178,7 @@ export class OrgHub extends HubBase {
       const skey = scopeKey(s.scope);
       this.sql.exec("DELETE FROM subs WHERE cid = ? AND channel = ? AND skey = ?", cid, s.channel, skey);
       mine?.delete(`${s.channel}|${skey}`);
-      this.#unindexChannel(cid, s.channel);
+      this.#indexChannel(cid, s.channel);
     }
   }
 
@@ -200,8 +201,17 @@ export class OrgHub extends HubBase {
     return this.userSocketCount(userId, excludeCid);
   }
 
+  /** user_conns by user: a read-through cache of the presence table (every write goes through #touchPresence). */
+  #userConnsCache = new Map<string, number>();
+
   #userConns(userId: string): number {
-    return this.sql.exec<{ n: number }>("SELECT user_conns AS n FROM presence WHERE user_id = ?", userId).toArray()[0]?.n ?? 0;
+    let n = this.#userConnsCache.get(userId);
+    if (n === undefined) {
+      n = this.sql.exec<{ n: number }>("SELECT user_conns AS n FROM presence WHERE user_id = ?", userId).toArray()[0]?.n ?? 0;
+      if (this.#userConnsCache.size >= USER_CONNS_CACHE_MAX) this.#userConnsCache.clear();
+      this.#userConnsCache.set(userId, n);
+    }
+    return n;
   }
 
   /** Sum of user_conns over the presence table, kept in memory (read once after a wake-up): admission needs it per upgrade. */
@@ -215,6 +225,7 @@ export class OrgHub extends HubBase {
   #touchPresence(userId: string, userConns: number, version?: number): void {
     const total = this.#userConnsSum() - this.#userConns(userId) + userConns;
     this.#userConnsTotal = total;
+    this.#userConnsCache.set(userId, userConns);
     this.sql.exec(
       `INSERT INTO presence (user_id, user_conns, version, last_seen_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET user_conns = excluded.user_conns, last_seen_at = excluded.last_seen_at,
@@ -347,9 +358,15 @@ export class OrgHub extends HubBase {
     const scope = event.scope ?? {};
     let delivered = 0;
     this.#subscriptions();
-    for (const cid of (event.channel !== undefined && this.#byChannel.get(event.channel)) || []) {
-      const socket = this.socketOf(cid);
-      if (socket && this.#matches(cid, event.channel ?? null, scope) && this.send(socket.ws, frame)) delivered++;
+    const subscribers = event.channel !== undefined ? this.#byChannel.get(event.channel) : undefined;
+    if (subscribers) {
+      // The hot loop of a fan-out: no per-socket lookups beyond two maps.
+      const live = this.liveSockets();
+      for (const [cid, scopes] of subscribers) {
+        if (!scopes.some((s) => scopesOverlap(scope, s))) continue;
+        const socket = live.get(cid);
+        if (socket && this.send(socket.ws, frame)) delivered++;
+      }
     }
     const latencyMs = Math.max(0, Date.now() - event.ts);
     if (counted) this.#count(event.type, delivered, latencyMs);
@@ -472,7 +489,7 @@ export class OrgHub extends HubBase {
    */
   #statsWatched(): boolean {
     this.#subscriptions();
-    for (const cid of this.#byChannel.get(Channels.stats) ?? []) if (this.socketOf(cid)) return true;
+    for (const cid of this.#byChannel.get(Channels.stats)?.keys() ?? []) if (this.socketOf(cid)) return true;
     return false;
   }
 
@@ -609,7 +626,7 @@ export class OrgHub extends HubBase {
     this.sql.exec("DELETE FROM subs WHERE cid = ?", att.cid);
     const channels = this.#channelsOf(att.cid);
     this.#subs?.delete(att.cid);
-    for (const channel of channels) this.#unindexChannel(att.cid, channel);
+    for (const channel of channels) this.#indexChannel(att.cid, channel);
     const after = this.#userConns(att.uid) + this.#orgSocketsOf(att.uid, att.cid);
     this.#touchPresence(att.uid, this.#userConns(att.uid));
     this.#presenceTransition(att.uid, after + 1, after);
