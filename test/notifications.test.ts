@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AckFrame, ErrorFrame, EventFrame, ServerFrame, StateFrame, UnreadCountData } from "../src/realtime/protocol";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
 import { connect, type TestSocket } from "./ws-helpers";
@@ -703,6 +703,31 @@ describe("preferences applied on creation", () => {
     expect(muted.notifications[0]!.channels).toEqual(["in_app"]);
     const unmuted = await notify(org.tokens.admin, body(["member1"], { type: "ops.note", priority: "HIGH" }));
     expect(unmuted.notifications[0]!.channels).toEqual(["in_app", "realtime", "email"]);
+  });
+
+  it("with realtime turned off, the email is still queued and the badge still updates; no notification:new is sent", async () => {
+    const org = await setupOrg();
+    await putUser(org, "member1", { email: "member1@example.com" });
+    await putMyPreferences(org.tokens.member, { channels: { realtime: false } });
+    const { socket, badge } = await device(org.tokens.member);
+    const queued: string[] = [];
+    const spy = vi.spyOn(env.DELIVERY_QUEUE, "sendBatch").mockImplementation(async (messages) => {
+      for (const m of messages) queued.push((m.body as { deliveryId: string }).deliveryId);
+      return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as unknown as QueueSendBatchResponse;
+    });
+    try {
+      const from = socket.frames.length;
+      const created = await notify(org.tokens.admin, body(["member1"], { priority: "HIGH" }));
+      expect(created.notifications[0]!.channels).toEqual(["in_app", "email"]);
+      const rows = await deliveriesOf(org.tokens.admin, created.ids[0]!);
+      expect(rows.map((r) => [r.channel, r.status])).toEqual([["email", "queued"]]);
+      expect(queued).toEqual([rows[0]!.id]);
+      await waitAfter(socket, from, countIs(badge.data.count + 1));
+      expect(socket.frames.slice(from).filter((f) => f.type === "notification:new")).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      socket.close();
+    }
   });
 
   it("org defaults apply where the user said nothing; the user's own setting wins", async () => {

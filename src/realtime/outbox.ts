@@ -189,7 +189,7 @@ export interface DeliveryReport {
 /** What a delivery does besides appending the events. */
 export interface DeliverOptions {
   /** Users whose `unread:count` badge changed: their hubs re-send it (see UserHub.refreshUnread). */
-  refreshUnread?: string[];
+  refreshUnread?: { orgId: string; userIds: string[] };
   /**
    * Deliveries the caller wrote in the same batch as the events (email, SMS,
    * webhooks): queued after the hubs, before the events are marked published.
@@ -207,9 +207,14 @@ export interface DeliverOptions {
  * user hub with that user's events in order, and one call to the org hub
  * (channel events, counters), all in parallel. Throws if any hub fails.
  */
-export async function deliverToHubs(env: Env, events: OutboundEvent[], refreshUnread: string[] = []): Promise<DeliveryReport[]> {
-  if (events.length === 0 && refreshUnread.length === 0) return [];
-  const orgId = events[0]?.orgId;
+export async function deliverToHubs(
+  env: Env,
+  events: OutboundEvent[],
+  refreshUnread: DeliverOptions["refreshUnread"] = undefined,
+): Promise<DeliveryReport[]> {
+  const orgId = events[0]?.orgId ?? refreshUnread?.orgId;
+  if (orgId === undefined) return [];
+  if (refreshUnread && refreshUnread.orgId !== orgId) throw new Error("deliverToHubs: one org per delivery");
   const hubEvent = (ev: OutboundEvent): HubEvent => ({
     id: ev.id,
     type: ev.type,
@@ -225,18 +230,19 @@ export async function deliverToHubs(env: Env, events: OutboundEvent[], refreshUn
       mine.push(ev);
     }
   }
-  const refresh = new Set(refreshUnread);
-  const byOrg = orgId ?? "";
+  const refresh = new Set(refreshUnread?.userIds);
   const userCalls = [...perUser].map(async ([uid, mine]) => {
-    const results = await userHub(env, byOrg, uid).publishMany(
+    // A user who gets events has the badge refreshed in the same call (and leaves `refresh`).
+    const refreshToo = refresh.delete(uid);
+    const results = await userHub(env, orgId, uid).publishMany(
       mine.map(({ id, type, ts, data }) => ({ id, type, ts, data })),
-      { refreshUnread: refresh.delete(uid) },
+      { refreshUnread: refreshToo },
     );
     return { uid, mine, results };
   });
-  // Badges of users who got no event in this delivery (e.g. read-all).
-  const refreshCalls = [...refresh].map((uid) => userHub(env, byOrg, uid).refreshUnread());
-  const orgCall = events.length > 0 ? orgHub(env, byOrg).publishMany(events.map((ev) => ({ event: hubEvent(ev), userIds: ev.userIds }))) : Promise.resolve([]);
+  // Badges of users who got no event in this delivery.
+  const refreshCalls = [...refresh].map((uid) => userHub(env, orgId, uid).refreshUnread());
+  const orgCall = events.length > 0 ? orgHub(env, orgId).publishMany(events.map((ev) => ({ event: hubEvent(ev), userIds: ev.userIds }))) : Promise.resolve([]);
   const [users, orgResults] = await Promise.all([Promise.all(userCalls), orgCall, Promise.all(refreshCalls)]);
   const reports = new Map<string, DeliveryReport>(events.map((ev) => [ev.id, { reached: 0, userSeqs: {} }]));
   for (const { uid, mine, results } of users) {
@@ -265,7 +271,7 @@ export const REALTIME_RETRY_AFTER_SECONDS = 2;
  * `REALTIME_UNAVAILABLE` with Retry-After.
  */
 export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[], options: DeliverOptions = {}): Promise<DeliveryReport[]> {
-  if (events.length === 0 && !options.refreshUnread?.length) return [];
+  // No events can still mean work: badges and queued deliveries (e.g. notifications with realtime turned off).
   let reports: DeliveryReport[];
   try {
     reports = await deliverToHubs(env, events, options.refreshUnread);
@@ -345,8 +351,9 @@ export async function publishPendingFor(env: Env, db: Db, orgId: string, source:
 }
 
 /** Users whose inbox the events change (their badge is re-sent). */
-function inboxUsers(events: OutboundEvent[]): string[] {
-  return [...new Set(events.filter((e) => e.type.startsWith("notification:")).flatMap((e) => e.userIds))];
+function inboxUsers(events: OutboundEvent[]): DeliverOptions["refreshUnread"] {
+  if (events.length === 0) return undefined;
+  return { orgId: events[0]!.orgId, userIds: [...new Set(events.filter((e) => e.type.startsWith("notification:")).flatMap((e) => e.userIds))] };
 }
 
 /** Cron: re-delivers events left unpublished for longer than `olderThanMs`, oldest first. */

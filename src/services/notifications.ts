@@ -145,6 +145,7 @@ export async function loadNotifyContext(db: Db, orgId: string, to: string[] | "a
 
 /** Everything one create writes, before the commit. */
 export interface NotificationPlan {
+  orgId: string;
   notifications: NotificationRow[];
   deliveries: DeliveryRow[];
   events: OutboundEvent[];
@@ -168,7 +169,7 @@ export function planNotifications(
   const { orgId, people, prefs } = ctx;
   const userIds = ctx.userIds.filter((id) => !ctx.alreadyNotified.has(id));
   const priority = input.priority ?? "MEDIUM";
-  const out: NotificationPlan = { notifications: [], deliveries: [], events: [] };
+  const out: NotificationPlan = { orgId, notifications: [], deliveries: [], events: [] };
   for (const userId of userIds) {
     const r = route({ type: input.type, priority, channels: input.channels }, prefs.get(userId)!, now);
     const row: NotificationRow = {
@@ -288,7 +289,7 @@ export async function finishNotifications(
   alsoEvents: OutboundEvent[] = [],
 ) {
   return deps.realtime.deliver([...alsoEvents, ...p.events], {
-    refreshUnread: [...new Set(p.notifications.map((n) => n.userId))],
+    refreshUnread: { orgId: p.orgId, userIds: [...new Set(p.notifications.map((n) => n.userId))] },
     queue: [...p.deliveries, ...webhookDeliveries],
     webhooksPlanned: true,
   });
@@ -500,7 +501,7 @@ export async function changeNotification(deps: NotificationDeps, actor: Claims, 
     now,
   );
   await deps.db.batch([deps.db.update(notifications).set(set).where(eq(notifications.id, id)), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev], { refreshUnread: [actor.sub] });
+  await deps.realtime.deliver([ev], { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
   return change === "delete" ? null : toNotification(after);
 }
 
@@ -511,7 +512,7 @@ export async function markAll(deps: NotificationDeps, actor: Claims, what: "read
   const set = what === "read" ? { readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now.getTime()})` } : { seenAt: now };
   const ev = inboxEvent(actor, what === "read" ? NotificationEvents.read : NotificationEvents.seen, { all: true, at: now.toISOString() }, now);
   const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev], { refreshUnread: [actor.sub] });
+  await deps.realtime.deliver([ev], { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
   return { updated: res.meta.changes ?? 0 };
 }
 
