@@ -218,7 +218,6 @@ export abstract class HubBase extends DurableObject<Env> {
     return this.#head;
   }
 
-
   // ─────────────────────────── sockets ───────────────────────────
 
   /** The attachment of a socket this hub accepted, or undefined for any other socket. */

@@ -419,7 +419,6 @@ export async function notifyOrgAdmins(env: Env, orgId: string, input: NotifyInpu
   return notifyUsers(notificationDeps(env), orgId, "admins", input, source);
 }
 
-
 // ───────────────────────────── the inbox ─────────────────────────────
 
 const notificationNotFound = (id: string) => notFound(ErrorCode.NOTIFICATION_NOT_FOUND, `No notification ${id} for you`);
