@@ -31,6 +31,9 @@ export class UserHub extends HubBase {
    * order): microseconds at start-up, +1 per report, so it also grows across restarts.
    */
   #reportVersion = Date.now() * 1000;
+  /** The badge read in flight (see refreshUnread), and whether another change arrived meanwhile. */
+  #unreadInFlight: Promise<void> | undefined;
+  #unreadAgain = false;
 
   #nextVersion(): number {
     return ++this.#reportVersion;
@@ -120,9 +123,6 @@ export class UserHub extends HubBase {
     })();
     return this.#unreadInFlight;
   }
-
-  #unreadInFlight: Promise<void> | undefined;
-  #unreadAgain = false;
 
   /** The `unread:count` frame of this hub's user, read from D1 (undefined if the read failed: logged). */
   async #unreadFrame(att: Attachment): Promise<string | undefined> {
