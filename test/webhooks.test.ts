@@ -85,6 +85,17 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+// The queue consumer keeps delivering in the background between tests (and
+// after the last one), when no test stubs fetch: answer this file's test
+// endpoints here, so nothing ever tries to resolve a .test host. Not a vi
+// spy, so restoreAllMocks leaves it in place; stubFetch layers on top of it.
+const networkFetch = globalThis.fetch.bind(globalThis);
+globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const url = input instanceof Request ? input.url : String(input);
+  if (url.includes("herald-hooks.test")) return new Response("no test is listening", { status: 503 });
+  return networkFetch(input, init);
+}) as typeof fetch;
+
 // ─────────────── an independent Standard Webhooks verifier (WebCrypto only) ───────────────
 
 function fromBase64(b64: string): Uint8Array {
