@@ -69,3 +69,20 @@ export const forbidden = (message = "Your role may not do this") =>
   new AppError(403, ErrorCode.FORBIDDEN, message);
 export const badRequest = (code: ErrorCode, message: string, details?: unknown) =>
   new AppError(400, code, message, details);
+
+/** Seconds a client should wait before retrying a change whose side effects are not confirmed yet. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * 503 for a change that is saved but whose realtime delivery or queued work
+ * is not confirmed yet: the events stay unpublished, so an idempotent retry or
+ * the cron sweep finishes them. `what` completes "The change is saved but …".
+ */
+export const notYetDelivered = (code: ErrorCode, what: string, eventIds: string[]) =>
+  new AppError(
+    503,
+    code,
+    `The change is saved but ${what}; retry with the same Idempotency-Key, or rely on automatic re-delivery`,
+    { eventIds },
+    { "Retry-After": String(RETRY_AFTER_SECONDS) },
+  );

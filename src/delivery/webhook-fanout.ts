@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
-import { AppError, ErrorCode } from "../errors";
+import { ErrorCode, notYetDelivered } from "../errors";
 import { newId } from "../lib/ids";
 import type { OutboundEvent } from "../realtime/outbox";
 import { Events, NotificationEvents } from "../realtime/protocol";
@@ -176,12 +176,6 @@ export async function enqueueWebhookDeliveries(env: Env, db: Db, events: Outboun
     await insertAndEnqueueWebhookDeliveries(env, db, planWebhookDeliveries(endpoints, events, new Date()));
   } catch (err) {
     console.error("herald: queuing webhook deliveries failed; the events stay unpublished for retry", err);
-    throw new AppError(
-      503,
-      ErrorCode.SERVICE_UNAVAILABLE,
-      "The change is saved but its webhook deliveries are not queued yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
-      { eventIds: events.map((e) => e.id) },
-      { "Retry-After": "2" },
-    );
+    throw notYetDelivered(ErrorCode.SERVICE_UNAVAILABLE, "its webhook deliveries are not queued yet", events.map((e) => e.id));
   }
 }

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { alerts, realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
-import { AppError, ErrorCode } from "../errors";
+import { ErrorCode, notYetDelivered } from "../errors";
 import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
 import { enqueueWebhookDeliveries } from "../delivery/webhook-fanout";
 import type { HubEvent } from "./hub-base";
@@ -262,9 +262,6 @@ export async function deliverToHubs(
   return events.map((ev) => reports.get(ev.id)!);
 }
 
-/** Seconds a client should wait before retrying after a hub was unreachable. */
-export const REALTIME_RETRY_AFTER_SECONDS = 2;
-
 /**
  * Delivers events (already in D1) and marks them published. If a hub fails,
  * the events stay unpublished for a retry or the sweep, and this throws 503
@@ -277,25 +274,13 @@ export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[], o
     reports = await deliverToHubs(env, events, options.refreshUnread);
   } catch (err) {
     console.error("herald: realtime delivery failed; the events stay queued for retry", err);
-    throw new AppError(
-      503,
-      ErrorCode.REALTIME_UNAVAILABLE,
-      "The change is saved but realtime delivery is not confirmed yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
-      { eventIds: events.map((e) => e.id) },
-      { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
-    );
+    throw notYetDelivered(ErrorCode.REALTIME_UNAVAILABLE, "realtime delivery is not confirmed yet", events.map((e) => e.id));
   }
   try {
     await enqueueDeliveries(env, options.queue ?? []);
   } catch (err) {
     console.error("herald: queuing deliveries failed; the events stay unpublished for retry", err);
-    throw new AppError(
-      503,
-      ErrorCode.SERVICE_UNAVAILABLE,
-      "The change is saved but its deliveries are not queued yet; retry with the same Idempotency-Key, or rely on automatic re-delivery",
-      { eventIds: events.map((e) => e.id) },
-      { "Retry-After": String(REALTIME_RETRY_AFTER_SECONDS) },
-    );
+    throw notYetDelivered(ErrorCode.SERVICE_UNAVAILABLE, "its deliveries are not queued yet", events.map((e) => e.id));
   }
   if (events.length === 0) return reports;
   // Webhook endpoints subscribed to these events get their deliveries queued
