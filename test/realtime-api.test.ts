@@ -387,6 +387,37 @@ describe("POST /api/v1/realtime/broadcast", () => {
       }
     });
   });
+    it("alerts: a queue that refuses answers 503 SERVICE_UNAVAILABLE + Retry-After, events stay unpublished; the retry queues the email once", async () => {
+      const { org, tokens } = await setupOrg();
+      const put = await call("PUT", "/api/v1/users/agent1", { token: tokens.admin, body: { role: "agent", email: "agent1@example.com" } });
+      expect(put.status, put.text).toBeLessThan(300);
+      const queued: string[] = [];
+      let refuse = true;
+      const queueSpy = vi.spyOn(env.DELIVERY_QUEUE, "sendBatch").mockImplementation(async (messages) => {
+        if (refuse) throw new Error("test: queue unavailable");
+        for (const m of messages) queued.push((m.body as { deliveryId: string }).deliveryId);
+        return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as unknown as QueueSendBatchResponse;
+      });
+      try {
+        const headers = { "Idempotency-Key": "alert-queue-down" };
+        const body = alertBody({ assigneeId: "agent1", priority: "HIGH" });
+        const failed = await call("POST", "/api/v1/alerts", { token: tokens.service, body, headers });
+        expect(failed.status, failed.text).toBe(503);
+        expect(failed.json.error.code).toBe("SERVICE_UNAVAILABLE");
+        expect(failed.headers.get("Retry-After")).toMatch(/^[1-9][0-9]*$/);
+        expect((await eventRows(org)).filter((r) => r.published_at === null).map((r) => r.type).sort()).toEqual(["alert:new", "notification:new"]);
+
+        refuse = false;
+        const retry = await call("POST", "/api/v1/alerts", { token: tokens.service, body, headers });
+        expect(retry.status, retry.text).toBe(201);
+        expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+        const email = await env.DB.prepare("SELECT id FROM deliveries WHERE org_id = ? AND channel = 'email'").bind(org).all<{ id: string }>();
+        expect(queued).toEqual(email.results.map((r) => r.id));
+        expect((await eventRows(org)).filter((r) => r.published_at === null)).toEqual([]);
+      } finally {
+        queueSpy.mockRestore();
+      }
+    });
 });
 
 // ───────────────────────────── cron sweep ─────────────────────────────
