@@ -494,7 +494,8 @@ export class OrgHub extends HubBase {
   }
 
   #statsDirty(): void {
-    if (this.getMeta("stats_due") || !this.#statsWatched()) return;
+    // The in-memory check first: with nobody on `stats`, a publish reads no storage here.
+    if (!this.#statsWatched() || this.getMeta("stats_due")) return;
     const last = Number(this.getMeta("stats_last") ?? 0);
     const due = Math.max(Date.now(), last + this.config.statsCoalesceMs);
     this.setMeta("stats_due", String(due));

@@ -207,11 +207,7 @@ export interface DeliverOptions {
  * user hub with that user's events in order, and one call to the org hub
  * (channel events, counters), all in parallel. Throws if any hub fails.
  */
-export async function deliverToHubs(
-  env: Env,
-  events: OutboundEvent[],
-  refreshUnread: DeliverOptions["refreshUnread"] = undefined,
-): Promise<DeliveryReport[]> {
+export async function deliverToHubs(env: Env, events: OutboundEvent[], refreshUnread?: DeliverOptions["refreshUnread"]): Promise<DeliveryReport[]> {
   const orgId = events[0]?.orgId ?? refreshUnread?.orgId;
   if (orgId === undefined) return [];
   if (refreshUnread && refreshUnread.orgId !== orgId) throw new Error("deliverToHubs: one org per delivery");

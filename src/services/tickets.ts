@@ -14,7 +14,6 @@ export interface Ticket {
 
 const WWW_AUTHENTICATE = { "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"' };
 
-
 /**
  * Issues a single-use ticket for opening a WebSocket without putting the
  * token in a URL (URLs end up in logs). Bound to the caller, valid
