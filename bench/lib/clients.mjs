@@ -10,6 +10,25 @@ import { io as ioClient } from "socket.io-client";
 import WebSocket from "ws";
 
 /** HS256 tokens `{sub, org, role, exp}` as Herald and the baseline both accept. */
+/**
+ * A connect attempt that settles once: `done(err)` or `done(null, value)`,
+ * or a timeout error after `timeoutMs`; `cleanup` runs on failure.
+ */
+function settleOnce(resolve, reject, timeoutMs, cleanup) {
+  let settled = false;
+  const done = (err, v) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (err) {
+      cleanup();
+      reject(err);
+    } else resolve(v);
+  };
+  const timer = setTimeout(() => done(new Error("connect timeout")), timeoutMs);
+  return done;
+}
+
 export class Tokens {
   #key;
   #cache = new Map();
@@ -63,21 +82,7 @@ export class HeraldConn {
   open(timeoutMs = CONNECT_TIMEOUT_MS) {
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const done = (err, v) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          try {
-            this.ws.terminate();
-          } catch {
-            // never opened
-          }
-          reject(err);
-        } else resolve(v);
-      };
-      const timer = setTimeout(() => done(new Error("connect timeout")), timeoutMs);
+      const done = settleOnce(resolve, reject, timeoutMs, () => this.terminate());
       const ws = new WebSocket(this.url, {
         headers: { Authorization: `Bearer ${this.token}` },
         perMessageDeflate: this.deflate,
@@ -156,17 +161,7 @@ export class SioConn {
   open(timeoutMs = CONNECT_TIMEOUT_MS) {
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const done = (err, v) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          this.socket.disconnect();
-          reject(err);
-        } else resolve(v);
-      };
-      const timer = setTimeout(() => done(new Error("connect timeout")), timeoutMs);
+      const done = settleOnce(resolve, reject, timeoutMs, () => this.socket?.disconnect());
       const socket = ioClient(this.baseUrl, {
         transports: ["websocket"],
         auth: { token: this.token },

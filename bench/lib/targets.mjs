@@ -96,6 +96,21 @@ function handle(name, child, baseUrl, logFile) {
 }
 
 /**
+ * Waits until a started target answers /health (after `before`, e.g. its
+ * ready file); a target that never does is stopped and the error rethrown.
+ */
+async function untilHealthy(t, child, timeoutMs, before) {
+  try {
+    await before?.();
+    await waitHttp(`${t.baseUrl}/health`, timeoutMs, () => childAlive(child));
+  } catch (err) {
+    await t.stop();
+    throw err;
+  }
+  return t;
+}
+
+/**
  * Starts a target; resolves with {name, label, kind, baseUrl, rootPid, stop()}.
  * `env` = {root, work, secret, bundleDir, config, logDir}.
  */
@@ -111,15 +126,7 @@ export async function startTarget(name, env) {
       env: { ...baseEnv, PORT: String(port), HOST: "127.0.0.1", JWT_SECRET: secret, NODE_ENV: "production" },
       logFile,
     });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const t = handle(name, child, baseUrl, logFile);
-    try {
-      await waitHttp(`${baseUrl}/health`, 30_000, () => childAlive(child));
-    } catch (err) {
-      await t.stop();
-      throw err;
-    }
-    return t;
+    return untilHealthy(handle(name, child, `http://127.0.0.1:${port}`, logFile), child, 30_000);
   }
 
   if (name === "miniflare") {
@@ -142,15 +149,10 @@ export async function startTarget(name, env) {
     fs.writeFileSync(specFile, JSON.stringify(spec));
     const child = spawnTarget([process.execPath, path.join(root, "bench/targets/miniflare-server.mjs"), specFile], { cwd: root, env: baseEnv, logFile });
     const t = handle(name, child, `http://127.0.0.1:${port}`, logFile);
-    try {
+    return untilHealthy(t, child, 30_000, async () => {
       const ready = await waitFile(readyFile, 90_000, child);
       t.baseUrl = ready.url.replace(/\/$/, "");
-      await waitHttp(`${t.baseUrl}/health`, 30_000, () => childAlive(child));
-    } catch (err) {
-      await t.stop();
-      throw err;
-    }
-    return t;
+    });
   }
 
   if (name === "wrangler") {
@@ -186,15 +188,7 @@ export async function startTarget(name, env) {
       ],
       { cwd: root, env: baseEnv, logFile },
     );
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const t = handle(name, child, baseUrl, logFile);
-    try {
-      await waitHttp(`${baseUrl}/health`, 120_000, () => childAlive(child));
-    } catch (err) {
-      await t.stop();
-      throw err;
-    }
-    return t;
+    return untilHealthy(handle(name, child, `http://127.0.0.1:${port}`, logFile), child, 120_000);
   }
   throw new Error(`unknown target ${name}`);
 }
