@@ -1,32 +1,62 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// The suite runs inside workerd with the real wrangler.toml bindings and the
-// very migrations `wrangler d1 migrations apply` uses.
+const configPath = "./wrangler.toml";
+const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
+
+// Two projects, both inside workerd with the real wrangler.toml bindings and the
+// very migrations `wrangler d1 migrations apply` uses:
+// - "herald": the suite, with test values for the vars it needs to reach;
+// - "deployed": wrangler.toml's top-level [vars] untouched (only the secret a
+//   deployment sets with `wrangler secret put`), proving what `wrangler deploy` ships.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            ENVIRONMENT: "test",
-            JWT_SECRET: "test-secret-test-secret-test-secret-0123",
-            CORS_ORIGINS: "https://app.example.com",
-            ALLOWED_ORIGINS: "https://app.example.com",
-            // Smaller than production so tests can reach them (test/realtime-*.test.ts).
-            MAX_CONNECTIONS_PER_ORG: "40",
-            REPLAY_MAX_EVENTS: "50",
-          },
-          // A smaller budget than wrangler.toml's so test/rate-limit.test.ts can exhaust it.
-          ratelimits: { API_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 100, period: 60 } } },
-        },
-      }),
-    ],
     test: {
-      setupFiles: ["./test/apply-migrations.ts"],
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ENVIRONMENT: "test",
+                  JWT_SECRET,
+                  CORS_ORIGINS: "https://app.example.com",
+                  ALLOWED_ORIGINS: "https://app.example.com",
+                  // Webhook tests post to local listeners; test/webhooks.test.ts turns it off where it tests the SSRF guard.
+                  ALLOW_INSECURE_WEBHOOKS: "true",
+                  // Smaller than production so tests can reach them (test/realtime-*.test.ts).
+                  MAX_CONNECTIONS_PER_ORG: "40",
+                  REPLAY_MAX_EVENTS: "50",
+                },
+                // A smaller budget than wrangler.toml's so test/rate-limit.test.ts can exhaust it.
+                ratelimits: { API_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 100, period: 60 } } },
+              },
+            }),
+          ],
+          test: {
+            name: "herald",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/deployed/**"],
+            setupFiles: ["./test/apply-migrations.ts"],
+          },
+        },
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, JWT_SECRET } },
+            }),
+          ],
+          test: {
+            name: "deployed",
+            include: ["test/deployed/**/*.test.ts"],
+            setupFiles: ["./test/apply-migrations.ts"],
+          },
+        },
+      ],
     },
   };
 });

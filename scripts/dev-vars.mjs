@@ -18,3 +18,16 @@ export function loadDevVars() {
   }
   return vars;
 }
+
+/**
+ * What `npm run dev` runs with on top of wrangler.toml, whose top-level [vars]
+ * are production-safe (README, "Configuration"): the dev outbox, any browser
+ * origin, and webhooks to http:// and local listeners. A key set in .dev.vars
+ * wins over these.
+ */
+export const DEVELOPMENT_VARS = {
+  ENVIRONMENT: "development",
+  CORS_ORIGINS: "*",
+  ALLOWED_ORIGINS: "*",
+  ALLOW_INSECURE_WEBHOOKS: "true",
+};

@@ -2,15 +2,20 @@
 // `npm run dev`: local state only, no Cloudflare account needed.
 // 1. creates .dev.vars from .dev.vars.example on first run;
 // 2. applies the D1 migrations to the local database (.wrangler/state);
-// 3. starts `wrangler dev` (extra arguments are passed through, e.g. --port 8788).
+// 3. starts `wrangler dev` with the development vars (scripts/dev-vars.mjs) over
+//    wrangler.toml's production-safe ones; extra arguments are passed through,
+//    e.g. --port 8788.
 import { spawnSync } from "node:child_process";
-import { loadDevVars } from "./dev-vars.mjs";
+import { DEVELOPMENT_VARS, loadDevVars } from "./dev-vars.mjs";
 
-loadDevVars();
+const devVars = loadDevVars();
+const varArgs = Object.entries(DEVELOPMENT_VARS)
+  .filter(([key]) => !(key in devVars))
+  .flatMap(([key, value]) => ["--var", `${key}:${value}`]);
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const run = (args) => {
   const res = spawnSync("wrangler", args, { stdio: "inherit", env, shell: process.platform === "win32" });
   if (res.status !== 0) process.exit(res.status ?? 1);
 };
 run(["d1", "migrations", "apply", "DB", "--local"]);
-run(["dev", ...process.argv.slice(2)]);
+run(["dev", ...varArgs, ...process.argv.slice(2)]);

@@ -7,11 +7,15 @@ import { AppError, ErrorCode } from "./errors";
  */
 export interface Config {
   environment: "development" | "test" | "production";
+  /** Browser origins allowed by CORS: `*` any, empty none (the production default). */
   corsOrigins: string[];
   maxBodyBytes: number;
   maxAlertDataBytes: number;
   idempotencyTtlSeconds: number;
-  /** Origins allowed to open WebSockets (empty: any; browsers always send Origin). */
+  /**
+   * Browser origins allowed to open WebSockets; same grammar as `corsOrigins`:
+   * `*` any, empty none. Requests without `Origin` (servers, CLIs) are not browsers and pass.
+   */
   allowedOrigins: string[];
   eventTtlSeconds: number;
   replayRetentionSeconds: number;

@@ -7,7 +7,7 @@ import type { AppEnv } from "../types";
  * Runs before authentication on the upgrade routes, so nothing (not even a
  * single-use ticket) is spent on a request that cannot become a socket:
  * - not a WebSocket upgrade → 426 `UPGRADE_REQUIRED`;
- * - ALLOWED_ORIGINS set and a browser `Origin` outside it → 403
+ * - a browser `Origin` outside ALLOWED_ORIGINS (`*` any, empty none) → 403
  *   `ORIGIN_NOT_ALLOWED` (cross-site WebSocket hijacking). Clients that send
  *   no Origin (servers, CLIs) are not browsers and pass.
  */
@@ -17,7 +17,7 @@ export const wsGuard = createMiddleware<AppEnv>(async (c, next) => {
   }
   const allowed = getConfig(c.env).allowedOrigins;
   const origin = c.req.header("Origin");
-  if (allowed.length > 0 && origin !== undefined && !allowed.includes(origin)) {
+  if (origin !== undefined && !allowed.includes("*") && !allowed.includes(origin)) {
     throw new AppError(403, ErrorCode.ORIGIN_NOT_ALLOWED, `Origin ${origin} may not open sockets here`);
   }
   await next();
