@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame } from "../src/realtime/protocol";
+import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/realtime/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { broadcast, closedWithin, connect, eventually, isType, type TestSocket } from "./ws-helpers";
 
@@ -704,5 +704,39 @@ describe("durable before visible", () => {
     const s = await connect("/api/v1/ws", { token: tokens.agent, query: { since: "0" } });
     expect(s.frames[0]).toMatchObject({ id: res.id, seq: 1 });
     s.close();
+  });
+});
+
+describe("unread badge", () => {
+  const isBadge = (count: number) => (f: ServerFrame) => f.type === "unread:count" && (f.data as UnreadCountData).count === count;
+  const after = (s: TestSocket, from: number, pred: (f: ServerFrame) => boolean) => s.waitFor((f) => s.frames.indexOf(f) >= from && pred(f));
+
+  it("keeps updating on every device after the user was notified while none was connected", async () => {
+    const { tokens } = await setupOrg();
+    const notify = async (title: string) => {
+      const res = await call("POST", "/api/v1/notifications", { token: tokens.admin, body: { userIds: ["member1"], type: "ops.note", title } });
+      expect(res.status, res.text).toBe(201);
+      return res.json.ids[0] as string;
+    };
+    // Offline: no socket of member1 is open.
+    await notify("While offline");
+    const devices = [await connect("/api/v1/ws", { token: tokens.member }), await connect("/api/v1/ws", { token: tokens.member })];
+    for (const d of devices) await d.waitFor(isBadge(1));
+
+    let marks = devices.map((d) => d.frames.length);
+    const second = await notify("While online");
+    for (const [i, d] of devices.entries()) {
+      await after(d, marks[i]!, (f) => f.type === "notification:new");
+      await after(d, marks[i]!, isBadge(2));
+    }
+
+    marks = devices.map((d) => d.frames.length);
+    devices[0]!.send({ type: "mark:read", ref: "r1", notificationId: second });
+    await after(devices[0]!, marks[0]!, isAck("r1"));
+    for (const [i, d] of devices.entries()) {
+      await after(d, marks[i]!, (f) => f.type === "notification:read");
+      await after(d, marks[i]!, isBadge(1));
+    }
+    for (const d of devices) d.close();
   });
 });

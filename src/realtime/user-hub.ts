@@ -104,24 +104,24 @@ export class UserHub extends HubBase {
    * changes arriving while a read is in flight cause one more read, not one each.
    */
   async refreshUnread(): Promise<void> {
-    if (this.#unreadInFlight) {
-      this.#unreadAgain = true;
-      return this.#unreadInFlight;
-    }
-    this.#unreadInFlight = (async () => {
-      try {
-        do {
-          this.#unreadAgain = false;
-          const sockets = this.sockets();
-          if (sockets.length === 0) return;
-          const text = await this.#unreadFrame(sockets[0]!.att);
-          if (text) for (const { ws } of this.sockets()) this.send(ws, text);
-        } while (this.#unreadAgain);
-      } finally {
-        this.#unreadInFlight = undefined;
+    this.#unreadAgain = true;
+    if (this.#unreadInFlight) return this.#unreadInFlight;
+    // Marked in flight before any work and cleared by the same call, whether it
+    // awaits or not (with no socket open it returns at once).
+    const done = Promise.withResolvers<void>();
+    this.#unreadInFlight = done.promise;
+    try {
+      while (this.#unreadAgain) {
+        this.#unreadAgain = false;
+        const sockets = this.sockets();
+        if (sockets.length === 0) break;
+        const text = await this.#unreadFrame(sockets[0]!.att);
+        if (text) for (const { ws } of this.sockets()) this.send(ws, text);
       }
-    })();
-    return this.#unreadInFlight;
+    } finally {
+      this.#unreadInFlight = undefined;
+      done.resolve();
+    }
   }
 
   /** The `unread:count` frame of this hub's user, read from D1 (undefined if the read failed: logged). */
