@@ -13,6 +13,10 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
   return {
     test: {
+      // .ci/run sets HERALD_TEST_REPORT to get a JSON summary next to the usual output.
+      reporters: process.env.HERALD_TEST_REPORT
+        ? ["default", ["json", { outputFile: process.env.HERALD_TEST_REPORT }]]
+        : ["default"],
       projects: [
         {
           plugins: [
