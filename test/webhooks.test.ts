@@ -315,6 +315,34 @@ const REFUSED: [string, string][] = [
   ["decimal metadata address", "https://2852039166/hook"],
   ["multicast", "https://224.0.0.1/hook"],
   ["broadcast", "https://255.255.255.255/hook"],
+  // Issue 9: IPv4-translated (RFC 2765/6145) and local-use NAT64 (RFC 8215) forms of loopback and metadata.
+  ["IPv4-translated loopback", "https://[::ffff:0:7f00:1]/"],
+  ["IPv4-translated metadata", "https://[::ffff:0:a9fe:a9fe]/"],
+  ["local-use NAT64 of loopback", "https://[64:ff9b:1::7f00:1]/"],
+  ["local-use NAT64 of the metadata address", "https://[64:ff9b:1::a9fe:a9fe]/"],
+  ["local-use NAT64 of a public address (the prefix is never global)", "https://[64:ff9b:1::808:808]/"],
+  ["NAT64 of loopback", "https://[64:ff9b::127.0.0.1]/"],
+  ["IPv4-mapped loopback (hex form)", "https://[::ffff:7f00:1]/"],
+  ["IPv4-compatible loopback", "https://[::127.0.0.1]/"],
+  ["IPv4-compatible (deprecated) public", "https://[::8.8.8.8]/"],
+  ["6to4 of loopback", "https://[2002:7f00:1::1]/"],
+  ["6to4 of the metadata address", "https://[2002:a9fe:a9fe::1]/"],
+  ["6to4 of a private address", "https://[2002:c0a8:101::1]/"],
+  ["Teredo", "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/"],
+  ["IPv6 documentation 2001:db8::/32", "https://[2001:db8::1]/"],
+  ["IPv6 discard-only 100::/64", "https://[100::1]/"],
+  ["IPv6 site-local", "https://[fec0::1]/"],
+  ["IPv6 multicast", "https://[ff02::1]/"],
+  ["IPv6 outside 2000::/3", "https://[4000::1]/"],
+  ["TEST-NET-1", "https://192.0.2.10/"],
+  ["TEST-NET-3", "https://203.0.113.7/"],
+  ["benchmarking 198.18/15", "https://198.18.0.1/"],
+  ["the 6to4 relay anycast", "https://192.88.99.1/"],
+  ["decimal IPv4 over http", "http://2130706433/"],
+  ["loopback with a trailing dot", "https://127.0.0.1./"],
+  ["localhost with two trailing dots", "https://localhost../"],
+  ["*.localhost with a trailing dot", "https://a.b.localhost./"],
+  ["LOCALHOST in capitals", "https://LOCALHOST/"],
 ];
 
 describe("webhook URL safety (SSRF)", () => {
@@ -335,6 +363,11 @@ describe("webhook URL safety (SSRF)", () => {
     "https://100.128.0.1/hook",
     "https://192.169.0.1/hook",
     "https://[2606:4700:4700::1111]/hook",
+    // Embedded IPv4 forms are judged by the address they embed.
+    "https://[::ffff:8.8.8.8]/hook",
+    "https://[64:ff9b::808:808]/hook",
+    "https://[2002:808:808::1]/hook",
+    "https://hooks.example.com./hook",
   ])("allows the public target %s", (url) => {
     expect(checkWebhookUrl(url, { allowInsecure: false })).toMatchObject({ ok: true });
   });
@@ -362,6 +395,21 @@ describe("webhook URL safety (SSRF)", () => {
       expect(res.json.error.code).toBe("WEBHOOK_URL_NOT_ALLOWED");
     }
   });
+
+  // A URL stored while ALLOW_INSECURE_WEBHOOKS=true (or before a policy fix) is refused at send time, with no request.
+  it.each(REFUSED.filter(([, url]) => checkWebhookUrl(url, { allowInsecure: true }).ok))(
+    "refuses at send time %s stored earlier, without a request",
+    async (_what, url) => {
+      const org = await setupOrg();
+      const created = await callWith({ ALLOW_INSECURE_WEBHOOKS: "true" } as Partial<Env>, "POST", "/api/v1/webhooks", org.tokens.admin, { url, events: ["alert:*"] });
+      expect(created.status, created.text).toBe(201);
+      const hook = created.json as { id: string; url: string };
+      const { spy } = stubFetch([hook.url], () => new Response("ok"));
+      const outcome = await webhookSender.send(sendContext(SECURE), await seedDelivery(org, hook));
+      expect(outcome).toMatchObject({ kind: "permanent", error: expect.stringMatching(/^URL not allowed: /) });
+      expect(spy).not.toHaveBeenCalledWith(hook.url, expect.anything());
+    },
+  );
 
   it("refuses at send time a URL the current policy no longer allows, without a request", async () => {
     const org = await setupOrg();
