@@ -177,7 +177,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const saved = await readDelivery(row.id);
     expect(saved.status).toBe("failed");
     expect(saved.attempts).toBe(1);
-    expect(saved.lastError).toBe("sendgrid 403: The from address does not match a verified Sender Identity");
+    expect(saved.lastError).toBe("sendgrid: HTTP 403 Forbidden — The from address does not match a verified Sender Identity");
     expect(onFailed).toHaveBeenCalledTimes(1);
     expect(onFailed).toHaveBeenCalledWith(expect.anything(), expect.objectContaining({ id: row.id, status: "failed" }), saved.lastError, 403);
   });
@@ -191,7 +191,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     const saved = await readDelivery(row.id);
     expect(saved.status).toBe("failed");
-    expect(saved.lastError!.startsWith("sendgrid 400: xxx")).toBe(true);
+    expect(saved.lastError!.startsWith("sendgrid: HTTP 400 Bad Request — xxx")).toBe(true);
     expect(saved.lastError!.length).toBe(500);
   });
 
@@ -205,7 +205,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: "m1", delaySeconds: 120 }]);
     const saved = await readDelivery(row.id);
-    expect(saved).toMatchObject({ status: "queued", attempts: 1, lastError: "sendgrid 429: Too many requests" });
+    expect(saved).toMatchObject({ status: "queued", attempts: 1, lastError: "sendgrid: HTTP 429 Too Many Requests — Too many requests" });
   });
 
   it("retries a 5xx with exponential backoff within the bounds of this attempt", async () => {
@@ -221,7 +221,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const delay = result.retryMessages[0]!.delaySeconds!;
     expect(delay).toBeGreaterThanOrEqual(1);
     expect(delay).toBeLessThanOrEqual(40);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "queued", attempts: 3, lastError: "sendgrid 503: upstream unavailable" });
+    expect(await readDelivery(row.id)).toMatchObject({ status: "queued", attempts: 3, lastError: "sendgrid: HTTP 503 Service Unavailable — upstream unavailable" });
   });
 
   it("retries a network error", async () => {
@@ -235,7 +235,9 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.retryMessages[0]!.delaySeconds).toBeLessThanOrEqual(10);
     const saved = await readDelivery(row.id);
     expect(saved.status).toBe("queued");
-    expect(saved.lastError).toBe("sendgrid: network error (Network connection lost.)");
+    expect(saved.lastError).toBe(
+      "sendgrid: connection refused or closed before any response by api.sendgrid.com:443 (is the receiver running and listening there?) — Network connection lost.",
+    );
   });
 
   it("aborts a provider call that outlives DELIVERY_TIMEOUT_MS and retries it", async () => {
@@ -257,7 +259,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.retryMessages).toHaveLength(1);
     const saved = await readDelivery(row.id);
     expect(saved.status).toBe("queued");
-    expect(saved.lastError).toMatch(/^sendgrid: timed out/);
+    expect(saved.lastError).toMatch(/^sendgrid: timed out after 100 ms — /);
   });
 
   it("ends an attempt on time even when the sender ignores the deadline", async () => {
@@ -268,7 +270,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], withEnv({ DELIVERY_TIMEOUT_MS: "100" }));
 
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
-    expect((await readDelivery(row.id)).lastError).toMatch(/^log: timed out/);
+    expect((await readDelivery(row.id)).lastError).toMatch(/^log: timed out after 100 ms — /);
   });
 
   it("retries a 2xx it cannot read (Resend 200 without an id): the Idempotency-Key makes the retry safe", async () => {
@@ -281,7 +283,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.retryMessages).toHaveLength(1);
     const saved = await readDelivery(row.id);
     expect(saved.status).toBe("queued");
-    expect(saved.lastError).toMatch(/^resend 200: unreadable response/);
+    expect(saved.lastError).toMatch(/^resend: HTTP 200 OK, but the response could not be read — /);
   });
 
   it("fails at once, without calling anyone, when the provider's API key is missing", async () => {
@@ -566,7 +568,7 @@ describe("providers", () => {
     expect(result.explicitAcks).toEqual(["m1"]);
     expect(await readDelivery(row.id)).toMatchObject({
       status: "failed",
-      lastError: "twilio 400: The 'To' number +1555 is not a valid phone number. (code 21211)",
+      lastError: "twilio: HTTP 400 Bad Request — The 'To' number +1555 is not a valid phone number. (code 21211)",
     });
   });
 

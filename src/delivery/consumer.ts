@@ -122,7 +122,7 @@ async function handleDelivery(msg: Message<DeliveryMessage>, env: Env, db: Db, c
 
     const sender = channelSenders[claimed.channel];
     const ctx: SendContext = { env, db, config, signal: AbortSignal.timeout(config.delivery.timeoutMs) };
-    const outcome = await sendWithDeadline(() => sender.send(ctx, claimed), ctx.signal, claimed.provider ?? claimed.channel);
+    const outcome = await sendWithDeadline(() => sender.send(ctx, claimed), ctx.signal, claimed.provider ?? claimed.channel, config.delivery.timeoutMs);
     const current = and(eq(deliveries.id, claimed.id), eq(deliveries.attempts, claimed.attempts), eq(deliveries.status, "queued"));
 
     if (outcome.kind === "sent") {
@@ -164,16 +164,16 @@ async function handleDelivery(msg: Message<DeliveryMessage>, env: Env, db: Db, c
  * still ends the attempt on time (as a retry), so one stuck provider call
  * cannot hold the rest of the batch.
  */
-async function sendWithDeadline(send: () => Promise<SendOutcome>, signal: AbortSignal, provider: string): Promise<SendOutcome> {
+async function sendWithDeadline(send: () => Promise<SendOutcome>, signal: AbortSignal, provider: string, timeoutMs: number): Promise<SendOutcome> {
   const timedOut = new Promise<SendOutcome>((resolve) => {
-    const onAbort = () => resolve({ kind: "retry", error: `${provider}: timed out (${errorText(signal.reason)})` });
+    const onAbort = () => resolve({ kind: "retry", error: truncate(`${provider}: timed out after ${timeoutMs} ms — ${errorText(signal.reason)}`) });
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
     return await Promise.race([send(), timedOut]);
   } catch (err) {
-    return { kind: "retry", error: truncate(`${provider}: ${signal.aborted ? "timed out" : "send failed"} (${errorText(err)})`) };
+    return { kind: "retry", error: truncate(`${provider}: ${signal.aborted ? `timed out after ${timeoutMs} ms` : "send failed"} — ${errorText(err)}`) };
   }
 }
 

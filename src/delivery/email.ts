@@ -78,6 +78,7 @@ async function sendWithSendgrid(ctx: SendContext, delivery: DeliveryRow, to: str
     provider: "sendgrid",
     url: "https://api.sendgrid.com/v3/mail/send",
     signal: ctx.signal,
+    timeoutMs: ctx.config.delivery.timeoutMs,
     init: {
       method: "POST",
       headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
@@ -107,6 +108,7 @@ async function sendWithResend(ctx: SendContext, delivery: DeliveryRow, to: strin
     provider: "resend",
     url: "https://api.resend.com/emails",
     signal: ctx.signal,
+    timeoutMs: ctx.config.delivery.timeoutMs,
     init: {
       method: "POST",
       headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json", "Idempotency-Key": delivery.id },

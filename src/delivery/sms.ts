@@ -29,6 +29,7 @@ async function sendWithTwilio(ctx: SendContext, _delivery: DeliveryRow, to: stri
     provider: "twilio",
     url: `https://api.twilio.com/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages.json`,
     signal: ctx.signal,
+    timeoutMs: ctx.config.delivery.timeoutMs,
     init: {
       method: "POST",
       headers: { Authorization: `Basic ${btoa(`${sid}:${token}`)}`, "Content-Type": "application/x-www-form-urlencoded" },

@@ -61,6 +61,7 @@ export const webhookSender: ChannelSender = {
       provider: "webhook",
       url: endpoint.url,
       signal: ctx.signal,
+      timeoutMs: ctx.config.delivery.timeoutMs,
       init: {
         method: "POST",
         redirect: "manual",
