@@ -1,10 +1,11 @@
 import { badRequest, ErrorCode } from "../errors";
-import { escapeHtml } from "../lib/html";
 
 /**
  * In-app notification templates, kept in code. `{{name}}` placeholders are
- * replaced by the request's variables, HTML-escaped, so a rendered title or
- * message is safe to put in HTML as it is.
+ * replaced by the request's variables as they are: a rendered title or message
+ * is plain text, like every notification title and message. Whatever puts it
+ * in HTML escapes it there, once (the email renderer does; so must a client
+ * that renders the inbox).
  */
 export interface NotificationTemplate {
   type: string;
@@ -49,7 +50,7 @@ export const TEMPLATES = {
 export type TemplateKey = keyof typeof TEMPLATES;
 
 function interpolate(text: string, variables: Record<string, string | number | boolean>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => escapeHtml(String(variables[name] ?? "")));
+  return text.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => String(variables[name] ?? ""));
 }
 
 /**
