@@ -5,7 +5,7 @@ import { getDb } from "../src/db/client";
 import worker from "../src/index";
 import { newId } from "../src/lib/ids";
 import { eventStatements, type OutboundEvent } from "../src/realtime/outbox";
-import type { EventFrame, ServerFrame } from "../src/realtime/protocol";
+import { HERALD_EVENT_NAMES, type EventFrame, type ServerFrame } from "../src/realtime/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { connect, isType, type TestSocket } from "./ws-helpers";
 
@@ -173,6 +173,42 @@ describe("POST /api/v1/realtime/broadcast", () => {
       expect(res.status, res.text).toBe(400);
       expect(res.json.error.code).toBe("VALIDATION_FAILED");
       expect(await eventRows(org)).toEqual([]);
+    });
+
+    it("refuses every name Herald publishes itself, and any name in its namespaces, with 400 VALIDATION_FAILED; nothing reaches a device or the org feed", async () => {
+      const { org, tokens } = await setupOrg();
+      const device = await open("/api/v1/ws", tokens.agent);
+      const board = await open("/api/v1/ws/org", tokens.admin);
+      await subscribe(board, "s", ["alerts", "stats", "presence", "kpi"]);
+      const own = [
+        "alert:new", "alert:updated", "alert:assigned", "alert:converted",
+        "notification:new", "notification:read", "notification:unread", "notification:seen", "notification:archived", "notification:deleted",
+        "unread:count", "presence:online", "presence:offline", "stats:updated",
+      ];
+      const prefixed = ["alert", "alert:deleted", "alert:new:extra", "notification:spoof", "unread:badge", "presence:away", "stats:kpi", "mark:done"];
+      for (const event of [...new Set([...own, ...HERALD_EVENT_NAMES, ...prefixed])]) {
+        const res = await call("POST", BROADCAST, {
+          token: tokens.service,
+          body: { event, data: { forged: true, count: 99 }, target: { userIds: ["agent1"], channel: "alerts" } },
+        });
+        expect(res.status, `${event}: ${res.text}`).toBe(400);
+        expect(res.json.error.code, event).toBe("VALIDATION_FAILED");
+        expect(res.json.error.details.issues.map((i: { path: string }) => i.path), event).toEqual(["event"]);
+      }
+      expect(await eventRows(org)).toEqual([]);
+
+      // Names that merely look alike are the producers' own (control), and arrive.
+      for (const event of ["deal:won", "alerts:digest", "alertness", "kpi:stats"]) {
+        const res = await call("POST", BROADCAST, { token: tokens.service, body: { event, data: { ok: true }, target: { userIds: ["agent1"], channel: "kpi" } } });
+        expect(res.status, `${event}: ${res.text}`).toBe(201);
+        await device.waitFor(isType(event));
+        await board.waitFor(isType(event));
+      }
+      await sentinel(tokens.admin, "agent1", device);
+      await channelSentinel(tokens.admin, "kpi", board);
+      const forged = (f: ServerFrame) => (f as EventFrame<{ forged?: boolean }>).data?.forged === true;
+      expect(device.frames.filter(forged)).toEqual([]);
+      expect(board.frames.filter(forged)).toEqual([]);
     });
 
     it("accepts a 64-character event name (control)", async () => {

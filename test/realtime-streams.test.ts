@@ -405,7 +405,7 @@ describe("token expiry", () => {
     await watcher.waitFor(offline);
     // The client's reply to the close reaches the hub too; it must not count as a second disconnect.
     await sleep(500);
-    const marker = await broadcast(tokens.admin, { event: "presence:probe", target: { channel: "presence" } });
+    const marker = await broadcast(tokens.admin, { event: "probe:presence", target: { channel: "presence" } });
     await watcher.waitFor(isEvent(marker.id));
     expect(watcher.frames.filter(offline)).toHaveLength(1);
     watcher.close();

@@ -24,14 +24,26 @@ export const CLIENT_TYPES = ["subscribe", "unsubscribe", "ping", "resume", "mark
 /** Every name an event may not take, because the protocol uses it. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([...CONTROL_TYPES, ...CLIENT_TYPES, "event", "message", "close", "open"]);
 
+/**
+ * The name of an event a producer publishes (`POST /api/v1/realtime/broadcast`):
+ * well formed, and not one Herald reserves (`isReservedEventName`), so a
+ * broadcast can never pass for an alert, a notification, the badge, presence,
+ * statistics or a control frame.
+ */
 export const EventNameSchema = z
   .string()
   .min(1)
   .max(64)
   .regex(EVENT_NAME_PATTERN, "Event names are lowercase words separated by ':' (e.g. deal:won)")
-  .refine((name) => !RESERVED_NAMES.has(name), "This name is reserved by the protocol");
+  .superRefine((name, ctx) => {
+    if (RESERVED_NAMES.has(name)) ctx.addIssue({ code: "custom", message: "This name is reserved by the protocol (a frame type)" });
+    else if (isReservedEventName(name)) {
+      const ns = name.split(":")[0];
+      ctx.addIssue({ code: "custom", message: `Herald publishes ${ns}:* events itself; choose a name in another namespace (e.g. deal:won)` });
+    }
+  });
 
-/** Events Herald itself publishes. Producers may broadcast any other valid name. */
+/** Events Herald itself publishes. Producers may broadcast none of them, nor any name in their namespaces (`isReservedEventName`). */
 export const Events = {
   alertNew: "alert:new",
   alertUpdated: "alert:updated",
@@ -54,6 +66,25 @@ export const NotificationEvents = {
   /** A state frame (no id/seq, never replayed): the latest badge, after every change and every (re)connect. */
   unreadCount: "unread:count",
 } as const;
+
+/** Every event (and state frame) Herald publishes itself, from the constants above. */
+export const HERALD_EVENT_NAMES: readonly string[] = [...Object.values(Events), ...Object.values(NotificationEvents)];
+
+/**
+ * The namespaces (the part before the first `:`) of Herald's own events and of
+ * the client frames: `alert`, `stats`, `presence`, `notification`, `unread`,
+ * `mark`. Producers may publish nothing in them, so an event Herald adds to a
+ * namespace later is reserved already, and a new namespace as soon as its
+ * constant is added above.
+ */
+export const HERALD_EVENT_NAMESPACES: ReadonlySet<string> = new Set(
+  [...HERALD_EVENT_NAMES, ...CLIENT_TYPES].filter((name) => name.includes(":")).map((name) => name.split(":")[0]!),
+);
+
+/** Whether producers may not publish `name`: a frame type, or any name in one of Herald's namespaces. */
+export function isReservedEventName(name: string): boolean {
+  return RESERVED_NAMES.has(name) || HERALD_EVENT_NAMESPACES.has(name.split(":")[0]!);
+}
 
 /** Org channels with a fixed meaning; any other valid channel name is free (kpi, backlog, …). */
 export const Channels = { alerts: "alerts", stats: "stats", presence: "presence", system: "system" } as const;

@@ -35,7 +35,10 @@ export const TicketSchema = z
 
 export const BroadcastBody = z
   .object({
-    event: EventNameSchema.openapi({ example: "deal:won" }),
+    event: EventNameSchema.openapi({
+      example: "deal:won",
+      description: "Your event's name: lowercase words separated by ':'; not in Herald's own namespaces (alert:, notification:, unread:, presence:, stats:, mark:) nor a frame type (docs/PROTOCOL.md)",
+    }),
     data: z.unknown().optional().openapi({ description: "Any JSON, at most MAX_BROADCAST_DATA_BYTES serialized" }),
     target: z
       .object({
