@@ -11,6 +11,8 @@ export interface Config {
   corsOrigins: string[];
   maxBodyBytes: number;
   maxAlertDataBytes: number;
+  /** Deepest nesting of objects/arrays in a request body's free JSON fields (MAX_JSON_DEPTH). */
+  maxJsonDepth: number;
   idempotencyTtlSeconds: number;
   /**
    * Browser origins allowed to open WebSockets; same grammar as `corsOrigins`:
@@ -31,6 +33,10 @@ export interface Config {
   maxBroadcastUsers: number;
   ticketTtlSeconds: number;
   statsCoalesceMs: number;
+  /** Cron sweeps an unpublished event gets before it is marked failed (OUTBOX_MAX_ATTEMPTS). */
+  outboxMaxAttempts: number;
+  /** User-hub calls one delivery keeps in flight at once (HUB_CALL_CONCURRENCY). */
+  hubCallConcurrency: number;
   delivery: {
     emailProvider: "log" | "sendgrid" | "resend";
     emailFrom: string;
@@ -43,6 +49,8 @@ export interface Config {
     allowInsecureWebhooks: boolean;
     /** Absolute base URL of this API, for links in emails (List-Unsubscribe). */
     publicBaseUrl: string;
+    /** Key material for one-click unsubscribe tokens: UNSUBSCRIBE_SECRET, else JWT_SECRET (HKDF-separated); none → no one-click links. */
+    unsubscribeSecret?: Uint8Array;
     timeoutMs: number;
     /** Must equal max_retries of the deliveries queue consumer in wrangler.toml. */
     maxRetries: number;
@@ -72,6 +80,7 @@ const EnvSchema = z.object({
   CORS_ORIGINS: z.preprocess(blankToUndefined, z.string().default("")),
   MAX_BODY_BYTES: int(262_144, 1_024, 100 * 1024 * 1024),
   MAX_ALERT_DATA_BYTES: int(16_384, 64, 1024 * 1024),
+  MAX_JSON_DEPTH: int(32, 1, 256),
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
   RATE_LIMIT_PERIOD_SECONDS: int(60, 1, 3600),
   ALLOWED_ORIGINS: z.preprocess(blankToUndefined, z.string().default("")),
@@ -89,6 +98,8 @@ const EnvSchema = z.object({
   MAX_BROADCAST_USERS: int(500, 1, 1_000),
   TICKET_TTL_SECONDS: int(30, 5, 600),
   STATS_COALESCE_MS: int(1_000, 100, 60_000),
+  OUTBOX_MAX_ATTEMPTS: int(10, 1, 1_440),
+  HUB_CALL_CONCURRENCY: int(50, 1, 1_000),
   EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
   EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
   SENDGRID_API_KEY: optionalString,
@@ -105,6 +116,7 @@ const EnvSchema = z.object({
   RETRY_MAX_SECONDS: int(3_600, 1, 43_200),
   WEBHOOK_DISABLE_AFTER_FAILURES: int(3, 1, 1_000),
   JWT_SECRET: optionalString,
+  UNSUBSCRIBE_SECRET: z.preprocess(blankToUndefined, z.string().min(32).optional()),
   JWT_JWKS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   JWKS_CACHE_SECONDS: int(600, 0, 86_400),
   JWT_ISSUER: optionalString,
@@ -127,11 +139,13 @@ export function getConfig(env: Env): Config {
     console.error("herald: JWT_SECRET must be at least 32 characters (or set JWT_JWKS_URL)");
     throw new AppError(500, ErrorCode.CONFIG_INVALID, "The service is misconfigured");
   }
+  const unsubscribeSecret = e.UNSUBSCRIBE_SECRET ?? e.JWT_SECRET;
   const config: Config = {
     environment: e.ENVIRONMENT,
     corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxAlertDataBytes: e.MAX_ALERT_DATA_BYTES,
+    maxJsonDepth: e.MAX_JSON_DEPTH,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     rateLimitPeriodSeconds: e.RATE_LIMIT_PERIOD_SECONDS,
     allowedOrigins: e.ALLOWED_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
@@ -149,6 +163,8 @@ export function getConfig(env: Env): Config {
     maxBroadcastUsers: e.MAX_BROADCAST_USERS,
     ticketTtlSeconds: e.TICKET_TTL_SECONDS,
     statsCoalesceMs: e.STATS_COALESCE_MS,
+    outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    hubCallConcurrency: e.HUB_CALL_CONCURRENCY,
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,
       emailFrom: e.EMAIL_FROM,
@@ -160,6 +176,7 @@ export function getConfig(env: Env): Config {
       twilioFrom: e.TWILIO_FROM,
       allowInsecureWebhooks: e.ALLOW_INSECURE_WEBHOOKS === "true",
       publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ""),
+      unsubscribeSecret: unsubscribeSecret ? new TextEncoder().encode(unsubscribeSecret) : undefined,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
       maxRetries: e.DELIVERY_MAX_RETRIES,
       retryBaseSeconds: e.RETRY_BASE_SECONDS,

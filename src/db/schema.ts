@@ -156,9 +156,13 @@ export const realtimeEvents = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     expiresAt: timestamp("expires_at").notNull(),
     publishedAt: timestamp("published_at"),
+    /** Deliveries the cron sweep started for it (see sweepUnpublished). */
+    attempts: integer("attempts").notNull().default(0),
+    /** When the sweep gave up on it after OUTBOX_MAX_ATTEMPTS; never picked again (still readable by polling). */
+    failedAt: timestamp("failed_at"),
   },
   (t) => [
-    index("realtime_events_unpublished_idx").on(t.publishedAt, t.createdAt),
+    index("realtime_events_unpublished_idx").on(t.publishedAt, t.failedAt, t.createdAt),
     index("realtime_events_expires_idx").on(t.expiresAt),
     index("realtime_events_source_idx").on(t.orgId, t.source),
   ],

@@ -1,4 +1,8 @@
-import { sql, type SQL } from "drizzle-orm";
+import { getTableColumns, is, sql, SQL, type Column } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Db } from "./client";
+import { chunkJsonRows } from "./limits";
 
 /**
  * A list of ids as one bound JSON parameter, for `inArray(column, idList(ids))`:
@@ -7,4 +11,42 @@ import { sql, type SQL } from "drizzle-orm";
  */
 export function idList(ids: readonly string[]): SQL {
   return sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+}
+
+/**
+ * Insert statements for many rows of one table, for the caller's
+ * batch: the rows travel as one JSON array parameter per statement (expanded
+ * by json_each, inserted in order), so a statement binds one parameter
+ * whatever the number of rows, and a batch holds one statement per
+ * ~512 KB of rows instead of one per 5 rows. Values go through each column's
+ * own driver mapping (timestamps, JSON, booleans), so the stored rows are the
+ * ones `db.insert(table).values(rows)` would write. A missing value takes the
+ * column's static default, else NULL.
+ */
+export function insertJsonRows<T extends SQLiteTable>(
+  db: Db,
+  table: T,
+  rows: readonly T["$inferInsert"][],
+  options: { onConflictDoNothing?: true | { target: Column } } = {},
+): BatchItem<"sqlite">[] {
+  if (rows.length === 0) return [];
+  const columns = Object.entries(getTableColumns(table)) as [string, Column][];
+  const encoded = rows.map((row) =>
+    JSON.stringify(
+      columns.map(([key, column]) => {
+        let value = (row as Record<string, unknown>)[key];
+        if (value === undefined) value = column.defaultFn?.() ?? column.default;
+        if (value === undefined || value === null || is(value, SQL)) return null;
+        return column.mapToDriverValue(value);
+      }),
+    ),
+  );
+  const picks = sql.raw(columns.map((_, i) => `value ->> '$[${i}]'`).join(", "));
+  const target = options.onConflictDoNothing;
+  // "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.
+  return chunkJsonRows(encoded).map((part) => {
+    const insert = db.insert(table).select(sql`SELECT ${picks} FROM json_each(${`[${part.join(",")}]`}) WHERE true ORDER BY key`);
+    if (target === undefined) return insert;
+    return target === true ? insert.onConflictDoNothing() : insert.onConflictDoNothing({ target: target.target as never });
+  });
 }

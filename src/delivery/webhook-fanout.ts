@@ -1,5 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { idList, insertJsonRows } from "../db/sql";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
 import { ErrorCode, notYetDelivered } from "../errors";
 import { newId } from "../lib/ids";
@@ -89,16 +90,6 @@ export function newWebhookDelivery(
   };
 }
 
-const chunk = <T>(items: T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
-
-/** D1 binds at most 100 parameters per statement: 19 columns × 5 rows, 90 keys per IN list. */
-const ROWS_PER_INSERT = 5;
-const KEYS_PER_SELECT = 90;
-
 /**
  * Inserts webhook delivery rows (insert or ignore on the dedupe key) in one
  * D1 transaction, then queues every one of them that is still `queued`: the
@@ -115,15 +106,10 @@ export async function insertAndEnqueueWebhookDeliveries(
   const inserts = webhookDeliveryStatements(db, rows);
   await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
 
-  const pending: Pick<DeliveryRow, "id" | "orgId" | "eventId" | "webhookId">[] = [];
-  for (const keys of chunk(rows.map((r) => r.dedupeKey), KEYS_PER_SELECT)) {
-    pending.push(
-      ...(await db
-        .select({ id: deliveries.id, orgId: deliveries.orgId, eventId: deliveries.eventId, webhookId: deliveries.webhookId })
-        .from(deliveries)
-        .where(and(inArray(deliveries.dedupeKey, keys), eq(deliveries.status, "queued")))),
-    );
-  }
+  const pending = await db
+    .select({ id: deliveries.id, orgId: deliveries.orgId, eventId: deliveries.eventId, webhookId: deliveries.webhookId })
+    .from(deliveries)
+    .where(and(inArray(deliveries.dedupeKey, idList(rows.map((r) => r.dedupeKey))), eq(deliveries.status, "queued")));
   await enqueueDeliveries(env, pending.map((d) => ({ ...d, status: "queued", scheduledFor: null })));
   return pending;
 }
@@ -150,9 +136,9 @@ export function planWebhookDeliveries(endpoints: WebhookEndpoint[], events: Outb
   return rows;
 }
 
-/** Insert-or-ignore statements (on the dedupe key) for delivery rows, for the caller's batch. */
+/** Insert-or-ignore statements (on the dedupe key) for delivery rows, for the caller's batch (rows as JSON: one parameter per statement). */
 export function webhookDeliveryStatements(db: Db, rows: (typeof deliveries.$inferInsert)[]) {
-  return chunk(rows, ROWS_PER_INSERT).map((part) => db.insert(deliveries).values(part).onConflictDoNothing({ target: deliveries.dedupeKey }));
+  return insertJsonRows(db, deliveries, rows, { onConflictDoNothing: { target: deliveries.dedupeKey } });
 }
 
 /**

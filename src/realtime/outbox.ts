@@ -1,6 +1,9 @@
 import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { getConfig } from "../config";
 import type { Db } from "../db/client";
+import { chunkJsonRows } from "../db/limits";
+import { idList } from "../db/sql";
 import { alerts, realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
 import { ErrorCode, notYetDelivered } from "../errors";
 import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
@@ -42,14 +45,48 @@ export interface EventGuard {
   changeId: string;
 }
 
+/** One event as a JSON row for the statements below (its data as JSON text, as the `data` column stores it). */
+function eventRow(ev: OutboundEvent, ttlSeconds: number): string {
+  return JSON.stringify({
+    id: ev.id,
+    org: ev.orgId,
+    type: ev.type,
+    data: JSON.stringify(ev.data ?? null),
+    source: ev.source ?? null,
+    ts: ev.ts,
+    exp: ev.ts + ttlSeconds * 1000,
+  });
+}
+
+/** An event's targets as JSON rows, in delivery order: its user streams, then its channel. */
+function targetRows(ev: OutboundEvent): string[] {
+  const rows = [...new Set(ev.userIds)].map((user) => JSON.stringify({ id: ev.id, org: ev.orgId, user, channel: null, dept: null, queue: null }));
+  if (ev.channel) {
+    const { name, scope } = ev.channel;
+    rows.push(JSON.stringify({ id: ev.id, org: ev.orgId, user: null, channel: name, dept: scope.dept ?? null, queue: scope.queue ?? null }));
+  }
+  return rows;
+}
+
+// Every column in table order (insert … select with raw SQL inserts into all of them).
+const SELECT_EVENTS = sql.raw(
+  `SELECT value ->> 'id', value ->> 'org', value ->> 'type', value ->> 'data', value ->> 'source', value ->> 'ts', value ->> 'exp', `,
+);
+const SELECT_TARGETS = sql.raw(
+  `SELECT NULL, value ->> 'id', value ->> 'org', value ->> 'user', value ->> 'channel', value ->> 'dept', value ->> 'queue' FROM json_each(`,
+);
+
 /**
- * The D1 rows of an event, for the caller's batch. With a guard, the rows are
- * inserted only if the alert's last change is `changeId`, i.e. only if the
- * conditional update earlier in the same batch applied.
+ * The D1 rows of events, for the caller's batch: whatever the number of
+ * events and targets, the rows travel as JSON array parameters (one per
+ * ~512 KB), so each statement binds at most 4 parameters (D1 allows 100) and
+ * a thousand events take two statements, not two thousand. With a guard, the
+ * rows are inserted only if the alert's last change is `changeId`, i.e. only
+ * if the conditional update earlier in the same batch applied.
  */
-export function eventStatements(
+export function eventsStatements(
   db: Db,
-  ev: OutboundEvent,
+  events: readonly OutboundEvent[],
   ttlSeconds: number,
   options: { publishedAt?: Date | null; guard?: EventGuard } = {},
 ): BatchItem<"sqlite">[] {
@@ -57,80 +94,40 @@ export function eventStatements(
   const applies = guard
     ? sql`EXISTS (SELECT 1 FROM ${alerts} WHERE ${alerts.id} = ${guard.alertId} AND ${alerts.lastChangeId} = ${guard.changeId})`
     : sql`1`;
-  // One statement per table whatever the number of targets: the user ids
-  // travel as one JSON array parameter, expanded by json_each.
-  const statements: BatchItem<"sqlite">[] = [
-    db.insert(realtimeEvents).select(
-      db
-        .select({
-          id: sql<string>`${ev.id}`.as("id"),
-          orgId: sql<string>`${ev.orgId}`.as("org_id"),
-          type: sql<string>`${ev.type}`.as("type"),
-          data: sql<string>`${JSON.stringify(ev.data ?? null)}`.as("data"),
-          source: sql<string | null>`${ev.source ?? null}`.as("source"),
-          createdAt: sql<number>`${ev.ts}`.as("created_at"),
-          expiresAt: sql<number>`${ev.ts + ttlSeconds * 1000}`.as("expires_at"),
-          publishedAt: sql<number | null>`${publishedAt?.getTime() ?? null}`.as("published_at"),
-        })
-        .from(sql`json_each('[0]')`)
-        .where(applies),
-    ),
-  ];
-  if (ev.userIds.length > 0) {
+  const statements: BatchItem<"sqlite">[] = [];
+  for (const rows of chunkJsonRows(events.map((ev) => eventRow(ev, ttlSeconds)))) {
     statements.push(
-      db.insert(realtimeEventTargets).select(
-        db
-          .select({
-            // NULL into INTEGER PRIMARY KEY AUTOINCREMENT: the next position.
-            pos: sql<number>`NULL`.as("pos"),
-            eventId: sql<string>`${ev.id}`.as("event_id"),
-            orgId: sql<string>`${ev.orgId}`.as("org_id"),
-            userId: sql<string>`value`.as("user_id"),
-            channel: sql<string | null>`NULL`.as("channel"),
-            dept: sql<string | null>`NULL`.as("dept"),
-            queue: sql<string | null>`NULL`.as("queue"),
-          })
-          .from(sql`json_each(${JSON.stringify(ev.userIds)})`)
-          .where(applies),
-      ),
+      db
+        .insert(realtimeEvents)
+        .select(sql`${SELECT_EVENTS}${publishedAt?.getTime() ?? null}, 0, NULL FROM json_each(${`[${rows.join(",")}]`}) WHERE ${applies} ORDER BY key`),
     );
   }
-  if (ev.channel) {
-    statements.push(
-      db.insert(realtimeEventTargets).select(
-        db
-          .select({
-            // NULL into INTEGER PRIMARY KEY AUTOINCREMENT: the next position.
-            pos: sql<number>`NULL`.as("pos"),
-            eventId: sql<string>`${ev.id}`.as("event_id"),
-            orgId: sql<string>`${ev.orgId}`.as("org_id"),
-            userId: sql<string | null>`NULL`.as("user_id"),
-            channel: sql<string>`${ev.channel.name}`.as("channel"),
-            dept: sql<string | null>`${ev.channel.scope.dept ?? null}`.as("dept"),
-            queue: sql<string | null>`${ev.channel.scope.queue ?? null}`.as("queue"),
-          })
-          .from(sql`json_each('[0]')`)
-          .where(applies),
-      ),
-    );
+  // ORDER BY key: targets get their positions (the polling order) in event order.
+  for (const rows of chunkJsonRows(events.flatMap(targetRows))) {
+    statements.push(db.insert(realtimeEventTargets).select(sql`${SELECT_TARGETS}${`[${rows.join(",")}]`}) WHERE ${applies} ORDER BY key`));
   }
   return statements;
 }
 
-/** Most bytes of event JSON bound to one statement when many events are recorded at once (D1 caps one value at 2 MB). */
-const RECORD_CHUNK_BYTES = 256 * 1024;
+/** The D1 rows of one event, for the caller's batch (see eventsStatements). */
+export function eventStatements(
+  db: Db,
+  ev: OutboundEvent,
+  ttlSeconds: number,
+  options: { publishedAt?: Date | null; guard?: EventGuard } = {},
+): BatchItem<"sqlite">[] {
+  return eventsStatements(db, [ev], ttlSeconds, options);
+}
 
 /**
  * Records events that were already published to an org channel (born in a
- * hub: presence, stats) for polling clients: two statements per chunk,
- * whatever the number of events, the rows travelling as one JSON parameter
- * (plain D1 statements: a query builder would rebuild them per event).
+ * hub: presence, stats) for polling clients: two statements per ~512 KB of
+ * events, the rows travelling as one JSON parameter (plain D1 statements: a
+ * query builder would rebuild them per event).
  */
 export async function recordPublished(d1: D1Database, events: OutboundEvent[], ttlSeconds: number, publishedAt = Date.now()): Promise<void> {
-  const chunks: string[][] = [[]];
-  let bytes = 0;
-  for (const ev of events) {
-    const row = JSON.stringify({
+  const rows = events.map((ev) =>
+    JSON.stringify({
       id: ev.id,
       org: ev.orgId,
       type: ev.type,
@@ -141,14 +138,8 @@ export async function recordPublished(d1: D1Database, events: OutboundEvent[], t
       channel: ev.channel?.name ?? null,
       dept: ev.channel?.scope.dept ?? null,
       queue: ev.channel?.scope.queue ?? null,
-    });
-    if (bytes + row.length > RECORD_CHUNK_BYTES && chunks.at(-1)!.length > 0) {
-      chunks.push([]);
-      bytes = 0;
-    }
-    chunks.at(-1)!.push(row);
-    bytes += row.length;
-  }
+    }),
+  );
   const insertEvents = d1.prepare(
     `INSERT INTO realtime_events (id, org_id, type, data, source, created_at, expires_at, published_at)
      SELECT value ->> 'id', value ->> 'org', value ->> 'type', value ->> 'data', value ->> 'source', value ->> 'ts', value ->> 'exp', ?2
@@ -159,9 +150,8 @@ export async function recordPublished(d1: D1Database, events: OutboundEvent[], t
      SELECT value ->> 'id', value ->> 'org', NULL, value ->> 'channel', value ->> 'dept', value ->> 'queue'
      FROM json_each(?1) WHERE value ->> 'channel' IS NOT NULL ORDER BY key`,
   );
-  for (const rows of chunks) {
-    if (rows.length === 0) continue;
-    const json = `[${rows.join(",")}]`;
+  for (const part of chunkJsonRows(rows)) {
+    const json = `[${part.join(",")}]`;
     await d1.batch([insertEvents.bind(json, publishedAt), insertTargets.bind(json)]);
   }
 }
@@ -203,6 +193,29 @@ export interface DeliverOptions {
 }
 
 /**
+ * Runs tasks with at most `limit` in flight and returns their results in
+ * order; rejects with the first failure (tasks not started yet are not started).
+ */
+async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results = new Array<T>(tasks.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = await tasks[i]!();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/**
  * Hands events (of one org) to their hubs in one round: one call per target
  * user hub with that user's events in order, and one call to the org hub
  * (channel events, counters), all in parallel. Throws if any hub fails.
@@ -227,21 +240,30 @@ export async function deliverToHubs(env: Env, events: OutboundEvent[], refreshUn
     }
   }
   const refresh = new Set(refreshUnread?.userIds);
-  const userCalls = [...perUser].map(async ([uid, mine]) => {
-    // A user who gets events has the badge refreshed in the same call (and leaves `refresh`).
-    const refreshToo = refresh.delete(uid);
+  const userCalls = [...perUser].map(([uid, mine]) => async () => {
+    // A user who gets events has the badge refreshed in the same call.
     const results = await userHub(env, orgId, uid).publishMany(
       mine.map(({ id, type, ts, data }) => ({ id, type, ts, data })),
-      { refreshUnread: refreshToo },
+      { refreshUnread: refresh.has(uid) },
     );
     return { uid, mine, results };
   });
   // Badges of users who got no event in this delivery.
-  const refreshCalls = [...refresh].map((uid) => userHub(env, orgId, uid).refreshUnread());
+  const refreshCalls = [...refresh]
+    .filter((uid) => !perUser.has(uid))
+    .map((uid) => async () => {
+      await userHub(env, orgId, uid).refreshUnread();
+      return undefined;
+    });
   const orgCall = events.length > 0 ? orgHub(env, orgId).publishMany(events.map((ev) => ({ event: hubEvent(ev), userIds: ev.userIds }))) : Promise.resolve([]);
-  const [users, orgResults] = await Promise.all([Promise.all(userCalls), orgCall, Promise.all(refreshCalls)]);
+  // One call per user hub, at most HUB_CALL_CONCURRENCY in flight (an unassigned
+  // alert in an org of 1,000 admins is 1,000 calls: docs/NOTIFICATIONS.md).
+  const limit = getConfig(env).hubCallConcurrency;
+  const [calls, orgResults] = await Promise.all([runLimited([...userCalls, ...refreshCalls], limit), orgCall]);
   const reports = new Map<string, DeliveryReport>(events.map((ev) => [ev.id, { reached: 0, userSeqs: {} }]));
-  for (const { uid, mine, results } of users) {
+  for (const call of calls) {
+    if (!call) continue;
+    const { uid, mine, results } = call;
     mine.forEach((ev, i) => {
       const report = reports.get(ev.id)!;
       report.reached += results[i]!.delivered;
@@ -292,42 +314,71 @@ export async function markPublished(db: Db, events: OutboundEvent[]): Promise<vo
   await db
     .update(realtimeEvents)
     .set({ publishedAt: new Date() })
-    .where(inArray(realtimeEvents.id, events.map((e) => e.id)));
+    .where(inArray(realtimeEvents.id, idList(events.map((e) => e.id))));
 }
 
-/** Rebuilds outbound events from their D1 rows. */
-async function loadEvents(db: Db, rows: (typeof realtimeEvents.$inferSelect)[]): Promise<OutboundEvent[]> {
-  if (rows.length === 0) return [];
-  const targets = await db.select().from(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, rows.map((r) => r.id)));
-  return rows.map((r) => {
-    const mine = targets.filter((t) => t.eventId === r.id);
-    const channelRow = mine.find((t) => t.channel !== null);
-    return {
-      id: r.id,
-      orgId: r.orgId,
-      type: r.type,
-      data: r.data,
-      ts: r.createdAt.getTime(),
-      source: r.source ?? undefined,
-      userIds: mine.filter((t) => t.userId !== null).map((t) => t.userId!),
-      ...(channelRow && {
-        channel: {
-          name: channelRow.channel!,
-          scope: { ...(channelRow.dept !== null && { dept: channelRow.dept }), ...(channelRow.queue !== null && { queue: channelRow.queue }) },
-        },
-      }),
-    };
-  });
+/** An event row as the outbox reads it back: `data` still JSON text, parsed per event (see toOutbound). */
+type StoredEvent = Omit<typeof realtimeEvents.$inferSelect, "data"> & { data: string };
+
+const storedEventColumns = {
+  id: realtimeEvents.id,
+  orgId: realtimeEvents.orgId,
+  type: realtimeEvents.type,
+  // Raw text: one row whose data cannot be parsed must not fail the whole read (see sweepUnpublished).
+  data: sql<string>`${realtimeEvents.data}`,
+  source: realtimeEvents.source,
+  createdAt: realtimeEvents.createdAt,
+  expiresAt: realtimeEvents.expiresAt,
+  publishedAt: realtimeEvents.publishedAt,
+  attempts: realtimeEvents.attempts,
+  failedAt: realtimeEvents.failedAt,
+};
+
+/** The targets of stored events, by event id, in delivery order. */
+async function loadTargets(db: Db, rows: StoredEvent[]): Promise<Map<string, (typeof realtimeEventTargets.$inferSelect)[]>> {
+  const byEvent = new Map<string, (typeof realtimeEventTargets.$inferSelect)[]>(rows.map((r) => [r.id, []]));
+  if (rows.length === 0) return byEvent;
+  const targets = await db
+    .select()
+    .from(realtimeEventTargets)
+    .where(inArray(realtimeEventTargets.eventId, idList(rows.map((r) => r.id))))
+    .orderBy(realtimeEventTargets.pos);
+  for (const t of targets) byEvent.get(t.eventId)?.push(t);
+  return byEvent;
 }
 
-/** Finishes publishing the events of one source (an idempotent retry of the request that caused them). */
+/** Rebuilds an outbound event from its D1 rows (throws if its data is not JSON). */
+function toOutbound(r: StoredEvent, mine: (typeof realtimeEventTargets.$inferSelect)[]): OutboundEvent {
+  const channelRow = mine.find((t) => t.channel !== null);
+  return {
+    id: r.id,
+    orgId: r.orgId,
+    type: r.type,
+    data: JSON.parse(r.data),
+    ts: r.createdAt.getTime(),
+    source: r.source ?? undefined,
+    userIds: mine.filter((t) => t.userId !== null).map((t) => t.userId!),
+    ...(channelRow && {
+      channel: {
+        name: channelRow.channel!,
+        scope: { ...(channelRow.dept !== null && { dept: channelRow.dept }), ...(channelRow.queue !== null && { queue: channelRow.queue }) },
+      },
+    }),
+  };
+}
+
+/**
+ * Finishes publishing the events of one source (an idempotent retry of the
+ * request that caused them). Events the sweep gave up on stay given up.
+ */
 export async function publishPendingFor(env: Env, db: Db, orgId: string, source: string): Promise<void> {
   const rows = await db
-    .select()
+    .select(storedEventColumns)
     .from(realtimeEvents)
-    .where(and(eq(realtimeEvents.orgId, orgId), eq(realtimeEvents.source, source), isNull(realtimeEvents.publishedAt)))
+    .where(and(eq(realtimeEvents.orgId, orgId), eq(realtimeEvents.source, source), isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt)))
     .orderBy(realtimeEvents.createdAt, sql`rowid`);
-  const events = await loadEvents(db, rows);
+  const targets = await loadTargets(db, rows);
+  const events = rows.map((r) => toOutbound(r, targets.get(r.id)!));
   await deliverEvents(env, db, events, { refreshUnread: inboxUsers(events) });
 }
 
@@ -337,26 +388,63 @@ function inboxUsers(events: OutboundEvent[]): DeliverOptions["refreshUnread"] {
   return { orgId: events[0]!.orgId, userIds: [...new Set(events.filter((e) => e.type.startsWith("notification:")).flatMap((e) => e.userIds))] };
 }
 
-/** Cron: re-delivers events left unpublished for longer than `olderThanMs`, oldest first. */
-export async function sweepUnpublished(env: Env, db: Db, olderThanMs = 10_000, limit = 100): Promise<{ delivered: number; failed: number }> {
+/** What one sweep did. */
+export interface SweepReport {
+  delivered: number;
+  /** Attempts that failed this time (the event is tried again next minute, unless given up). */
+  failed: number;
+  /** Events that reached `maxAttempts` now: marked failed, logged, never picked again. */
+  gaveUp: number;
+}
+
+/**
+ * Cron: re-delivers events left unpublished for longer than `olderThanMs`,
+ * oldest first, each on its own (one that fails does not stop the others).
+ * Every pick counts as an attempt, before the delivery starts (an attempt
+ * that kills the invocation still counts); an event still undelivered after
+ * `maxAttempts` sweeps is marked failed (`failed_at`), logged, and never
+ * picked again, so events that can never be delivered cannot hold the
+ * sweep's places for longer than `maxAttempts` minutes.
+ */
+export async function sweepUnpublished(
+  env: Env,
+  db: Db,
+  olderThanMs = 10_000,
+  limit = 100,
+  maxAttempts = getConfig(env).outboxMaxAttempts,
+): Promise<SweepReport> {
+  const report: SweepReport = { delivered: 0, failed: 0, gaveUp: 0 };
   const rows = await db
-    .select()
+    .select(storedEventColumns)
     .from(realtimeEvents)
-    .where(and(isNull(realtimeEvents.publishedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
+    .where(and(isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
     // rowid: insertion order, for the events of one batch (same created_at).
     .orderBy(realtimeEvents.createdAt, sql`rowid`)
     .limit(limit);
-  let delivered = 0;
-  let failed = 0;
-  for (const ev of await loadEvents(db, rows)) {
+  if (rows.length === 0) return report;
+  await db
+    .update(realtimeEvents)
+    .set({ attempts: sql`${realtimeEvents.attempts} + 1` })
+    .where(inArray(realtimeEvents.id, idList(rows.map((r) => r.id))));
+  const targets = await loadTargets(db, rows);
+  for (const row of rows) {
     try {
+      const ev = toOutbound(row, targets.get(row.id)!);
       await deliverEvents(env, db, [ev], { refreshUnread: inboxUsers([ev]) });
-      delivered++;
-    } catch {
-      failed++;
+      report.delivered++;
+    } catch (err) {
+      report.failed++;
+      const attempts = row.attempts + 1;
+      if (attempts < maxAttempts) continue;
+      report.gaveUp++;
+      await db.update(realtimeEvents).set({ failedAt: new Date() }).where(eq(realtimeEvents.id, row.id));
+      console.error(
+        `herald: outbox gave up on event ${row.id} (type ${row.type}, org ${row.orgId}, source ${row.source ?? "-"}) after ${attempts} attempts; it stays readable by polling until it expires`,
+        err,
+      );
     }
   }
-  return { delivered, failed };
+  return report;
 }
 
 /** Cron: deletes expired events with their targets and acknowledgements, and spent tickets. */

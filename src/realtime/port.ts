@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import {
   deliverEvents,
-  eventStatements,
+  eventsStatements,
   publishPendingFor,
   type DeliverOptions,
   type DeliveryReport,
@@ -17,14 +17,15 @@ import {
  * Services depend on this interface, not on Durable Object bindings.
  */
 export interface RealtimePort {
-  statements(ev: OutboundEvent, guard?: EventGuard): BatchItem<"sqlite">[];
+  /** The outbox rows of one or many events (a few statements whatever the count; see eventsStatements). */
+  statements(ev: OutboundEvent | readonly OutboundEvent[], guard?: EventGuard): BatchItem<"sqlite">[];
   deliver(events: OutboundEvent[], options?: DeliverOptions): Promise<DeliveryReport[]>;
   finishPending(orgId: string, source: string): Promise<void>;
 }
 
 export function realtimePort(env: Env, db: Db, config: Config): RealtimePort {
   return {
-    statements: (ev, guard) => eventStatements(db, ev, config.eventTtlSeconds, { guard }),
+    statements: (ev, guard) => eventsStatements(db, Array.isArray(ev) ? ev : [ev as OutboundEvent], config.eventTtlSeconds, { guard }),
     deliver: (events, options) => deliverEvents(env, db, events, options),
     finishPending: (orgId, source) => publishPendingFor(env, db, orgId, source),
   };

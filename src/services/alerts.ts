@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, sum, type
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
+import { chunk, rowsPerInsert } from "../db/limits";
 import { alertHistory, alertRecipients, alerts, type AlertHistoryRow, type AlertRow } from "../db/schema";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -121,8 +122,8 @@ function alertEvent(type: string, alert: Alert, now: Date, change?: AlertChange,
 
 const isPrivileged = (actor: Claims) => actor.role === "admin" || actor.role === "service";
 
-/** D1 binds at most 100 parameters per statement; recipient rows have 4 columns. */
-const RECIPIENT_ROWS_PER_INSERT = 25;
+/** Recipient rows per multi-row insert: floor(100 bound parameters / 4 columns). */
+const RECIPIENT_ROWS_PER_INSERT = rowsPerInsert(alertRecipients);
 
 /** API shape of an alert row. */
 export function toAlert(row: AlertRow): Alert {
@@ -285,11 +286,8 @@ export async function createAlert(
         lastChangeId: created.id,
       };
       const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
-      for (let i = 0; i < input.recipients.length; i += RECIPIENT_ROWS_PER_INSERT) {
-        const chunk = input.recipients.slice(i, i + RECIPIENT_ROWS_PER_INSERT);
-        statements.push(
-          db.insert(alertRecipients).values(chunk.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))),
-        );
+      for (const part of chunk(input.recipients, RECIPIENT_ROWS_PER_INSERT)) {
+        statements.push(db.insert(alertRecipients).values(part.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))));
       }
       statements.push(db.insert(alertHistory).values(created));
       if (row.assigneeId) {

@@ -1,5 +1,7 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { chunk, rowsPerInsert } from "../db/limits";
+import { idList } from "../db/sql";
 import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { realtimeEventAcks, realtimeEvents } from "../db/schema";
 import { badRequest, ErrorCode, forbidden } from "../errors";
@@ -106,21 +108,14 @@ export async function listEvents(
 /** Acknowledges events for the caller so polling no longer returns them. Unknown ids are ignored. */
 export async function ackEvents(db: Db, actor: Claims, ids: string[], now = new Date()): Promise<{ acknowledged: number }> {
   const unique = [...new Set(ids)];
-  const known: { id: string }[] = [];
-  // D1 binds at most 100 parameters per statement: look ids up in chunks.
-  for (let i = 0; i < unique.length; i += 50) {
-    known.push(
-      ...(await db
-        .select({ id: realtimeEvents.id })
-        .from(realtimeEvents)
-        .where(and(eq(realtimeEvents.orgId, actor.org), inArray(realtimeEvents.id, unique.slice(i, i + 50))))),
-    );
-  }
+  const known = await db
+    .select({ id: realtimeEvents.id })
+    .from(realtimeEvents)
+    .where(and(eq(realtimeEvents.orgId, actor.org), inArray(realtimeEvents.id, idList(unique))));
   if (known.length === 0) return { acknowledged: 0 };
   const rows = known.map((k) => ({ orgId: actor.org, userId: actor.sub, eventId: k.id, ackedAt: now }));
-  // D1 binds at most 100 parameters per statement; an ack row has 4.
-  const statements = [];
-  for (let i = 0; i < rows.length; i += 25) statements.push(db.insert(realtimeEventAcks).values(rows.slice(i, i + 25)).onConflictDoNothing());
+  // D1 binds at most 100 parameters per statement: floor(100 / 4 columns) rows per insert.
+  const statements = chunk(rows, rowsPerInsert(realtimeEventAcks)).map((part) => db.insert(realtimeEventAcks).values(part).onConflictDoNothing());
   await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
   return { acknowledged: known.length };
 }

@@ -6,7 +6,7 @@ import { deliveries, notifications, users, type DeliveryRow, type NotificationRo
 import { MAX_QUEUE_DELAY_SECONDS } from "../delivery/backoff";
 import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
 import { enabledEndpointsQuery, planWebhookDeliveries, webhookDeliveryStatements, type WebhookEndpoint } from "../delivery/webhook-fanout";
-import { idList } from "../db/sql";
+import { idList, insertJsonRows } from "../db/sql";
 import { renderEmail, renderSms } from "../delivery/email-templates";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -90,13 +90,6 @@ export function toNotification(row: NotificationRow): Notification {
     archivedAt: row.archivedAt?.toISOString() ?? null,
   };
 }
-
-/** D1 binds at most 100 parameters per statement. */
-const chunk = <T>(items: T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 
 /**
  * What planning notifications reads from D1, in one round trip (one
@@ -267,10 +260,11 @@ export function notificationStatements(
   const webhookRows = planWebhookDeliveries(ctx.endpoints, [...alsoEvents, ...p.events], now);
   return {
     statements: [
-      // A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
-      ...chunk(p.notifications, 5).map((rows) => db.insert(notifications).values(rows).onConflictDoNothing()),
-      ...chunk(p.deliveries, 5).map((rows) => db.insert(deliveries).values(rows).onConflictDoNothing()),
-      ...p.events.flatMap((ev) => deps.realtime.statements(ev)),
+      // One parameter per statement whatever the number of recipients (D1 binds at most 100):
+      // rows travel as JSON. A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
+      ...insertJsonRows(db, notifications, p.notifications, { onConflictDoNothing: true }),
+      ...insertJsonRows(db, deliveries, p.deliveries, { onConflictDoNothing: true }),
+      ...(p.events.length > 0 ? deps.realtime.statements(p.events) : []),
       ...webhookDeliveryStatements(db, webhookRows),
     ],
     webhookDeliveries: webhookRows.map((r) => ({ id: r.id, orgId: r.orgId, status: r.status, scheduledFor: r.scheduledFor ?? null })),
@@ -298,18 +292,19 @@ export async function finishNotifications(
 /** The unread and unseen counts of users (non-archived, non-deleted). */
 export async function unreadCounts(db: Db, orgId: string, userIds: string[]): Promise<Map<string, { count: number; unseen: number }>> {
   const out = new Map(userIds.map((id) => [id, { count: 0, unseen: 0 }]));
-  for (const ids of chunk(userIds, 90)) {
-    const rows = await db
-      .select({
-        userId: notifications.userId,
-        count: sql<number>`sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END)`,
-        unseen: sql<number>`sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END)`,
-      })
-      .from(notifications)
-      .where(and(eq(notifications.orgId, orgId), inArray(notifications.userId, ids), isNull(notifications.deletedAt), isNull(notifications.archivedAt)))
-      .groupBy(notifications.userId);
-    for (const r of rows) out.set(r.userId, { count: Number(r.count ?? 0), unseen: Number(r.unseen ?? 0) });
-  }
+  if (userIds.length === 0) return out;
+  const rows = await db
+    .select({
+      userId: notifications.userId,
+      count: sql<number>`sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END)`,
+      unseen: sql<number>`sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END)`,
+    })
+    .from(notifications)
+    .where(
+      and(eq(notifications.orgId, orgId), inArray(notifications.userId, idList(userIds)), isNull(notifications.deletedAt), isNull(notifications.archivedAt)),
+    )
+    .groupBy(notifications.userId);
+  for (const r of rows) out.set(r.userId, { count: Number(r.count ?? 0), unseen: Number(r.unseen ?? 0) });
   return out;
 }
 
@@ -560,9 +555,10 @@ export async function requeueStaleDeliveries(env: Env, db: Db, olderThanMs = 15 
     .limit(200);
   const due = rows.filter((d) => !d.scheduledFor || d.scheduledFor.getTime() <= now + 60_000);
   if (due.length === 0) return 0;
-  for (const ids of chunk(due.map((d) => d.id), 90)) {
-    await db.update(deliveries).set({ updatedAt: new Date(now) }).where(inArray(deliveries.id, ids));
-  }
+  await db
+    .update(deliveries)
+    .set({ updatedAt: new Date(now) })
+    .where(inArray(deliveries.id, idList(due.map((d) => d.id))));
   await enqueueDeliveries(env, due, now);
   return due.length;
 }
