@@ -1,4 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -7,11 +7,10 @@ import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import pkg from "../package.json";
 import { getConfig } from "./config";
-import { AppError, ErrorCode, type ErrorBody } from "./errors";
-import { jsonBody } from "./middleware/json-body";
+import { AppError, ErrorCode, RETRY_AFTER_SECONDS, type ErrorBody } from "./errors";
 import { requireAuth } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
-import { wsGuard } from "./middleware/ws-guard";
+import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
 import { devRouter } from "./routes/dev";
 import { eventsRouter } from "./routes/events";
 import { notificationsRouter } from "./routes/notifications";
@@ -21,6 +20,7 @@ import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
+import { unsubscribeRouter } from "./routes/unsubscribe";
 import type { AppEnv } from "./types";
 
 /** Codes for HTTP errors raised by Hono itself rather than by Herald's code. */
@@ -66,9 +66,10 @@ export function createApp() {
   );
   app.use("/api/v1/ws", wsGuard);
   app.use("/api/v1/ws/org", wsGuard);
-  app.use("/api/v1/*", requireAuth, rateLimit, jsonBody);
+  app.use("/api/v1/*", requireAuth, rateLimit);
 
   app.route("/", healthRouter);
+  app.route("/", unsubscribeRouter);
   app.route("/api/v1/alerts", alertsRouter);
   app.route("/api/v1/users", usersRouter);
   app.route("/api/v1", wsRouter);
@@ -84,6 +85,17 @@ export function createApp() {
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "HS256 with JWT_SECRET, or RS256/ES256/EdDSA from JWT_JWKS_URL. Claims: sub, org, role, email?, name?",
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    tags: ["Operations"],
+    security: [],
+    summary: "This OpenAPI 3.1 document (public, no token)",
+    responses: {
+      200: { description: "The document", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+    },
   });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -118,6 +130,11 @@ export function createApp() {
       body = { error: { code: ErrorCode.INTERNAL, message: "Internal error; quote the requestId when reporting it", requestId } };
     }
     if (status >= 500 && err instanceof AppError) console.error(`herald: ${err.code} (request ${requestId})`, err.message);
+    if (isStreamUpgrade(c)) {
+      const retryAfter = status === 429 ? Number((err instanceof AppError && err.headers?.["Retry-After"]) || RETRY_AFTER_SECONDS) : undefined;
+      const { code, message } = body.error;
+      return refuseUpgrade(status, { code, message, ...(retryAfter !== undefined && { retryAfter }) }, requestId ? { "X-Request-Id": requestId } : undefined);
+    }
     if (requestId) c.header("X-Request-Id", requestId);
     return c.json(body, status);
   });

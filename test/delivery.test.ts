@@ -7,7 +7,7 @@ import { getDb } from "../src/db/client";
 import { deliveries, devOutbox, type DeliveryRow } from "../src/db/schema";
 import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS, parseRetryAfter, retryDelaySeconds } from "../src/delivery/backoff";
 import { channelSenders } from "../src/delivery/channels";
-import { renderEmail, renderSms, type RenderedEmail } from "../src/delivery/email-templates";
+import { renderEmail, renderSms, UNSUBSCRIBE_URL_SLOT, type RenderedEmail } from "../src/delivery/email-templates";
 import type { ChannelSender } from "../src/delivery/types";
 import { newId } from "../src/lib/ids";
 import { BASE, call, makeToken, uniqueOrg } from "./helpers";
@@ -30,6 +30,7 @@ const withEnv = (overrides: Record<string, unknown>) =>
     SENDGRID_API_KEY: "",
     RESEND_API_KEY: "",
     TWILIO_AUTH_TOKEN: "",
+    PUBLIC_BASE_URL: "http://localhost:8787",
     ...overrides,
   }) as Env;
 const logEnv = withEnv({});
@@ -97,6 +98,24 @@ const msgFor = (row: DeliveryRow, extra: Omit<TestMessage, "body"> = {}): TestMe
   body: { deliveryId: row.id, orgId: row.orgId },
 });
 
+/** List-Unsubscribe of a sent email: the signed one-click link under PUBLIC_BASE_URL. */
+const ONE_CLICK = /^<http:\/\/localhost:8787\/unsubscribe\?token=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+>$/;
+
+/** The one-click link an email was sent with, checked against ONE_CLICK. */
+function sentEmail(text: string, html: string, headers: Record<string, string>) {
+  expect(headers["List-Unsubscribe"]).toMatch(ONE_CLICK);
+  const link = headers["List-Unsubscribe"]!.slice(1, -1);
+  expect(text).toContain(link);
+  expect(html).toContain(link);
+  return { link, headers };
+}
+
+/** The stored payload with its unsubscribe slot filled as the sender does. */
+const expected = (payload: RenderedEmail, link: string) => ({
+  text: payload.text.replaceAll(UNSUBSCRIBE_URL_SLOT, link),
+  html: payload.html.replaceAll(UNSUBSCRIBE_URL_SLOT, link),
+});
+
 /** Stubs every outbound fetch with one response (a fresh Response per call). */
 function stubFetch(respond: (req: Request) => Response | Promise<Response>) {
   return vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => respond(new Request(input, init)));
@@ -149,12 +168,21 @@ describe("queue consumer: outcomes of a provider call", () => {
       personalizations: [{ to: [{ email: "agent1@example.com" }] }],
       from: { email: "notifications@herald.invalid", name: "Herald" },
       subject: payload.subject,
-      content: [
-        { type: "text/plain", value: payload.text },
-        { type: "text/html", value: payload.html },
-      ],
-      headers: { "List-Unsubscribe": "<http://localhost:8787/api/v1/me/preferences>" },
+      custom_args: { delivery_id: row.id },
     });
+    // The one-click link is signed for this send and put into both bodies and the headers.
+    const sent = sentEmail(body.content[0].value, body.content[1].value, body.headers);
+    expect(sent.headers).toEqual({
+      "X-Entity-Ref-ID": payload.headers["X-Entity-Ref-ID"],
+      "List-Unsubscribe": expect.stringMatching(ONE_CLICK),
+      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+      // SendGrid has no idempotency key: the same Message-ID on every attempt, and the delivery id in custom_args.
+      "Message-ID": `<${row.id}@herald.invalid>`,
+    });
+    expect(body.content).toEqual([
+      { type: "text/plain", value: expected(payload, sent.link).text },
+      { type: "text/html", value: expected(payload, sent.link).html },
+    ]);
   });
 
   it("fails a delivery for good on a 4xx, with the provider's reason, acked and not retried", async () => {
@@ -492,15 +520,19 @@ describe("providers", () => {
     const outbox = await db.select().from(devOutbox).where(eq(devOutbox.orgId, org));
     expect(outbox).toHaveLength(1);
     const payload = payloadOf(row);
+    const sent = sentEmail(outbox[0]!.text!, outbox[0]!.html!, outbox[0]!.headers);
     expect(outbox[0]).toMatchObject({
       id: saved.providerMessageId,
       deliveryId: row.id,
       channel: "email",
       to: "agent1@example.com",
       subject: payload.subject,
-      text: payload.text,
-      html: payload.html,
-      headers: payload.headers,
+      ...expected(payload, sent.link),
+      headers: {
+        "X-Entity-Ref-ID": payload.headers["X-Entity-Ref-ID"],
+        "List-Unsubscribe": `<${sent.link}>`,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+      },
     });
   });
 
@@ -598,14 +630,42 @@ describe("providers", () => {
     expect(req.headers.get("Idempotency-Key")).toBe(row.id);
     expect(req.headers.get("Authorization")).toBe("Bearer re-test-key");
     const payload = payloadOf(row);
-    expect(await req.json()).toEqual({
+    const body = (await req.json()) as any;
+    const sent = sentEmail(body.text, body.html, body.headers);
+    expect(body).toEqual({
       from: "Herald <notifications@herald.invalid>",
       to: ["agent1@example.com"],
       subject: payload.subject,
-      html: payload.html,
-      text: payload.text,
-      headers: payload.headers,
+      ...expected(payload, sent.link),
+      headers: {
+        "X-Entity-Ref-ID": payload.headers["X-Entity-Ref-ID"],
+        "List-Unsubscribe": `<${sent.link}>`,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+      },
     });
+  });
+
+  it.each([
+    ["resend", () => resendEnv, (req: Request) => req.headers.get("Idempotency-Key"), (id: string) => id],
+    ["sendgrid", () => sendgridEnv, async (req: Request) => ((await req.json()) as any).headers["Message-ID"], (id: string) => `<${id}@herald.invalid>`],
+  ] as const)("%s: a retry after a lost response carries the same idempotency key / Message-ID", async (_provider, envOf, keyOf, want) => {
+    const org = uniqueOrg();
+    const row = await insertDelivery(org);
+    const keys: (string | null)[] = [];
+    let calls = 0;
+    stubFetch(async (req) => {
+      keys.push(await keyOf(req));
+      // The provider accepted the first request, but its answer never arrived.
+      if (++calls === 1) throw new TypeError("Network connection lost.");
+      return new Response(JSON.stringify({ id: "re-once" }), { status: 202, headers: { "X-Message-Id": "sg-once" } });
+    });
+
+    const first = await runQueue(QUEUE, [msgFor(row, { id: "m1", attempts: 1 })], envOf());
+    expect(first.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
+    await runQueue(QUEUE, [msgFor(row, { id: "m1", attempts: 2 })], envOf());
+
+    expect(keys).toEqual([want(row.id), want(row.id)]);
+    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", attempts: 2 });
   });
 
   it("a malformed email payload is a permanent failure", async () => {
@@ -747,6 +807,7 @@ describe("GET /api/v1/dev/outbox", () => {
     const res = await outbox(org);
     expect(res.json.items).toHaveLength(1);
     expect(res.json.items[0]).toMatchObject({ deliveryId: row.id, to: "agent1@example.com", subject: "[HIGH] Jane Doe is likely to sell" });
-    expect(res.json.items[0].headers["List-Unsubscribe"]).toBe("<http://localhost:8787/api/v1/me/preferences>");
+    expect(res.json.items[0].headers["List-Unsubscribe"]).toMatch(ONE_CLICK);
+    expect(res.json.items[0].headers["List-Unsubscribe-Post"]).toBe("List-Unsubscribe=One-Click");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderEmail, renderSms, safeHttpUrl, type MessageNotification } from "../src/delivery/email-templates";
+import { personalizeEmail, renderEmail, renderSms, safeHttpUrl, UNSUBSCRIBE_URL_SLOT, type MessageNotification } from "../src/delivery/email-templates";
 import { escapeHtml } from "../src/lib/html";
 
 const BASE_URL = "https://herald.example.com";
@@ -66,11 +66,12 @@ describe("renderEmail", () => {
     },
   );
 
-  it("points List-Unsubscribe and the footer at the preferences endpoint", () => {
+  it("leaves a slot for the unsubscribe link (signed at send time) and links the preferences", () => {
     const email = render();
-    expect(email.headers["List-Unsubscribe"]).toBe(`<${BASE_URL}/api/v1/me/preferences>`);
-    // No RFC 8058 one-click header: the preferences endpoint needs a token, so a mailbox's unauthenticated POST would fail.
-    expect(email.headers["List-Unsubscribe-Post"]).toBeUndefined();
+    expect(email.type).toBe("alert.new");
+    expect(email.headers["List-Unsubscribe"]).toBeUndefined();
+    expect(email.text).toContain(`Unsubscribe from these emails: ${UNSUBSCRIBE_URL_SLOT}`);
+    expect(email.html).toContain(`<a href="${UNSUBSCRIBE_URL_SLOT}"`);
     expect(email.html).toContain(`href="${BASE_URL}/api/v1/me/preferences"`);
     expect(email.text).toContain(`${BASE_URL}/api/v1/me/preferences`);
   });
@@ -80,6 +81,38 @@ describe("renderEmail", () => {
     expect(email.text.startsWith("Hi,\n")).toBe(true);
     expect(email.text).not.toContain("null");
     expect(email.html).not.toContain("null");
+  });
+});
+
+describe("personalizeEmail", () => {
+  const link = `${BASE_URL}/unsubscribe?token=a.b.c`;
+  const prefs = `${BASE_URL}/api/v1/me/preferences`;
+
+  it("fills the slot in both bodies and adds the RFC 8058 headers", () => {
+    const email = personalizeEmail(render(), { unsubscribeUrl: link, preferencesUrl: prefs });
+    expect(email.headers).toEqual({
+      "X-Entity-Ref-ID": "ntf_1",
+      "List-Unsubscribe": `<${link}>`,
+      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    });
+    expect(email.text).toContain(`Unsubscribe from these emails: ${link}`);
+    expect(email.html).toContain(`<a href="${link}"`);
+    expect(email.html + email.text).not.toContain(UNSUBSCRIBE_URL_SLOT);
+  });
+
+  it("without a signing key links the preferences and sends no List-Unsubscribe (it would need a login)", () => {
+    const legacy = { ...render(), headers: { "X-Entity-Ref-ID": "ntf_1", "List-Unsubscribe": `<${prefs}>` } };
+    const email = personalizeEmail(legacy, { preferencesUrl: prefs });
+    expect(email.headers).toEqual({ "X-Entity-Ref-ID": "ntf_1" });
+    expect(email.text).toContain(`Unsubscribe from these emails: ${prefs}`);
+  });
+
+  it("escapes the title once in HTML only (Fish & Chips <Co> \"Q\")", () => {
+    const email = personalizeEmail(render({ title: `Fish & Chips <Co> "Q"` }), { unsubscribeUrl: link, preferencesUrl: prefs });
+    expect(email.subject).toBe(`[HIGH] Fish & Chips <Co> "Q"`);
+    expect(email.text).toContain(`[HIGH] Fish & Chips <Co> "Q"`);
+    expect(email.html).toContain("Fish &amp; Chips &lt;Co&gt; &quot;Q&quot;");
+    expect(email.html).not.toContain("&amp;amp;");
   });
 });
 

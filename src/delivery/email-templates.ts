@@ -31,7 +31,16 @@ export interface RenderedEmail {
   html: string;
   text: string;
   headers: Record<string, string>;
+  /** The notification type, which the one-click unsubscribe link names (added at send time). */
+  type: string;
 }
+
+/**
+ * Where the recipient's one-click unsubscribe URL goes in the body. The link
+ * is signed when the email is sent (WebCrypto is async, rendering is not),
+ * and `personalizeEmail` puts it here and in the List-Unsubscribe headers.
+ */
+export const UNSUBSCRIBE_URL_SLOT = "%%herald-unsubscribe-url%%";
 
 /** Longest SMS body: two concatenated segments. */
 export const MAX_SMS_CHARS = 320;
@@ -56,7 +65,7 @@ export function safeHttpUrl(value: string | null | undefined): string | undefine
   }
 }
 
-/** The address of the preferences page, also the List-Unsubscribe target. */
+/** The address of the preferences API, linked from every email's footer. */
 export function preferencesUrl(publicBaseUrl: string): string {
   return `${publicBaseUrl.replace(/\/+$/, "")}/api/v1/me/preferences`;
 }
@@ -73,8 +82,9 @@ const oneLine = (s: string) => s.replace(/[\r\n\t]+/g, " ").trim();
 
 /**
  * Renders a notification as an email: subject "[PRIORITY] title", an HTML body
- * (every interpolated value escaped) and its plain-text twin (unescaped), and
- * the List-Unsubscribe headers pointing at the recipient's preferences.
+ * (every interpolated value escaped, once: titles and messages are plain
+ * text) and its plain-text twin (unescaped), with an unsubscribe link slot
+ * that `personalizeEmail` fills when the email is sent.
  */
 export function renderEmail(input: RenderEmailInput): RenderedEmail {
   const { notification: n, recipient } = input;
@@ -95,6 +105,7 @@ export function renderEmail(input: RenderEmailInput): RenderedEmail {
     "",
     "--",
     "You receive this because of your Herald notification preferences.",
+    `Unsubscribe from these emails: ${UNSUBSCRIBE_URL_SLOT}`,
     `Change them: ${prefs}`,
   ].join("\n");
 
@@ -119,7 +130,7 @@ ${n.message ? `<p style="margin:0 0 16px;white-space:pre-line">${e(n.message)}</
       : ""
   }</td></tr>
 <tr><td style="padding:16px 24px;border-top:1px solid #e5e7eb;font-size:12px;color:#6b7280">
-You receive this because of your Herald notification preferences. <a href="${e(prefs)}" style="color:#6b7280">Change them</a>.
+You receive this because of your Herald notification preferences. <a href="${UNSUBSCRIBE_URL_SLOT}" style="color:#6b7280">Unsubscribe from these emails</a> · <a href="${e(prefs)}" style="color:#6b7280">Change them</a>.
 </td></tr>
 </table>
 </body></html>
@@ -132,8 +143,39 @@ You receive this because of your Herald notification preferences. <a href="${e(p
     headers: {
       // A unique ref per notification stops Gmail from threading unrelated alerts that share a subject.
       "X-Entity-Ref-ID": n.id,
-      "List-Unsubscribe": `<${prefs}>`,
     },
+    type: n.type,
+  };
+}
+
+/** What `personalizeEmail` fills in at send time. */
+export interface EmailPersonalization {
+  /** The signed one-click URL (PUBLIC_BASE_URL/unsubscribe?token=…); absent when no signing key is configured. */
+  unsubscribeUrl?: string;
+  /** Where the body's unsubscribe link points without a one-click URL. */
+  preferencesUrl: string;
+}
+
+/**
+ * Fills a rendered email for one send: the unsubscribe link in both bodies
+ * (escaped in the HTML part), and the RFC 8058 headers
+ * `List-Unsubscribe: <url>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+ * Without a one-click URL the body links to the preferences and no
+ * List-Unsubscribe header is sent (a link that needs a login is no one-click).
+ */
+export function personalizeEmail<T extends { subject: string; html: string; text: string; headers?: Record<string, string> }>(
+  email: T,
+  p: EmailPersonalization,
+): T & { headers: Record<string, string> } {
+  const link = p.unsubscribeUrl ?? p.preferencesUrl;
+  const { "List-Unsubscribe": _old, "List-Unsubscribe-Post": _oldPost, ...headers } = email.headers ?? {};
+  return {
+    ...email,
+    html: email.html.replaceAll(UNSUBSCRIBE_URL_SLOT, escapeHtml(link)),
+    text: email.text.replaceAll(UNSUBSCRIBE_URL_SLOT, link),
+    headers: p.unsubscribeUrl
+      ? { ...headers, "List-Unsubscribe": `<${p.unsubscribeUrl}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" }
+      : headers,
   };
 }
 

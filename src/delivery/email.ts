@@ -1,9 +1,12 @@
+import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Config } from "../config";
-import { devOutbox, type DeliveryRow } from "../db/schema";
+import { devOutbox, notifications, type DeliveryRow } from "../db/schema";
 import { newId } from "../lib/ids";
+import { personalizeEmail, preferencesUrl } from "./email-templates";
 import { callProvider, MalformedResponse } from "./http";
 import type { ChannelSender, SendContext, SendOutcome } from "./types";
+import { signUnsubscribeToken, unsubscribeUrl } from "./unsubscribe";
 
 /** The payload of an email delivery, as rendered by `renderEmail` when the delivery was created. */
 export const EmailPayload = z.object({
@@ -11,6 +14,8 @@ export const EmailPayload = z.object({
   html: z.string().min(1),
   text: z.string().min(1),
   headers: z.record(z.string(), z.string()).optional(),
+  /** The notification type (payloads rendered before it was stored: looked up). */
+  type: z.string().optional(),
 });
 export type EmailPayload = z.infer<typeof EmailPayload>;
 
@@ -70,10 +75,53 @@ async function sendWithLog(ctx: SendContext, delivery: DeliveryRow, to: string, 
   return { kind: "sent", providerMessageId: id };
 }
 
-/** SendGrid v3 mail send. No idempotency key exists there: the delivery row's status guards against a second send. */
+/**
+ * The email as this send delivers it: the recipient's signed one-click
+ * unsubscribe link (for this org, user and notification type) in the body
+ * and in the List-Unsubscribe headers. No signing key (JWKS-only auth without
+ * UNSUBSCRIBE_SECRET) → the body links to the preferences, no header.
+ */
+async function personalize(ctx: SendContext, delivery: DeliveryRow, p: EmailPayload): Promise<EmailPayload> {
+  const { unsubscribeSecret: secret, publicBaseUrl } = ctx.config.delivery;
+  let link: string | undefined;
+  if (secret && delivery.userId) {
+    const type = p.type ?? (await notificationType(ctx, delivery));
+    if (type) link = unsubscribeUrl(publicBaseUrl, await signUnsubscribeToken(secret, { orgId: delivery.orgId, userId: delivery.userId, type }));
+  }
+  return personalizeEmail(p, { unsubscribeUrl: link, preferencesUrl: preferencesUrl(publicBaseUrl) });
+}
+
+async function notificationType(ctx: SendContext, delivery: DeliveryRow): Promise<string | undefined> {
+  if (!delivery.notificationId) return undefined;
+  const row = await ctx.db
+    .select({ type: notifications.type })
+    .from(notifications)
+    .where(and(eq(notifications.orgId, delivery.orgId), eq(notifications.id, delivery.notificationId)))
+    .get();
+  return row?.type;
+}
+
+/**
+ * A Message-ID that is the same on every attempt of a delivery:
+ * `<delivery id@the EMAIL_FROM domain>`.
+ */
+export function deliveryMessageId(deliveryId: string, emailFrom: string): string {
+  const domain = parseMailbox(emailFrom).email.split("@")[1]?.trim() || "herald.invalid";
+  return `<${deliveryId}@${domain}>`;
+}
+
+/**
+ * SendGrid v3 mail send. SendGrid has no idempotency key: a retry after a
+ * lost 202 can send a second copy. What we can do: the same `Message-ID`
+ * header on every attempt (mailbox providers may collapse copies that share
+ * one; none is obliged to) and the delivery id in `custom_args`, which the
+ * Event Webhook and Activity Feed echo, to find and count duplicates. The
+ * delivery row's status guards against every other kind of second send.
+ */
 async function sendWithSendgrid(ctx: SendContext, delivery: DeliveryRow, to: string, p: EmailPayload): Promise<SendOutcome> {
   const key = ctx.config.delivery.sendgridApiKey;
   if (!key) return { kind: "permanent", error: "EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY" };
+  const headers = { ...p.headers, "Message-ID": deliveryMessageId(delivery.id, ctx.config.delivery.emailFrom) };
   return callProvider({
     provider: "sendgrid",
     url: "https://api.sendgrid.com/v3/mail/send",
@@ -91,7 +139,7 @@ async function sendWithSendgrid(ctx: SendContext, delivery: DeliveryRow, to: str
           { type: "text/plain", value: p.text },
           { type: "text/html", value: p.html },
         ],
-        ...(p.headers && Object.keys(p.headers).length > 0 && { headers: p.headers }),
+        headers,
         custom_args: { delivery_id: delivery.id },
       }),
     },
@@ -142,6 +190,6 @@ export const emailSender: ChannelSender = {
   async send(ctx, delivery) {
     const read = readDelivery(delivery);
     if ("kind" in read) return read;
-    return PROVIDERS[ctx.config.delivery.emailProvider](ctx, delivery, read.to, read.payload);
+    return PROVIDERS[ctx.config.delivery.emailProvider](ctx, delivery, read.to, await personalize(ctx, delivery, read.payload));
   },
 };

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, inArray, or, type SQL } from "drizzle-orm";
+import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { idList } from "../db/sql";
 import { preferences } from "../db/schema";
@@ -104,6 +104,21 @@ export async function getMyPreferences(db: Db, actor: Claims) {
 export async function putMyPreferences(db: Db, actor: Claims, settings: Preferences) {
   await write(db, actor.org, actor.sub, settings);
   return getMyPreferences(db, actor);
+}
+
+/**
+ * Turns one notification type's emails off for one user (a one-click
+ * unsubscribe): sets `types[type].email = false` in the user's own settings
+ * and keeps everything else. One statement (a JSON merge patch in SQLite), so
+ * a concurrent PUT cannot be half-overwritten, and idempotent: a second call
+ * writes the same value.
+ */
+export async function turnOffEmailType(db: Db, orgId: string, userId: string, type: string): Promise<void> {
+  const patch = JSON.stringify({ types: { [type]: { email: false } } });
+  const now = Date.now();
+  await db.run(sql`
+    INSERT INTO preferences (org_id, user_id, settings, updated_at) VALUES (${orgId}, ${userId}, json(${patch}), ${now})
+    ON CONFLICT (org_id, user_id) DO UPDATE SET settings = json_patch(preferences.settings, excluded.settings), updated_at = excluded.updated_at`);
 }
 
 export async function getOrgPreferences(db: Db, actor: Claims): Promise<Preferences> {
