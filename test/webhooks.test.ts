@@ -368,6 +368,8 @@ describe("webhook URL safety (SSRF)", () => {
     "https://[64:ff9b::808:808]/hook",
     "https://[2002:808:808::1]/hook",
     "https://hooks.example.com./hook",
+    "https://0xface.cafe/hook",
+    "https://1password.example.com/hook",
   ])("allows the public target %s", (url) => {
     expect(checkWebhookUrl(url, { allowInsecure: false })).toMatchObject({ ok: true });
   });

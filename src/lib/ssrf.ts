@@ -91,7 +91,8 @@ function hostRefusal(hostname: string): string | null {
   // 127.0.0.1 for http(s); ipaddr.js reads those spellings too, so the check
   // holds even for a host that reaches us unnormalized.
   if (ipaddr.IPv4.isValid(host)) return ipv4Refusal(ipaddr.IPv4.parse(host));
-  if (/^[0-9.]+$/.test(host) || /^0x[0-9a-f.x]*$/.test(host)) return "malformed IPv4 address";
+  // A host whose last label is a number is an IPv4 address to the URL parser (WHATWG "ends in a number").
+  if (/^(\d+|0x[0-9a-f]*)$/.test(host.split(".").at(-1)!)) return "malformed IPv4 address";
 
   if (host === "localhost" || INTERNAL_SUFFIXES.some((s) => host.endsWith(s))) return `${host} is a local or internal name`;
   if (!host.includes(".")) return `${host} is not a public hostname`;
