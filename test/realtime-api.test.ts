@@ -749,6 +749,20 @@ describe("POST /api/v1/realtime/ticket", () => {
     expect(hello.userId).toBe("agent1");
   });
 
+  it("never issues a ticket that outlives its token or is born expired: 401 TOKEN_EXPIRED past exp, even within the clock tolerance", async () => {
+    const { org } = await setupOrg();
+    for (const expiresIn of [-1, -5, -25]) {
+      const res = await call("POST", `${RT}/ticket`, { token: await makeToken({ org, sub: "agent1", role: "agent", expiresIn }) });
+      expect(res.status, `${expiresIn}: ${res.text}`).toBe(401);
+      expect(res.json.error.code).toBe("TOKEN_EXPIRED");
+    }
+    // A token expiring within the ticket TTL: the ticket ends with it.
+    const now = Math.floor(Date.now() / 1000);
+    const short = await call("POST", `${RT}/ticket`, { token: await makeToken({ org, sub: "agent1", role: "agent", expiresIn: 10 }) });
+    expect(short.status, short.text).toBe(201);
+    expect([(now + 10) * 1000, (now + 11) * 1000]).toContain(Date.parse(short.json.expiresAt));
+  });
+
   it("needs authentication: 401 AUTH_REQUIRED", async () => {
     const res = await call("POST", `${RT}/ticket`);
     expect(res.status, res.text).toBe(401);

@@ -1,7 +1,9 @@
+import { listDurableObjectIds } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ServerFrame } from "../src/realtime/protocol";
-import { call, setupOrg } from "./helpers";
-import { broadcast, closedWithin, connect, eventually, isType, tryConnect, type TestSocket } from "./ws-helpers";
+import { MAX_CLOSE_REASON_BYTES, refusalReason, type AckFrame, type ConnectedFrame, type ErrorFrame, type EventFrame, type ServerFrame } from "../src/realtime/protocol";
+import { call, makeToken, setupOrg } from "./helpers";
+import { broadcast, closedWithin, connect, eventually, isType, refusedUpgrade, tryConnect, type TestSocket } from "./ws-helpers";
 
 // Every limit and every kind of bad input on the realtime endpoints: what the
 // client gets back, and whether the socket survives it (vitest.config.ts
@@ -25,21 +27,35 @@ const errors = (s: TestSocket) => s.frames.filter((f): f is ErrorFrame => f.type
 
 
 
-/** A refused upgrade: status and the API error body. */
+/**
+ * A refused upgrade as a browser sees it (docs/PROTOCOL.md, "Close codes"):
+ * 101, then at once a close with 4000 + the HTTP status and the API's error
+ * JSON as its reason, no frame before it.
+ */
 async function refusal(path: string, o: Parameters<typeof tryConnect>[1]) {
-  const { socket, res } = await tryConnect(path, o);
-  if (socket) {
-    socket.close();
-    throw new Error(`expected ${path} to be refused, but it was upgraded`);
-  }
-  const text = await res.text();
-  let body: { error?: { code?: string; message?: string } } | undefined;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, code: body?.error?.code, message: body?.error?.message, text, headers: res.headers };
+  const r = await refusedUpgrade(path, o);
+  expect(r.res.status).toBe(101);
+  expect(r.frames, "frames before a refusal close").toEqual([]);
+  return { close: r.code, code: r.reason.code, message: r.reason.message, retryAfter: r.reason.retryAfter, text: r.text };
+}
+
+/** Waits until each attempt is either live (`connected`) or refused (closed before it); refusals must be 4429 CONNECTION_LIMIT. */
+async function settle(attempts: Awaited<ReturnType<typeof tryConnect>>[]): Promise<TestSocket[]> {
+  const outcomes = await Promise.all(
+    attempts.map(async ({ socket, res }) => {
+      if (!socket) throw new Error(`not upgraded: ${res.status} ${await res.text()}`);
+      return socket.waitFor(isType("connected"), 10_000).then(
+        () => socket,
+        async () => {
+          const { code, reason } = await socket.closed;
+          expect(code, reason).toBe(4429);
+          expect(JSON.parse(reason)).toMatchObject({ code: "CONNECTION_LIMIT", retryAfter: expect.any(Number) });
+          return undefined;
+        },
+      );
+    }),
+  );
+  return outcomes.filter((s): s is TestSocket => s !== undefined);
 }
 
 async function totalConnections(adminToken: string): Promise<number> {
@@ -186,13 +202,14 @@ describe("bad frames", () => {
 });
 
 describe("connection limits", () => {
-  it("the 21st user-stream socket of one user is refused 429 CONNECTION_LIMIT", async () => {
+  it("the 21st user-stream socket of one user is refused: close 4429 CONNECTION_LIMIT with retryAfter", async () => {
     const { tokens } = await setupOrg();
     const open: TestSocket[] = [];
     for (let i = 0; i < 20; i++) open.push(await connect("/api/v1/ws", { token: tokens.agent }));
     const r = await refusal("/api/v1/ws", { token: tokens.agent });
-    expect(r.status, r.text).toBe(429);
+    expect(r.close, r.text).toBe(4429);
     expect(r.code).toBe("CONNECTION_LIMIT");
+    expect(r.retryAfter).toBe(10);
     // Another user of the org is not affected.
     const other = await connect("/api/v1/ws", { token: tokens.agent2 });
     // Every one of the 20 still works.
@@ -201,13 +218,14 @@ describe("connection limits", () => {
     for (const s of [...open, other]) s.close();
   });
 
-  it("the 21st org-stream socket of one user is refused 429 CONNECTION_LIMIT", async () => {
+  it("the 21st org-stream socket of one user is refused: close 4429 CONNECTION_LIMIT with retryAfter", async () => {
     const { tokens } = await setupOrg();
     const open: TestSocket[] = [];
     for (let i = 0; i < 20; i++) open.push(await connect("/api/v1/ws/org", { token: tokens.agent }));
     const r = await refusal("/api/v1/ws/org", { token: tokens.agent });
-    expect(r.status, r.text).toBe(429);
+    expect(r.close, r.text).toBe(4429);
     expect(r.code).toBe("CONNECTION_LIMIT");
+    expect(r.retryAfter).toBe(10);
     // The user stream has its own per-user budget.
     const user = await connect("/api/v1/ws", { token: tokens.agent });
     for (const s of [...open, user]) s.close();
@@ -216,9 +234,7 @@ describe("connection limits", () => {
   it("concurrent upgrades cannot exceed the per-user limit, and presence counts what is open", async () => {
     const { tokens } = await setupOrg();
     const attempts = await Promise.all(Array.from({ length: 25 }, () => tryConnect("/api/v1/ws", { token: tokens.agent })));
-    const opened = attempts.filter((a) => a.socket).map((a) => a.socket!);
-    await Promise.all(opened.map((s) => s.waitFor(isType("connected"))));
-    for (const a of attempts) if (!a.socket) expect(a.res.status).toBe(429);
+    const opened = await settle(attempts);
     expect.soft(opened.length, "sockets admitted for one user").toBeLessThanOrEqual(20);
     const presence = await call("GET", "/api/v1/realtime/presence/agent1", { token: tokens.admin });
     expect.soft(presence.json, "presence after concurrent upgrades").toMatchObject({ online: true, connections: opened.length });
@@ -231,9 +247,7 @@ describe("connection limits", () => {
     // 3 users × 15 user-stream sockets: within the per-user limit (20), over the org limit (40).
     const users = [tokens.agent, tokens.agent2, tokens.member];
     const attempts = await Promise.all(users.flatMap((token) => Array.from({ length: 15 }, () => tryConnect("/api/v1/ws", { token }))));
-    const opened = attempts.filter((a) => a.socket).map((a) => a.socket!);
-    await Promise.all(opened.map((s) => s.waitFor(isType("connected"))));
-    for (const a of attempts) if (!a.socket) expect(a.res.status).toBe(429);
+    const opened = await settle(attempts);
     expect.soft(opened.length, "sockets admitted in the org").toBeLessThanOrEqual(40);
     expect.soft(await totalConnections(tokens.admin), "org connection count").toBe(opened.length);
     for (const s of opened) s.close();
@@ -253,12 +267,12 @@ describe("connection limits", () => {
 
     for (const path of ["/api/v1/ws", "/api/v1/ws/org"]) {
       const r = await refusal(path, { token: tokens.member });
-      expect(r.status, `${path}: ${r.text}`).toBe(429);
+      expect(r.close, `${path}: ${r.text}`).toBe(4429);
       expect(r.code).toBe("CONNECTION_LIMIT");
     }
     // Also for a user already connected.
     const again = await refusal("/api/v1/ws", { token: tokens.agent });
-    expect(again.status).toBe(429);
+    expect(again.close).toBe(4429);
     expect(again.code).toBe("CONNECTION_LIMIT");
     // Refusals do not count.
     expect(await totalConnections(tokens.admin)).toBe(40);
@@ -268,7 +282,7 @@ describe("connection limits", () => {
     const newcomer = await connect("/api/v1/ws", { token: tokens.member });
     expect(await totalConnections(tokens.admin)).toBe(40);
     const full = await refusal("/api/v1/ws/org", { token: tokens.member });
-    expect(full.status).toBe(429);
+    expect(full.close).toBe(4429);
 
     // An org-stream socket closing frees a place too.
     const orgSocket = open.find((s) => (s.frames.find(isType("connected")) as ConnectedFrame).stream === "org")!;
@@ -323,21 +337,21 @@ describe("upgrade requests", () => {
       expect(plain.json.error.code).toBe("UPGRADE_REQUIRED");
 
       const evil = await refusal(path, { token: tokens.agent, headers: { Origin: "https://evil.example" } });
-      expect(evil.status).toBe(403);
+      expect(evil.close).toBe(4403);
       expect(evil.code).toBe("ORIGIN_NOT_ALLOWED");
 
       const anonymous = await refusal(path, {});
-      expect(anonymous.status).toBe(401);
+      expect(anonymous.close).toBe(4401);
       expect(anonymous.code).toBe("AUTH_REQUIRED");
 
       const forged = await refusal(path, { query: { token: "not.a.jwt" } });
-      expect(forged.status).toBe(401);
+      expect(forged.close).toBe(4401);
 
       const badSince = await refusal(path, { token: tokens.agent, query: { since: "abc" } });
-      expect(badSince.status).toBe(400);
+      expect(badSince.close).toBe(4400);
       expect(badSince.code).toBe("VALIDATION_FAILED");
       const negative = await refusal(path, { token: tokens.agent, query: { since: "-1" } });
-      expect(negative.status).toBe(400);
+      expect(negative.close).toBe(4400);
     }
 
     const allowed = await connect("/api/v1/ws", { token: tokens.agent, headers: { Origin: "https://app.example.com" } });
@@ -350,7 +364,7 @@ describe("upgrade requests", () => {
     const badQueries: Record<string, string>[] = [{ queue: "inbound" }, { dept: "bad/dept" }, { dept: "", queue: "inbound" }, { channels: "Not-A-Channel" }];
     for (const query of badQueries) {
       const r = await refusal("/api/v1/ws/org", { token: tokens.agent, query });
-      expect(r.status, `${JSON.stringify(query)}: ${r.text}`).toBe(400);
+      expect(r.close, `${JSON.stringify(query)}: ${r.text}`).toBe(4400);
       expect(r.code).toBe("VALIDATION_FAILED");
     }
     for (const s of [allowed, viaQuery, orgViaQuery]) s.close();
@@ -367,19 +381,19 @@ describe("upgrade requests", () => {
     const s = await connect("/api/v1/ws", { query: { ticket } });
     expect(s.frames.find(isType("connected"))).toMatchObject({ userId: "agent1", stream: "user" });
     const reuse = await refusal("/api/v1/ws", { query: { ticket } });
-    expect(reuse.status).toBe(401);
+    expect(reuse.close).toBe(4401);
     expect(reuse.code).toBe("TICKET_INVALID");
     const reuseOrg = await refusal("/api/v1/ws/org", { query: { ticket } });
     expect(reuseOrg.code).toBe("TICKET_INVALID");
 
     const unknown = await refusal("/api/v1/ws", { query: { ticket: "tkt_unknown" } });
-    expect(unknown.status).toBe(401);
+    expect(unknown.close).toBe(4401);
     expect(unknown.code).toBe("TICKET_INVALID");
 
     // Refused for its Origin first: the ticket is still good afterwards.
     const second = (await call("POST", "/api/v1/realtime/ticket", { token: tokens.agent2 })).json.ticket as string;
     const evil = await refusal("/api/v1/ws/org", { query: { ticket: second }, headers: { Origin: "https://evil.example" } });
-    expect(evil.status).toBe(403);
+    expect(evil.close).toBe(4403);
     expect(evil.code).toBe("ORIGIN_NOT_ALLOWED");
     const notUpgrade = await call("GET", `/api/v1/ws/org?ticket=${encodeURIComponent(second)}`);
     expect(notUpgrade.status).toBe(426);
@@ -395,5 +409,105 @@ describe("upgrade requests", () => {
 
     s.close();
     o.close();
+  });
+});
+
+describe("refusals a browser can see", () => {
+  /** Whether the hub has ever been created (it writes its SQLite schema when constructed). */
+  async function hubExists(namespace: DurableObjectNamespace, name: string): Promise<boolean> {
+    const id = namespace.idFromName(name).toString();
+    return (await listDurableObjectIds(namespace)).some((other) => other.toString() === id);
+  }
+
+  it("every refusal of an upgrade completes it and closes at once with 4000 + status and the error JSON", async () => {
+    const { org, tokens } = await setupOrg();
+    for (const path of ["/api/v1/ws", "/api/v1/ws/org"]) {
+      const cases: [Parameters<typeof tryConnect>[1], number, string][] = [
+        [{ token: tokens.agent, query: { since: "abc" } }, 4400, "VALIDATION_FAILED"],
+        [{}, 4401, "AUTH_REQUIRED"],
+        [{ query: { token: "not.a.jwt" } }, 4401, "AUTH_FAILED"],
+        [{ token: await makeToken({ org, sub: "agent1", role: "agent", expiresIn: -3600 }) }, 4401, "TOKEN_EXPIRED"],
+        [{ query: { ticket: "tkt_unknown" } }, 4401, "TICKET_INVALID"],
+        [{ token: tokens.agent, headers: { Origin: "https://evil.example" } }, 4403, "ORIGIN_NOT_ALLOWED"],
+      ];
+      for (const [o, close, code] of cases) {
+        const r = await refusedUpgrade(path, o);
+        expect(r.res.status, `${path} ${code}`).toBe(101);
+        expect(r.frames, `${path} ${code}: frames before the close`).toEqual([]);
+        expect(r.code, `${path} ${code}: ${r.text}`).toBe(close);
+        expect(r.reason).toEqual({ code, message: expect.any(String) });
+        expect(r.reason.message.length).toBeGreaterThan(0);
+      }
+    }
+    // Not an upgrade: the JSON errors stay.
+    const plain = await call("GET", "/api/v1/ws", { token: tokens.agent });
+    expect(plain.status, plain.text).toBe(426);
+    expect(plain.json.error.code).toBe("UPGRADE_REQUIRED");
+    const elsewhere = await call("GET", "/api/v1/alerts", { headers: { Upgrade: "websocket" } });
+    expect(elsewhere.status, elsewhere.text).toBe(401);
+    expect(elsewhere.json.error.code).toBe("AUTH_REQUIRED");
+  });
+
+  it("a ticket presented twice: the second upgrade closes 4401 TICKET_INVALID", async () => {
+    const { tokens } = await setupOrg();
+    const { ticket } = (await call("POST", "/api/v1/realtime/ticket", { token: tokens.agent })).json as { ticket: string };
+    const first = await connect("/api/v1/ws", { query: { ticket } });
+    const second = await refusedUpgrade("/api/v1/ws", { query: { ticket } });
+    expect(second.frames).toEqual([]);
+    expect(second.code).toBe(4401);
+    expect(second.reason).toEqual({ code: "TICKET_INVALID", message: expect.stringContaining("request a new one") });
+    first.close();
+  });
+
+  it("a long message is shortened to fit the 123-byte close reason; code is kept", async () => {
+    const { tokens } = await setupOrg();
+    const origin = `https://${"a".repeat(200)}.example`;
+    const r = await refusedUpgrade("/api/v1/ws", { token: tokens.agent, headers: { Origin: origin } });
+    expect(r.code).toBe(4403);
+    expect(new TextEncoder().encode(r.text).byteLength).toBeLessThanOrEqual(MAX_CLOSE_REASON_BYTES);
+    expect(r.reason.code).toBe("ORIGIN_NOT_ALLOWED");
+    expect(r.reason.message).toMatch(/^Origin https:\/\/a+…$/);
+
+    // Multi-byte text is cut between characters, and retryAfter is kept whole.
+    const text = refusalReason({ code: "RATE_LIMITED", message: "é".repeat(200), retryAfter: 60 });
+    expect(new TextEncoder().encode(text).byteLength).toBeLessThanOrEqual(MAX_CLOSE_REASON_BYTES);
+    expect(JSON.parse(text)).toEqual({ code: "RATE_LIMITED", message: expect.stringMatching(/^é+…$/), retryAfter: 60 });
+    expect(refusalReason({ code: "FORBIDDEN", message: "short" })).toBe('{"code":"FORBIDDEN","message":"short"}');
+  });
+
+  it("refusals the Worker decides (auth, origin, validation, expiry) never create or wake a hub", async () => {
+    const { org, tokens } = await setupOrg();
+    const expired = await makeToken({ org, sub: "agent2", role: "agent", expiresIn: -5 });
+    const attempts: [string, Parameters<typeof tryConnect>[1]][] = [
+      ["/api/v1/ws", { token: tokens.agent, headers: { Origin: "https://evil.example" } }],
+      ["/api/v1/ws", { token: tokens.agent, query: { since: "abc" } }],
+      ["/api/v1/ws", { token: expired }],
+      ["/api/v1/ws/org", { token: tokens.agent, headers: { Origin: "https://evil.example" } }],
+      ["/api/v1/ws/org", { token: tokens.agent, query: { channels: "Not-A-Channel" } }],
+      ["/api/v1/ws/org", { token: expired }],
+    ];
+    for (const [path, o] of attempts) expect((await refusedUpgrade(path, o)).code).toBeGreaterThanOrEqual(4400);
+    expect(await hubExists(env.USER_HUB, `${org}/agent1`), "agent1's user hub").toBe(false);
+    expect(await hubExists(env.USER_HUB, `${org}/agent2`), "agent2's user hub").toBe(false);
+    expect(await hubExists(env.ORG_HUB, org), "the org hub").toBe(false);
+    // The probe itself: an accepted upgrade does create the hubs.
+    const s = await connect("/api/v1/ws", { token: tokens.agent });
+    expect(await hubExists(env.USER_HUB, `${org}/agent1`)).toBe(true);
+    expect(await hubExists(env.ORG_HUB, org)).toBe(true);
+    s.close();
+  });
+
+  it("over the request budget: close 4429 RATE_LIMITED with retryAfter, no hub", { timeout: 60_000 }, async () => {
+    // vitest.config.ts: 100 requests per 60 s per caller; windows follow the wall clock.
+    const into = Date.now() % 60_000;
+    if (into > 45_000) await new Promise((r) => setTimeout(r, 60_000 - into + 100));
+    const { org } = await setupOrg();
+    const busy = await makeToken({ org, sub: "busy", role: "agent" });
+    for (let i = 0; i < 100; i++) await call("GET", "/api/v1/nothing-here", { token: busy });
+    const r = await refusedUpgrade("/api/v1/ws", { token: busy });
+    expect(r.frames).toEqual([]);
+    expect(r.code, r.text).toBe(4429);
+    expect(r.reason).toEqual({ code: "RATE_LIMITED", message: expect.any(String), retryAfter: 60 });
+    expect(await hubExists(env.USER_HUB, `${org}/busy`)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/realtime/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
-import { broadcast, closedWithin, connect, eventually, isType, type TestSocket } from "./ws-helpers";
+import { broadcast, closedWithin, connect, eventually, isType, refusedUpgrade, type TestSocket } from "./ws-helpers";
 
 // The delivery guarantees of the user stream (/api/v1/ws) and the org stream
 // (/api/v1/ws/org), end to end through the Worker: order and exactly-once per
@@ -37,6 +37,14 @@ async function subscribe(s: TestSocket, ref: string, channels: string[], scope?:
   const reply = await s.waitFor((f) => (f.type === "ack" || f.type === "error") && (f as AckFrame).ref === ref);
   expect(reply.type, JSON.stringify(reply)).toBe("ack");
   return reply as AckFrame;
+}
+
+/** The `exp` of a token, in ms. */
+const decodeExp = (token: string) => (JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp: number }).exp * 1000;
+
+/** Waits until the clock is past `ms`. */
+async function untilPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await sleep(Math.min(100, ms - Date.now() + 1));
 }
 
 const userHubOf = (org: string, userId: string) => env.USER_HUB.getByName(`${org}/${userId}`);
@@ -364,16 +372,38 @@ describe("ping", () => {
 });
 
 describe("token expiry", () => {
-  it("a socket whose token has expired is closed with 4001 by the hub's alarm", async () => {
+  it("the hubs' alarm is set to the token's exp, and running it then closes the socket with 4001", async () => {
     const { org } = await setupOrg();
-    const expiring = await makeToken({ org, sub: "agent1", role: "agent", expiresIn: -5 });
+    const expiring = await makeToken({ org, sub: "agent1", role: "agent", expiresIn: 2 });
+    const exp = decodeExp(expiring);
     const s = await connect("/api/v1/ws", { token: expiring });
-    await runDurableObjectAlarm(userHubOf(org, "agent1"));
-    expect((await closedWithin(s)).code).toBe(4001);
-
     const o = await connect("/api/v1/ws/org", { token: expiring });
+    for (const stub of [userHubOf(org, "agent1"), orgHubOf(org)]) {
+      expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBe(exp);
+    }
+    // Early (another piece of work woke it): the sockets stay, the alarm stays at exp.
+    if (Date.now() < exp - 200) {
+      await runDurableObjectAlarm(userHubOf(org, "agent1"));
+      expect(await runInDurableObject(userHubOf(org, "agent1"), (_i, state) => state.storage.getAlarm())).toBe(exp);
+      expect(s.ws.readyState).toBe(WebSocket.OPEN);
+    }
+    await untilPast(exp);
+    // The alarm may have fired by itself already; running it again is harmless.
+    await runDurableObjectAlarm(userHubOf(org, "agent1"));
     await runDurableObjectAlarm(orgHubOf(org));
-    expect((await closedWithin(o)).code).toBe(4001);
+    for (const socket of [s, o]) expect(await closedWithin(socket, 1000)).toEqual({ code: 4001, reason: "token expired" });
+  });
+
+  it("a token past its exp opens no socket: 4401 TOKEN_EXPIRED, even within the REST clock tolerance", async () => {
+    const { org } = await setupOrg();
+    const expired = await makeToken({ org, sub: "agent1", role: "agent", expiresIn: -5 });
+    for (const path of ["/api/v1/ws", "/api/v1/ws/org"]) {
+      const r = await refusedUpgrade(path, { token: expired });
+      expect(r.code, r.text).toBe(4401);
+      expect(r.reason.code).toBe("TOKEN_EXPIRED");
+    }
+    // REST keeps its 30 s tolerance for a single request.
+    expect((await call("GET", "/api/v1/alerts?limit=1", { token: expired })).status).toBe(200);
   });
 
   it("the expiry alarm stays armed across hibernation, later publishes and later sockets", async () => {
@@ -397,8 +427,9 @@ describe("token expiry", () => {
   it("an expiry close publishes presence:offline exactly once", async () => {
     const { org, tokens } = await setupOrg();
     const watcher = await connect("/api/v1/ws/org", { token: tokens.admin, query: { channels: "presence" } });
-    const expiring = await makeToken({ org, sub: "agent1", role: "agent", expiresIn: -5 });
+    const expiring = await makeToken({ org, sub: "agent1", role: "agent", expiresIn: 2 });
     const o = await connect("/api/v1/ws/org", { token: expiring });
+    await untilPast(decodeExp(expiring));
     await runDurableObjectAlarm(orgHubOf(org));
     expect((await closedWithin(o)).code).toBe(4001);
     const offline = (f: ServerFrame) => f.type === "presence:offline" && (f as EventFrame<{ userId: string }>).data.userId === "agent1";

@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import type { ServerFrame } from "../src/realtime/protocol";
+import type { RefusalReason, ServerFrame } from "../src/realtime/protocol";
 import { expect } from "vitest";
 import { BASE, call } from "./helpers";
 
@@ -36,7 +36,8 @@ export async function tryConnect(path: string, o: ConnectOptions = {}): Promise<
   const frames: ServerFrame[] = [];
   const waiters: (() => void)[] = [];
   let resolveClosed!: (v: { code: number; reason: string }) => void;
-  const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
+  let closedWith: { code: number; reason: string } | undefined;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = (v) => r((closedWith = v))));
   ws.addEventListener("message", (ev) => {
     frames.push(JSON.parse(ev.data as string) as ServerFrame);
     for (const w of [...waiters]) w();
@@ -54,6 +55,11 @@ export async function tryConnect(path: string, o: ConnectOptions = {}): Promise<
           waiters.splice(waiters.indexOf(check), 1);
           clearTimeout(timer);
           resolve(hits);
+        } else if (closedWith) {
+          // Every frame arrives before the close: no more can come.
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          reject(new Error(`closed (${closedWith.code} ${closedWith.reason}) before ${n} frame(s); got ${JSON.stringify(frames).slice(0, 2000)}`));
         }
       };
       const timer = setTimeout(() => {
@@ -83,12 +89,42 @@ export async function tryConnect(path: string, o: ConnectOptions = {}): Promise<
   return { socket, res };
 }
 
-/** Opens a socket and waits for its `connected` frame; fails the test if refused. */
+/** Opens a socket and waits for its `connected` frame; fails the test if refused (a refusal closes before `connected`). */
 export async function connect(path: string, o: ConnectOptions = {}): Promise<TestSocket> {
   const { socket, res } = await tryConnect(path, o);
   if (!socket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
   await socket.waitFor((f) => f.type === "connected");
   return socket;
+}
+
+/** An upgrade refused as a browser sees it (docs/PROTOCOL.md, "Close codes"). */
+export interface Refusal {
+  /** The close code: 4000 + the HTTP status. */
+  code: number;
+  /** The close reason, parsed: the API's error code and message, retryAfter for 4429. */
+  reason: RefusalReason;
+  /** The raw close reason. */
+  text: string;
+  /** Frames received before the close (a refusal sends none). */
+  frames: ServerFrame[];
+  res: Response;
+}
+
+/**
+ * Attempts an upgrade that must be refused: the Worker answers 101 and the
+ * socket's first and only event is the refusal close. Fails the test otherwise.
+ */
+export async function refusedUpgrade(path: string, o: ConnectOptions = {}): Promise<Refusal> {
+  const { socket, res } = await tryConnect(path, o);
+  if (!socket) throw new Error(`expected a 101 closed with a refusal, got ${res.status} ${await res.text()}`);
+  const { code, reason } = await closedWithin(socket);
+  let parsed: RefusalReason;
+  try {
+    parsed = JSON.parse(reason) as RefusalReason;
+  } catch {
+    throw new Error(`close ${code} with a reason that is not JSON: ${reason} (frames: ${JSON.stringify(socket.frames).slice(0, 500)})`);
+  }
+  return { code, reason: parsed, text: reason, frames: socket.frames, res };
 }
 
 export const isType = (type: string) => (f: ServerFrame) => f.type === type;

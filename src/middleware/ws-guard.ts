@@ -1,7 +1,30 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { getConfig } from "../config";
 import { AppError, ErrorCode } from "../errors";
+import { refusalCloseCode, refusalReason, type RefusalReason } from "../realtime/protocol";
 import type { AppEnv } from "../types";
+import { UPGRADE_PATHS } from "./auth";
+
+/** Whether the request is a WebSocket upgrade to one of the stream routes (its refusals become closes, see refuseUpgrade). */
+export function isStreamUpgrade(c: Context<AppEnv>): boolean {
+  return c.req.method === "GET" && UPGRADE_PATHS.has(c.req.path) && c.req.header("Upgrade")?.toLowerCase() === "websocket";
+}
+
+/**
+ * A refused upgrade as a browser can see it: a browser never learns the HTTP
+ * status of a failed upgrade (only a bare error and close 1006), so the
+ * upgrade is completed here, in the Worker, and the socket closed at once,
+ * before any other frame, with 4000 + `status` and the API's error as JSON
+ * (`refusalReason`: `code`, `message` shortened to fit 123 bytes, `retryAfter`).
+ * No hub is involved.
+ */
+export function refuseUpgrade(status: number, reason: RefusalReason, headers?: HeadersInit): Response {
+  const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+  server.accept();
+  server.close(refusalCloseCode(status), refusalReason(reason));
+  return new Response(null, { status: 101, webSocket: client, headers });
+}
 
 /**
  * Runs before authentication on the upgrade routes, so nothing (not even a

@@ -1,9 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { AppError, ErrorCode, forbidden, type ErrorCode as Code } from "../errors";
-import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
 import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-base";
 import { orgHub, userHub } from "../realtime/outbox";
 import { realtimePort } from "../realtime/port";
@@ -19,7 +19,7 @@ import {
   UserStreamQuery,
 } from "../schemas/realtime";
 import { broadcast } from "../services/realtime";
-import { issueTicket } from "../services/tickets";
+import { issueTicket, realtimeExpiry } from "../services/tickets";
 import type { AppEnv } from "../types";
 
 const security = bearerSecurity;
@@ -31,16 +31,20 @@ const upgradeResponses = {
   426: { description: "UPGRADE_REQUIRED: not a WebSocket upgrade" },
 } as const;
 
-/** The verified identity handed to a hub; the socket lives until the token's expiry. */
+/** The verified identity handed to a hub; the socket lives until the token's `exp` (realtimeExpiry: 401 if already past). */
 function identityOf(c: Context<AppEnv>): ConnectIdentity {
-  const { sub, org, role, exp } = c.var.auth;
-  return { userId: sub, orgId: org, role, exp: (exp ?? Math.floor(Date.now() / 1000) + 3600) * 1000 };
+  const { sub, org, role } = c.var.auth;
+  return { userId: sub, orgId: org, role, exp: realtimeExpiry(c.var.auth) };
 }
+
+/** Retry-After (s) of a hub's CONNECTION_LIMIT refusal: long enough for a closing socket elsewhere to free its place. */
+const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 10;
 
 /**
  * Forwards an authenticated upgrade to a hub. The hub's refusals (connection
- * limits) come back as JSON errors and are re-raised so they get the API's
- * error envelope; a 101 is passed through untouched.
+ * limits) come back as JSON errors and are re-raised, so the app's onError
+ * turns them into the same refusal close as the Worker's own (4429 with
+ * retryAfter); a 101 is passed through untouched.
  */
 async function forwardUpgrade(stub: { fetch(req: Request): Promise<Response> }, identity: ConnectIdentity, params: Record<string, string | undefined>) {
   const url = new URL("https://hub.internal/connect");
@@ -48,22 +52,22 @@ async function forwardUpgrade(stub: { fetch(req: Request): Promise<Response> }, 
   const res = await stub.fetch(new Request(url, { headers: { Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) } }));
   if (res.status === 101) return res;
   const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+  const retryAfter = res.headers.get("Retry-After") ?? (res.status === 429 ? String(CONNECTION_LIMIT_RETRY_AFTER_SECONDS) : undefined);
   throw new AppError(
     res.status as 400,
     (body?.error?.code as Code | undefined) ?? ErrorCode.INTERNAL,
     body?.error?.message ?? "The hub refused the connection",
+    undefined,
+    retryAfter === undefined ? undefined : { "Retry-After": retryAfter },
   );
 }
 
-const requireRoles = (c: Context<AppEnv>, ...roles: string[]) => {
-  if (!roles.includes(c.var.auth.role)) throw forbidden(`This needs one of the roles: ${roles.join(", ")}`);
-};
-
 export const wsRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/ws",
+      operationId: "openUserStream",
       tags,
       security,
       summary: "Open the user stream (WebSocket): every device of the caller",
@@ -78,9 +82,10 @@ export const wsRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/ws/org",
+      operationId: "openOrgStream",
       tags,
       security,
       summary: "Open the org stream (WebSocket): org channels such as alerts, stats, presence, kpi",
@@ -101,9 +106,10 @@ export const wsRouter = createRouter()
 
 export const realtimeRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/ticket",
+      operationId: "createRealtimeTicket",
       tags,
       security,
       summary: "A single-use WebSocket ticket (valid TICKET_TTL_SECONDS, bound to the caller)",
@@ -116,9 +122,11 @@ export const realtimeRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/broadcast",
+      operationId: "broadcastEvent",
+      middleware: [requireRole("admin", "service")],
       tags,
       security,
       summary: "Publish an event to user streams and/or an org channel (admin, service)",
@@ -138,23 +146,26 @@ export const realtimeRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/stats",
+      operationId: "getRealtimeStats",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Connections, online users, subscribers per channel and scope, messages by type, latency (admin)",
       responses: { 200: { description: "Realtime statistics", content: json(RealtimeStatsSchema) }, ...commonErrors },
     }),
     async (c) => {
-      requireRoles(c, "admin");
       return c.json(await orgHub(c.env, c.var.auth.org).stats(), 200);
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/connections",
+      operationId: "listRealtimeConnections",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Every open connection of the org (admin)",
@@ -164,28 +175,29 @@ export const realtimeRouter = createRouter()
       },
     }),
     async (c) => {
-      requireRoles(c, "admin");
       return c.json(await orgHub(c.env, c.var.auth.org).connections(), 200);
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/presence",
+      operationId: "listPresence",
+      middleware: [requireRole("admin", "service")],
       tags,
       security,
       summary: "Presence of every user seen in the org (admin, service)",
       responses: { 200: { description: "Presence", content: json(z.object({ items: z.array(PresenceSchema) })) }, ...commonErrors },
     }),
     async (c) => {
-      requireRoles(c, "admin", "service");
       return c.json({ items: await orgHub(c.env, c.var.auth.org).presence() }, 200);
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/presence/{userId}",
+      operationId: "getUserPresence",
       tags,
       security,
       summary: "Presence of one user (admin, service, or that user)",
@@ -194,7 +206,8 @@ export const realtimeRouter = createRouter()
     }),
     async (c) => {
       const { userId } = c.req.valid("param");
-      if (c.var.auth.sub !== userId) requireRoles(c, "admin", "service");
+      const { sub, role } = c.var.auth;
+      if (sub !== userId && role !== "admin" && role !== "service") throw forbidden("Only admins, services and the user themselves read a user's presence");
       const [presence] = await orgHub(c.env, c.var.auth.org).presence(userId);
       return c.json(presence!, 200);
     },

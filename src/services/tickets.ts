@@ -15,14 +15,32 @@ export interface Ticket {
 const WWW_AUTHENTICATE = { "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"' };
 
 /**
+ * When realtime access granted by a token ends (ms since epoch): the token's
+ * `exp` itself. A REST request is checked once, at its arrival, with a clock
+ * tolerance (30 s, for clock skew); a ticket or a socket lasts, so it
+ * never outlives the token: no ticket is issued, no upgrade accepted, and an
+ * open socket is closed (4001) at `exp`. Past it: 401 `TOKEN_EXPIRED`, the
+ * code REST answers once the tolerance is spent too.
+ */
+export function realtimeExpiry(claims: Claims, now = Date.now()): number {
+  if (claims.exp === undefined) throw new AppError(401, ErrorCode.AUTH_FAILED, "The token has no exp claim", undefined, WWW_AUTHENTICATE);
+  const exp = claims.exp * 1000;
+  if (exp <= now) {
+    throw new AppError(401, ErrorCode.TOKEN_EXPIRED, "The token has expired; get a new one", undefined, WWW_AUTHENTICATE);
+  }
+  return exp;
+}
+
+/**
  * Issues a single-use ticket for opening a WebSocket without putting the
  * token in a URL (URLs end up in logs). Bound to the caller, valid
- * `ttlSeconds`, and never longer than the token it was issued for. Only its
- * hash is stored.
+ * `ttlSeconds`, and never longer than the token it was issued for: a token at
+ * or past its `exp` gets 401 `TOKEN_EXPIRED` (see realtimeExpiry), never a
+ * ticket that is born expired. Only its hash is stored.
  */
 export async function issueTicket(db: Db, claims: Claims, ttlSeconds: number, now = new Date()): Promise<Ticket> {
   const ticket = `tkt_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
-  const tokenExpiresAt = new Date((claims.exp ?? Math.floor(now.getTime() / 1000) + ttlSeconds) * 1000);
+  const tokenExpiresAt = new Date(realtimeExpiry(claims, now.getTime()));
   const expiresAt = new Date(Math.min(now.getTime() + ttlSeconds * 1000, tokenExpiresAt.getTime()));
   await db.insert(wsTickets).values({
     hash: await sha256Hex(ticket),
