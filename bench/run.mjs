@@ -9,6 +9,7 @@
 //   npm run bench -- --large              # N=5000
 //   npm run bench -- --only=fanout,connect --runs=5
 //   npm run bench -- --targets=miniflare,socketio --n=500
+//   npm run bench -- --only=admins --targets=miniflare   # create latency with 1,000 admins
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     "connect-concurrency": { type: "string" },
     "no-pin": { type: "boolean", default: false },
     "state-dir": { type: "string" },
+    admins: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -44,6 +46,7 @@ if (flags.help) {
   console.log(`usage: npm run bench -- [--large] [--only=<scenario,...>] [--runs=<k>] [--n=<N>]
                         [--targets=miniflare,wrangler,socketio] [--connect-concurrency=<c>] [--no-pin]
                         [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: the OS temp dir)
+                        [--admins=<n>]        (admins in the directory for the admins scenario; default 1000)
 scenarios: ${Object.keys(SCENARIOS).join(", ")}
 default N=1000 (--large: 5000); default runs per scenario: ${Object.entries(SCENARIOS)
     .map(([k, s]) => `${k} ${s.runs}`)
@@ -154,6 +157,7 @@ async function main() {
     fanout: { rate: 10, count: 50, burst: 20, burstConcurrency: 8 },
     targeted: { count: null, concurrency: 32 }, // null: N/2 alerts
     reconnect: { missed: 5, timeoutMs: 30_000 },
+    admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
     phaseMs: 120_000,
     drainMs: 15_000,
     idleMs: 20_000,

@@ -37,6 +37,8 @@ export interface Config {
   outboxMaxAttempts: number;
   /** User-hub calls one delivery keeps in flight at once (HUB_CALL_CONCURRENCY). */
   hubCallConcurrency: number;
+  /** Admins an alert without assignee or recipients notifies, most recently seen first (MAX_ADMIN_NOTIFICATIONS). */
+  maxAdminNotifications: number;
   delivery: {
     emailProvider: "log" | "sendgrid" | "resend";
     emailFrom: string;
@@ -100,6 +102,7 @@ const EnvSchema = z.object({
   STATS_COALESCE_MS: int(1_000, 100, 60_000),
   OUTBOX_MAX_ATTEMPTS: int(10, 1, 1_440),
   HUB_CALL_CONCURRENCY: int(50, 1, 1_000),
+  MAX_ADMIN_NOTIFICATIONS: int(1_000, 1, 5_000),
   EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
   EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
   SENDGRID_API_KEY: optionalString,
@@ -165,6 +168,7 @@ export function getConfig(env: Env): Config {
     statsCoalesceMs: e.STATS_COALESCE_MS,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
     hubCallConcurrency: e.HUB_CALL_CONCURRENCY,
+    maxAdminNotifications: e.MAX_ADMIN_NOTIFICATIONS,
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,
       emailFrom: e.EMAIL_FROM,

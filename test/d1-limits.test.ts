@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
 import { D1_MAX_BOUND_PARAMETERS } from "../src/db/limits";
-import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
+import { alertBody, BASE, call, makeToken, uniqueOrg } from "./helpers";
 
 /**
  * D1 binds at most 100 parameters per statement. These tests drive every
@@ -84,6 +85,37 @@ describe("sizes users can reach stay within D1's limits", () => {
     expect(replay.json.id).toBe(again.json.id);
     expect(new Set((await notificationsPerUser(org)).values())).toEqual(new Set([2]));
   }, 120_000);
+
+  it("notifies at most MAX_ADMIN_NOTIFICATIONS admins, the most recently seen, and still publishes the alert on the org channel", async () => {
+    const org = uniqueOrg("cap");
+    const admins = await seedUsers(org, "adm", 5, "admin");
+    // adm-0000 was seen longest ago, adm-0004 most recently; none of them is the caller (a service).
+    for (const [i, id] of admins.entries()) {
+      await env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE org_id = ? AND id = ?").bind(Date.now() - (5 - i) * 60_000, org, id).run();
+    }
+    const token = await makeToken({ org, sub: "scorer", role: "service" });
+    expect(getConfig(env).maxAdminNotifications).toBe(1000);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const res = await createApp().fetch(
+      new Request(`${BASE}/api/v1/alerts`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(alertBody()),
+      }),
+      { ...env, MAX_ADMIN_NOTIFICATIONS: "3" },
+    );
+    expect(res.status).toBe(201);
+    const alert = (await res.json()) as { id: string };
+    expect([...(await notificationsPerUser(org)).keys()].sort()).toEqual(["adm-0002", "adm-0003", "adm-0004"]);
+    expect(warn.mock.calls.some(([m]) => String(m).includes("MAX_ADMIN_NOTIFICATIONS"))).toBe(true);
+    expect(
+      await countRows(
+        "SELECT count(*) AS n FROM realtime_event_targets t JOIN realtime_events e ON e.id = t.event_id WHERE e.source = ? AND e.type = 'alert:new' AND t.channel = 'alerts'",
+        `alert:${alert.id}`,
+      ),
+    ).toBe(1);
+    warn.mockRestore();
+  });
 
   it(`broadcasts to MAX_BROADCAST_USERS (${getConfig(env).maxBroadcastUsers}) users: every target recorded once, the event published`, async () => {
     const org = uniqueOrg("bcast");

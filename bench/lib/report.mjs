@@ -41,6 +41,10 @@ const ROWS = [
   ["memory", "rss_empty_runtime_mb", "5. server RSS, empty (workerd only / node)", "mb"],
   ["memory", "mem_per_user_conn_kb", "5. memory per idle connection, user stream (N users)", "kb"],
   ["memory", "mem_per_org_conn_kb", "5. memory per idle connection, org stream (1 org)", "kb"],
+  ["admins", "admins_create_first_ms", "6. unassigned alert, 1,000 admins: first create (cold hubs)", "ms"],
+  ["admins", "admins_create_p50_ms", "6. unassigned alert, 1,000 admins: create p50", "ms"],
+  ["admins", "admins_create_p99_ms", "6. unassigned alert, 1,000 admins: create p99", "ms"],
+  ["admins", "admins_create_failures", "6. unassigned alert, 1,000 admins: failed creates", "n"],
 ];
 
 const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };

@@ -517,6 +517,49 @@ export async function memory(ctx, target, driver, _run) {
   };
 }
 
+// ──────────── 6. unassigned alert in a large org (Herald only) ────────────
+
+/**
+ * An org with `ctx.admins.count` admins in the directory (1,000 by default),
+ * then `ctx.admins.alerts` alerts without assignee or recipients, one at a
+ * time (closed loop): each notifies every admin (one inbox row, event and
+ * email delivery per admin, one user-hub call each, docs/NOTIFICATIONS.md).
+ * Measures the POST /api/v1/alerts latency; the first create (every user hub
+ * cold) is reported on its own. No sockets: the cost is the create's.
+ */
+export async function adminsGroup(ctx, target, driver, run) {
+  if (driver.kind !== "herald") return { admins: { metrics: {}, info: { skipped: "the baseline has no directory of admins to notify" } } };
+  const { count, alerts } = ctx.admins;
+  const org = `${ctx.tag}-a${run}`;
+  const svc = await serviceTokens(ctx, org);
+  const seed = await pool(count, 16, (i) => driver.putUser(svc[i % svc.length], `adm-${i}`, "admin"), ctx.phaseMs);
+  const seeded = seed.results.filter((r) => r?.ok && (r.value.status === 200 || r.value.status === 201)).length;
+  if (seeded !== count) throw new Error(`seeded ${seeded} of ${count} admins`);
+  await waitIdle(target, { maxMs: 10_000 });
+  const times = [];
+  const failures = new Map();
+  for (let k = 0; k <= alerts; k++) {
+    const r = await driver.createAlert(svc[k % svc.length], alertBody(`${ctx.tag}-admins`, k), 120_000);
+    if (r.status !== 201) {
+      const key = `HTTP ${r.status} ${r.text.slice(0, 100)}`;
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    } else times.push(r.ms);
+  }
+  const [first, ...warm] = times;
+  const s = summary(warm);
+  return {
+    admins: {
+      metrics: {
+        admins_create_first_ms: first ?? null,
+        admins_create_p50_ms: s.p50,
+        admins_create_p99_ms: s.p99,
+        admins_create_failures: failures.size ? [...failures.values()].reduce((a, b) => a + b, 0) : 0,
+      },
+      info: { admins: count, alerts, errors: Object.fromEntries(failures), createMs: times.map((t) => Math.round(t)) },
+    },
+  };
+}
+
 /** Scenarios (default runs) and the socket groups that run them. */
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
@@ -525,6 +568,7 @@ export const SCENARIOS = {
   fanout: { runs: 3, group: "org", title: "2. fan-out latency" },
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
+  admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
 };
 
 export const GROUPS = {
@@ -533,6 +577,7 @@ export const GROUPS = {
   user: { fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
   org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
+  admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
 };
 
 export { withTimeout };

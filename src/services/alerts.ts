@@ -246,7 +246,7 @@ export async function createAlert(
   // assignee's and recipients' directory rows (or the admins') and
   // preferences, and the org's webhook endpoints.
   const people = [...new Set([input.assigneeId, ...input.recipients].filter((id): id is string => Boolean(id)))];
-  const context = await loadNotifyContext(db, actor.org, people.length > 0 ? people : "admins");
+  const context = await loadNotifyContext(db, actor.org, people.length > 0 ? people : "admins", undefined, deps.notifications.config.maxAdminNotifications);
   if (input.assigneeId) requireAssignable(context.people.get(input.assigneeId), input.assigneeId);
 
   const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };

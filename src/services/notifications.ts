@@ -108,16 +108,34 @@ export interface NotifyContext {
   alreadyNotified: Set<string>;
 }
 
-/** Loads a NotifyContext. `to` is a list of user ids or "admins" (the org's admins in the directory). */
-export async function loadNotifyContext(db: Db, orgId: string, to: string[] | "admins", source?: string): Promise<NotifyContext> {
+/**
+ * Loads a NotifyContext. `to` is a list of user ids or "admins": the org's
+ * admins in the directory, at most `maxAdmins` of them (MAX_ADMIN_NOTIFICATIONS),
+ * the most recently seen first (see docs/NOTIFICATIONS.md, "Large orgs").
+ */
+export async function loadNotifyContext(
+  db: Db,
+  orgId: string,
+  to: string[] | "admins",
+  source?: string,
+  maxAdmins = Number.MAX_SAFE_INTEGER,
+): Promise<NotifyContext> {
   const ids = to === "admins" ? [] : [...new Set(to)];
   const admins = db.select({ id: users.id }).from(users).where(and(eq(users.orgId, orgId), eq(users.role, "admin")));
   const [people, prefRows, endpoints, notified] = await db.batch([
-    db
-      .select()
-      .from(users)
-      .where(and(eq(users.orgId, orgId), to === "admins" ? eq(users.role, "admin") : inArray(users.id, idList(ids))))
-      .orderBy(users.id),
+    to === "admins"
+      ? db
+          .select()
+          .from(users)
+          .where(and(eq(users.orgId, orgId), eq(users.role, "admin")))
+          // SQLite sorts NULL first ascending, so last here: never-seen admins come last.
+          .orderBy(desc(users.lastSeenAt), users.id)
+          .limit(maxAdmins + 1)
+      : db
+          .select()
+          .from(users)
+          .where(and(eq(users.orgId, orgId), inArray(users.id, idList(ids))))
+          .orderBy(users.id),
     preferenceRowsQuery(db, orgId, to === "admins" ? sql`(${admins})` : ids),
     enabledEndpointsQuery(db, orgId),
     db
@@ -125,6 +143,10 @@ export async function loadNotifyContext(db: Db, orgId: string, to: string[] | "a
       .from(notifications)
       .where(source === undefined ? sql`0` : and(eq(notifications.orgId, orgId), eq(notifications.source, source))),
   ]);
+  if (to === "admins" && people.length > maxAdmins) {
+    people.length = maxAdmins;
+    console.warn(`herald: org ${orgId} has more than ${maxAdmins} admins (MAX_ADMIN_NOTIFICATIONS): only the ${maxAdmins} most recently seen are notified`);
+  }
   const userIds = to === "admins" ? people.map((u) => u.id) : ids;
   return {
     orgId,
@@ -397,7 +419,7 @@ export async function notifyUsers(
   now = new Date(),
 ): Promise<string[]> {
   if (to !== "admins" && to.length === 0) return [];
-  const ctx = await loadNotifyContext(deps.db, orgId, to, source);
+  const ctx = await loadNotifyContext(deps.db, orgId, to, source, deps.config.maxAdminNotifications);
   const p = planNotifications(deps, ctx, input, source, now);
   if (p.notifications.length === 0) return [];
   const { statements, webhookDeliveries } = notificationStatements(deps, ctx, p, [], now);
