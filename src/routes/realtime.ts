@@ -26,7 +26,10 @@ const security = bearerSecurity;
 const tags = ["Realtime"];
 
 const upgradeResponses = {
-  101: { description: "Switching Protocols: the socket speaks docs/PROTOCOL.md" },
+  101: {
+    description:
+      "Switching Protocols: the socket speaks docs/PROTOCOL.md. A refused upgrade also answers 101, then closes at once with 4000 + the status below and {code, message, retryAfter?} as the close reason",
+  },
   ...commonErrors,
   426: { description: "UPGRADE_REQUIRED: not a WebSocket upgrade" },
 } as const;
