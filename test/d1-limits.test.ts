@@ -184,6 +184,21 @@ describe("sizes users can reach stay within D1's limits", () => {
     expect(await countRows("SELECT count(*) AS n FROM alerts WHERE org_id = ? AND status = 'ACKNOWLEDGED'", org)).toBe(100);
   }, 120_000);
 
+  it("polls with the maximum 50 channels and a dept/queue scope", async () => {
+    const org = uniqueOrg("poll");
+    const token = await makeToken({ org, sub: "svc", role: "service" });
+    const reader = await makeToken({ org, sub: "reader", role: "member" });
+    const channels = Array.from({ length: 50 }, (_, i) => `ch-${i}`);
+    const sent = await call("POST", "/api/v1/realtime/broadcast", {
+      token,
+      body: { event: "kpi:updated", data: { v: 1 }, target: { channel: "ch-49", scope: { dept: "sales" } } },
+    });
+    expect(sent.status, sent.text).toBe(201);
+    const res = await call("GET", `/api/v1/events?channels=${channels.join(",")}&dept=sales&queue=q1`, { token: reader });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.items.map((e: { id: string }) => e.id)).toEqual([sent.json.id]);
+  });
+
   it("acknowledges 100 polled events at once", async () => {
     const org = uniqueOrg("ack");
     const token = await makeToken({ org, sub: "svc", role: "service" });
