@@ -2,7 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
-import { D1_MAX_BOUND_PARAMETERS } from "../src/db/limits";
+import { chunk, D1_MAX_BOUND_PARAMETERS, rowsPerInsert } from "../src/db/limits";
+import { alertRecipients, notifications } from "../src/db/schema";
+import { newId } from "../src/lib/ids";
+import { deliverToHubs, type OutboundEvent } from "../src/realtime/outbox";
 import { alertBody, BASE, call, makeToken, uniqueOrg } from "./helpers";
 
 /**
@@ -214,4 +217,56 @@ describe("sizes users can reach stay within D1's limits", () => {
     expect(res.json.acknowledged).toBe(100);
     expect((await call("GET", "/api/v1/events", { token: reader })).json.items).toHaveLength(0);
   }, 120_000);
+});
+
+describe("the shared helpers and knobs", () => {
+  it("cuts lists and sizes multi-row inserts from the 100-parameter limit", () => {
+    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(rowsPerInsert(alertRecipients)).toBe(25);
+    expect(rowsPerInsert(notifications)).toBe(Math.floor(100 / 17));
+  });
+
+  it("keeps at most HUB_CALL_CONCURRENCY user-hub calls in flight, and still reaches every user", async () => {
+    const org = uniqueOrg("conc");
+    let inFlight = 0;
+    let most = 0;
+    const counted = <T>(call: () => Promise<T>) => async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await call();
+      } finally {
+        inFlight--;
+      }
+    };
+    const USER_HUB = {
+      getByName(name: string) {
+        const stub = env.USER_HUB.getByName(name);
+        return {
+          publishMany: (...args: Parameters<typeof stub.publishMany>) => counted(() => stub.publishMany(...args))(),
+          refreshUnread: () => counted(() => stub.refreshUnread())(),
+        };
+      },
+    } as unknown as Env["USER_HUB"];
+    const now = Date.now();
+    const events: OutboundEvent[] = Array.from({ length: 20 }, (_, i) => ({
+      id: newId("evt", now),
+      orgId: org,
+      type: "deal:won",
+      data: { i },
+      ts: now,
+      userIds: [`u-${i}`],
+    }));
+    const reports = await deliverToHubs({ ...env, USER_HUB, HUB_CALL_CONCURRENCY: "3" }, events, { orgId: org, userIds: ["u-0", "other-1", "other-2"] });
+    expect(most).toBe(3);
+    expect(reports.map((r) => Object.keys(r.userSeqs))).toEqual(events.map((e) => e.userIds));
+  });
+
+  it("refuses out-of-range values of the new knobs with CONFIG_INVALID", () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    for (const bad of [{ MAX_JSON_DEPTH: "0" }, { OUTBOX_MAX_ATTEMPTS: "0" }, { HUB_CALL_CONCURRENCY: "0" }, { MAX_ADMIN_NOTIFICATIONS: "5001" }]) {
+      expect(() => getConfig({ ...env, ...bad }), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
+    }
+    vi.restoreAllMocks();
+  });
 });
