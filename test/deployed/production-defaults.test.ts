@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config";
 import { call, makeToken, uniqueOrg } from "../helpers";
+import { refusedUpgrade } from "../ws-helpers";
 
 // This project runs wrangler.toml's top-level [vars] as `wrangler deploy` ships
 // them, plus only the secret a deployment sets (vitest.config.ts, "deployed").
@@ -49,5 +50,14 @@ describe("the deployed configuration (wrangler.toml's top-level vars)", () => {
     const token = await makeToken({ org: uniqueOrg(), role: "admin" });
     const res = await call("GET", "/api/v1/alerts", { token });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("the deployed configuration and browsers", () => {
+  it("refuses a browser's WebSocket upgrade with close 4403 ORIGIN_NOT_ALLOWED until ALLOWED_ORIGINS is set", async () => {
+    const token = await makeToken({ org: uniqueOrg(), sub: "u1", role: "agent" });
+    const r = await refusedUpgrade("/api/v1/ws", { token, headers: { Origin: "https://app.example.com" } });
+    expect(r.code).toBe(4403);
+    expect(r.reason.code).toBe("ORIGIN_NOT_ALLOWED");
   });
 });
