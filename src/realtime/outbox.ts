@@ -23,7 +23,8 @@ import type { Scope } from "./protocol";
  * 3. if a hub cannot be reached the caller answers 503 with Retry-After; the
  *    event stays unpublished, and an idempotent retry (`publishPendingFor`) or
  *    the cron sweep (`sweepUnpublished`) delivers it later, exactly once per
- *    stream thanks to the hubs' dedupe by id.
+ *    stream thanks to the hubs' dedupe by id; the sweep gives an event up
+ *    (`failed_at`, logged) after OUTBOX_MAX_ATTEMPTS tries.
  */
 
 /** An event on its way to user streams and/or one org channel. */
