@@ -388,7 +388,7 @@ describe("PATCH /api/v1/alerts/:id/status", () => {
     expect(after.json).toEqual(before.json);
   });
 
-  it("rejects an unknown status, a missing body and an overlong note with 400 VALIDATION_FAILED", async () => {
+  it("rejects an unknown status, an empty object and an overlong note with 400 VALIDATION_FAILED, and no body at all with 415", async () => {
     const org = await setupOrg();
     const alert = await create(org.tokens.admin);
     for (const body of [{ status: "CLOSED" }, {}, { status: "ACKNOWLEDGED", note: "n".repeat(2001) }]) {
@@ -397,8 +397,8 @@ describe("PATCH /api/v1/alerts/:id/status", () => {
       expect(res.json.error.code).toBe("VALIDATION_FAILED");
     }
     const empty = await call("PATCH", `/api/v1/alerts/${alert.id}/status`, { token: org.tokens.admin });
-    expect(empty.status).toBe(400);
-    expect(empty.json.error.code).toBe("VALIDATION_FAILED");
+    expect(empty.status).toBe(415);
+    expect(empty.json.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
   });
 
   it("lets a recipient member acknowledge, and hides the alert from others with 404", async () => {

@@ -41,6 +41,26 @@ describe("PUT /api/v1/users/:id", () => {
     expect(read.status).toBe(404);
   });
 
+  it("refuses a PUT without a body or Content-Type with 415 UNSUPPORTED_MEDIA_TYPE and creates no profile", async () => {
+    const admin = await makeToken({ org: uniqueOrg(), role: "admin" });
+    const res = await call("PUT", "/api/v1/users/blank-1", { token: admin });
+    expect(res.status, res.text).toBe(415);
+    expect(res.json.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    const read = await call("GET", "/api/v1/users/blank-1", { token: admin });
+    expect(read.status, read.text).toBe(404);
+    expect(read.json.error.code).toBe("USER_NOT_FOUND");
+  });
+
+  it("refuses a PUT with Content-Type: application/json but an empty body with 400 INVALID_JSON and creates no profile", async () => {
+    const admin = await makeToken({ org: uniqueOrg(), role: "admin" });
+    const res = await call("PUT", "/api/v1/users/blank-2", { token: admin, rawBody: "", headers: { "Content-Type": "application/json" } });
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.error.code).toBe("INVALID_JSON");
+    const read = await call("GET", "/api/v1/users/blank-2", { token: admin });
+    expect(read.status, read.text).toBe(404);
+    expect(read.json.error.code).toBe("USER_NOT_FOUND");
+  });
+
   it("rejects an id with spaces with 400", async () => {
     const admin = await makeToken({ org: uniqueOrg(), role: "admin" });
     const res = await call("PUT", "/api/v1/users/has%20space", { token: admin, body: {} });

@@ -1,9 +1,11 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { createMiddleware } from "hono/factory";
 import { getConfig } from "../config";
 import { parseIdempotencyKey, type IdempotencyRequest } from "../services/idempotency";
-import { badRequest, ErrorCode } from "../errors";
-import type { AppEnv } from "../types";
+import { badRequest, ErrorCode, forbidden } from "../errors";
+import { requireJsonBody } from "../middleware/json-body";
+import type { AppEnv, Role } from "../types";
 
 /**
  * A router whose failed validations (body, query, params, headers) all become
@@ -37,4 +39,41 @@ export async function idempotencyOf(c: Context<AppEnv>): Promise<Omit<Idempotenc
   const key = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   if (key === undefined) return undefined;
   return { key, body: await c.req.json(), ttlSeconds: getConfig(c.env).idempotencyTtlSeconds };
+}
+
+/**
+ * A route-level middleware that answers 403 `FORBIDDEN` (no details) unless
+ * the token's role is one of `roles`. Put it in a route's `middleware`: it runs
+ * before the route's validators, so a caller without the role never learns
+ * anything about the body, query or path it would have needed to send.
+ * Routes that allow a role only conditionally (an agent on a visible alert)
+ * keep that check in their service.
+ */
+export function requireRole(...roles: readonly [Role, ...Role[]]): MiddlewareHandler<AppEnv> {
+  const allowed: ReadonlySet<Role> = new Set(roles);
+  const message = `This needs one of the roles: ${roles.join(", ")}`;
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (!allowed.has(c.var.auth.role)) throw forbidden(message);
+    await next();
+  });
+}
+
+/**
+ * `createRoute` for Herald's routes: every operation names a stable camelCase
+ * `operationId` (client generators name their methods after it), and a route
+ * that declares a JSON body requires one (`required: true` in the document;
+ * `requireJsonBody` at run time, after the route's own middleware such as
+ * `requireRole`, before any validator).
+ */
+export function defineRoute<P extends string, R extends Omit<RouteConfig, "path"> & { path: P; operationId: string }>(
+  config: R,
+): ReturnType<typeof createRoute<P, R>> {
+  const body = config.request?.body;
+  if (!body?.content["application/json"]) return createRoute<P, R>(config);
+  const own = config.middleware === undefined ? [] : Array.isArray(config.middleware) ? config.middleware : [config.middleware];
+  return createRoute<P, R>({
+    ...config,
+    request: { ...config.request, body: { ...body, required: true } },
+    middleware: [...own, requireJsonBody],
+  });
 }

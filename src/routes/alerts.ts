@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { realtimePort } from "../realtime/port";
 import type { AlertDeps } from "../services/alerts";
 import type { AppEnv } from "../types";
 import type { Context } from "hono";
-import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
 import {
   AlertHistorySchema,
   AlertIdParams,
@@ -54,9 +54,11 @@ const alertResponse = (description: string) => ({ 200: { description, content: j
 // Static paths (/stats, /bulk) are registered before /{id} so they win.
 export const alertsRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
+      operationId: "createAlert",
+      middleware: [requireRole("admin", "service")],
       tags,
       security,
       summary: "Create an alert (admin, service)",
@@ -77,9 +79,10 @@ export const alertsRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
+      operationId: "listAlerts",
       tags,
       security,
       summary: "List visible alerts, newest first",
@@ -89,9 +92,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await listAlerts(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/stats",
+      operationId: "getAlertStats",
       tags,
       security,
       summary: "Totals, breakdowns, conversion rate and time to acknowledge over visible alerts",
@@ -101,9 +105,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await alertStats(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/bulk",
+      operationId: "bulkAlertAction",
       tags,
       security,
       summary: "Acknowledge, dismiss or assign up to 100 alerts; a result per id",
@@ -113,9 +118,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await bulkAction(deps(c), c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}",
+      operationId: "getAlert",
       tags,
       security,
       summary: "Read one alert",
@@ -125,9 +131,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await getAlert(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}/history",
+      operationId: "getAlertHistory",
       tags,
       security,
       summary: "The alert's audit trail (creation, transitions with notes, assignments), oldest first",
@@ -141,9 +148,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json({ items: await getAlertHistory(getDb(c.env), c.var.auth, c.req.valid("param").id) }, 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "patch",
       path: "/{id}/status",
+      operationId: "changeAlertStatus",
       tags,
       security,
       summary: "Move an alert along its lifecycle",
@@ -154,9 +162,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await changeStatus(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/{id}/assign",
+      operationId: "assignAlert",
       tags,
       security,
       summary: "Assign an alert (admin, service; an agent may take an unassigned alert)",
@@ -172,9 +181,10 @@ export const alertsRouter = createRouter()
     async (c) => c.json(await assignAlert(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/{id}/convert",
+      operationId: "convertAlert",
       tags,
       security,
       summary: "Record a conversion (status CONVERTED, value and type)",

@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { devOutbox, OUTBOUND_CHANNELS } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import type { AppEnv } from "../types";
 
@@ -42,9 +42,10 @@ const OutboxItem = z
  * that does not exist, and they are left out of the OpenAPI document.
  */
 export const devRouter = createRouter().openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/outbox",
+    operationId: "listDevOutbox",
     hide: true,
     middleware: [developmentOnly] as const,
     tags: ["Development"],

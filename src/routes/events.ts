@@ -1,6 +1,5 @@
-import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import { EventAckBody, EventPageSchema, EventsQuery } from "../schemas/realtime";
 import { z } from "@hono/zod-openapi";
@@ -12,9 +11,10 @@ const security = bearerSecurity;
 /** The polling fallback for clients that cannot hold a socket. */
 export const eventsRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
+      operationId: "pollEvents",
       tags,
       security,
       summary: "Events of your user stream and of the channels named, in order, after a cursor",
@@ -24,9 +24,10 @@ export const eventsRouter = createRouter()
     async (c) => c.json(await listEvents(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/ack",
+      operationId: "ackEvents",
       tags,
       security,
       summary: "Acknowledge events so polling no longer returns them to you",

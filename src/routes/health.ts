@@ -1,8 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import pkg from "../../package.json";
 import { getDb } from "../db/client";
-import { createRouter } from "../lib/router";
+import { createRouter, defineRoute } from "../lib/router";
 
 const HealthSchema = z
   .object({
@@ -14,10 +14,13 @@ const HealthSchema = z
 
 /** Liveness and D1 reachability; public, no token. */
 export const healthRouter = createRouter().openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
     tags: ["Operations"],
+    // Public: no token. An explicit empty requirement says so in the document.
+    security: [],
     summary: "Version and D1 reachability (503 when D1 cannot be reached)",
     responses: {
       200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },

@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, idempotencyOf, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
 import { renderTemplate } from "../notifications/templates";
 import { commonErrors, notFoundResponse, unprocessableResponse } from "../schemas/common";
 import {
@@ -18,17 +18,17 @@ import {
   notificationDeliveries,
   notificationDeps,
   listNotifications,
-  requireProducer,
 } from "../services/notifications";
 
 const tags = ["Notifications"];
 const security = bearerSecurity;
 const CountsSchema = z.object({ unread: z.number(), unseen: z.number(), total: z.number() }).openapi("NotificationCounts");
 
-const changeRoute = (path: string, summary: string) =>
-  createRoute({
+const changeRoute = (path: string, operationId: string, summary: string) =>
+  defineRoute({
     method: "post",
     path,
+    operationId,
     tags,
     security,
     summary,
@@ -38,9 +38,11 @@ const changeRoute = (path: string, summary: string) =>
 
 export const notificationsRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
+      operationId: "createNotifications",
+      middleware: [requireRole("admin", "service")],
       tags,
       security,
       summary: "Notify users (admin, service): in-app, realtime, and email/SMS as routing decides",
@@ -56,7 +58,6 @@ export const notificationsRouter = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json");
-      requireProducer(c.var.auth);
       const rendered = body.template !== undefined ? renderTemplate(body.template, body.variables ?? {}) : undefined;
       const result = await createNotifications(
         notificationDeps(c.env),
@@ -79,9 +80,10 @@ export const notificationsRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
+      operationId: "listNotifications",
       tags,
       security,
       summary: "Your notifications, newest first",
@@ -91,13 +93,14 @@ export const notificationsRouter = createRouter()
     async (c) => c.json(await listNotifications(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({ method: "get", path: "/counts", tags, security, summary: "Your unread, unseen and total counts", responses: { 200: { description: "Counts", content: json(CountsSchema) }, ...commonErrors } }),
+    defineRoute({ method: "get", path: "/counts", operationId: "getNotificationCounts", tags, security, summary: "Your unread, unseen and total counts", responses: { 200: { description: "Counts", content: json(CountsSchema) }, ...commonErrors } }),
     async (c) => c.json(await notificationCounts(getDb(c.env), c.var.auth), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/unread-count",
+      operationId: "getUnreadCount",
       tags,
       security,
       summary: "Your unread count (for clients of the previous API)",
@@ -106,26 +109,27 @@ export const notificationsRouter = createRouter()
     async (c) => c.json({ count: (await notificationCounts(getDb(c.env), c.var.auth)).unread }, 200),
   )
   .openapi(
-    createRoute({ method: "post", path: "/read-all", tags, security, summary: "Mark all your notifications read", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
+    defineRoute({ method: "post", path: "/read-all", operationId: "markAllNotificationsRead", tags, security, summary: "Mark all your notifications read", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
     async (c) => c.json(await markAll(notificationDeps(c.env), c.var.auth, "read"), 200),
   )
   .openapi(
-    createRoute({ method: "post", path: "/seen-all", tags, security, summary: "Mark all your notifications seen (the bell was opened)", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
+    defineRoute({ method: "post", path: "/seen-all", operationId: "markAllNotificationsSeen", tags, security, summary: "Mark all your notifications seen (the bell was opened)", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
     async (c) => c.json(await markAll(notificationDeps(c.env), c.var.auth, "seen"), 200),
   )
-  .openapi(changeRoute("/{id}/read", "Mark one read"), async (c) =>
+  .openapi(changeRoute("/{id}/read", "markNotificationRead", "Mark one read"), async (c) =>
     c.json((await changeNotification(notificationDeps(c.env), c.var.auth, c.req.valid("param").id, "read"))!, 200),
   )
-  .openapi(changeRoute("/{id}/unread", "Mark one unread"), async (c) =>
+  .openapi(changeRoute("/{id}/unread", "markNotificationUnread", "Mark one unread"), async (c) =>
     c.json((await changeNotification(notificationDeps(c.env), c.var.auth, c.req.valid("param").id, "unread"))!, 200),
   )
-  .openapi(changeRoute("/{id}/archive", "Archive one (hidden from the default list)"), async (c) =>
+  .openapi(changeRoute("/{id}/archive", "archiveNotification", "Archive one (hidden from the default list)"), async (c) =>
     c.json((await changeNotification(notificationDeps(c.env), c.var.auth, c.req.valid("param").id, "archive"))!, 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "delete",
       path: "/{id}",
+      operationId: "deleteNotification",
       tags,
       security,
       summary: "Delete one (soft delete)",
@@ -138,9 +142,10 @@ export const notificationsRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}/deliveries",
+      operationId: "listNotificationDeliveries",
       tags,
       security,
       summary: "Every email/SMS delivery of a notification (admin, service, or its recipient)",

@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import { getMyPreferences, getOrgPreferences, PreferencesSchema, putMyPreferences, putOrgPreferences } from "../services/preferences";
 
@@ -12,13 +12,14 @@ const MyPreferences = z
 
 export const preferencesRouter = createRouter()
   .openapi(
-    createRoute({ method: "get", path: "/me/preferences", tags, security, summary: "Your preferences, the org defaults and what applies", responses: { 200: { description: "Preferences", content: json(MyPreferences) }, ...commonErrors } }),
+    defineRoute({ method: "get", path: "/me/preferences", operationId: "getMyPreferences", tags, security, summary: "Your preferences, the org defaults and what applies", responses: { 200: { description: "Preferences", content: json(MyPreferences) }, ...commonErrors } }),
     async (c) => c.json(await getMyPreferences(getDb(c.env), c.var.auth), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "put",
       path: "/me/preferences",
+      operationId: "replaceMyPreferences",
       tags,
       security,
       summary: "Replace your preferences (channels, per type, quiet hours)",
@@ -28,13 +29,15 @@ export const preferencesRouter = createRouter()
     async (c) => c.json(await putMyPreferences(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({ method: "get", path: "/org/preferences", tags, security, summary: "The org defaults (admin)", responses: { 200: { description: "Defaults", content: json(PreferencesSchema) }, ...commonErrors } }),
+    defineRoute({ method: "get", path: "/org/preferences", operationId: "getOrgPreferences", middleware: [requireRole("admin")], tags, security, summary: "The org defaults (admin)", responses: { 200: { description: "Defaults", content: json(PreferencesSchema) }, ...commonErrors } }),
     async (c) => c.json(await getOrgPreferences(getDb(c.env), c.var.auth), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "put",
       path: "/org/preferences",
+      operationId: "replaceOrgPreferences",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Replace the org defaults (admin)",

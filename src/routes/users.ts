@@ -1,6 +1,5 @@
-import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, notFoundResponse } from "../schemas/common";
 import { UpsertUserBody, UserIdParams, UserSchema } from "../schemas/users";
 import { getUser, upsertUser } from "../services/users";
@@ -8,9 +7,11 @@ import { getUser, upsertUser } from "../services/users";
 
 export const usersRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "put",
       path: "/{id}",
+      operationId: "upsertUser",
+      middleware: [requireRole("admin", "service")],
       tags: ["Directory"],
       summary: "Create or update a recipient profile (admin, service)",
       security: bearerSecurity,
@@ -27,9 +28,10 @@ export const usersRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}",
+      operationId: "getUser",
       tags: ["Directory"],
       summary: "Read a profile (members: only their own)",
       security: bearerSecurity,

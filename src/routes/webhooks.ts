@@ -1,7 +1,6 @@
-import { createRoute } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, ErrorSchema, notFoundResponse } from "../schemas/common";
 import {
   CreatedWebhookSchema,
@@ -34,9 +33,11 @@ const urlRefused = {
 /** Webhook endpoints (admin only): CRUD, a test delivery, and each endpoint's delivery log. */
 export const webhooksRouter = createRouter()
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/",
+      operationId: "createWebhook",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Register a webhook endpoint (admin); the answer is the only time its secret is shown",
@@ -58,9 +59,11 @@ export const webhooksRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/",
+      operationId: "listWebhooks",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "List the org's webhook endpoints (admin), without secrets",
@@ -69,9 +72,11 @@ export const webhooksRouter = createRouter()
     async (c) => c.json(await listWebhooks(getDb(c.env), c.var.auth), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}",
+      operationId: "getWebhook",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Read one endpoint (admin), without its secret",
@@ -81,9 +86,11 @@ export const webhooksRouter = createRouter()
     async (c) => c.json(await getWebhook(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "patch",
       path: "/{id}",
+      operationId: "updateWebhook",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Change url, events, description or enabled (admin); enabling clears the failure count and reason",
@@ -99,9 +106,11 @@ export const webhooksRouter = createRouter()
       c.json(await updateWebhook(getDb(c.env), getConfig(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "delete",
       path: "/{id}",
+      operationId: "deleteWebhook",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Delete an endpoint (admin); its delivery log is kept, queued deliveries are not sent",
@@ -114,9 +123,11 @@ export const webhooksRouter = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "post",
       path: "/{id}/test",
+      operationId: "testWebhook",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "Queue a signed webhook:test delivery to this endpoint (admin)",
@@ -131,9 +142,11 @@ export const webhooksRouter = createRouter()
     async (c) => c.json(await sendTestDelivery(c.env, getDb(c.env), c.var.auth, c.req.valid("param").id), 202),
   )
   .openapi(
-    createRoute({
+    defineRoute({
       method: "get",
       path: "/{id}/deliveries",
+      operationId: "listWebhookDeliveries",
+      middleware: [requireRole("admin")],
       tags,
       security,
       summary: "The endpoint's delivery log (admin), newest first",
