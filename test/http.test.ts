@@ -61,6 +61,27 @@ describe("OpenAPI document", () => {
     }
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
   });
+
+  it("names every operation with a unique camelCase operationId", async () => {
+    const doc = (await call("GET", "/openapi.json")).json;
+    const ids: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { operationId?: string }>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect(op.operationId, `${method.toUpperCase()} ${path}`).toMatch(/^[a-z][A-Za-z0-9]*$/);
+        ids.push(op.operationId!);
+      }
+    }
+    expect(ids.length).toBeGreaterThan(40);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+    expect(ids).toEqual(expect.arrayContaining(["createAlert", "listAlerts", "getAlert", "getHealth", "getOpenApiDocument"]));
+  });
+
+  it("documents itself and the public routes as needing no token", async () => {
+    const doc = (await call("GET", "/openapi.json")).json;
+    expect(doc.paths["/openapi.json"]?.get?.security).toEqual([]);
+    expect(doc.paths["/health"]?.get?.security).toEqual([]);
+    expect(doc.paths["/api/v1/alerts"].post.security).toEqual([{ bearerAuth: [] }]);
+  });
 });
 
 describe("unknown routes", () => {
@@ -170,6 +191,54 @@ describe("request bodies", () => {
     const res = await call("POST", ALERTS, { token, rawBody: new TextEncoder().encode(JSON.stringify(alertBody())) });
     expect(res.status, res.text).toBe(415);
     expect(res.json.error.code).toBe(ErrorCode.UNSUPPORTED_MEDIA_TYPE);
+    await expectNoAlerts(token);
+  });
+
+  it("requires a body on every route that takes one: none and no Content-Type is 415 UNSUPPORTED_MEDIA_TYPE and writes nothing", async () => {
+    const { token } = await freshAdmin();
+    const doc = (await call("GET", "/openapi.json")).json;
+    const routes: [string, string][] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!op.requestBody?.content?.["application/json"]) continue;
+        expect(op.requestBody.required, `${method.toUpperCase()} ${path}: requestBody.required`).toBe(true);
+        routes.push([method, path]);
+      }
+    }
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        ["put", "/api/v1/users/{id}"],
+        ["put", "/api/v1/me/preferences"],
+        ["put", "/api/v1/org/preferences"],
+        ["post", "/api/v1/alerts"],
+        ["patch", "/api/v1/alerts/{id}/status"],
+        ["post", "/api/v1/realtime/broadcast"],
+        ["post", "/api/v1/notifications"],
+        ["post", "/api/v1/webhooks"],
+        ["patch", "/api/v1/webhooks/{id}"],
+        ["post", "/api/v1/events/ack"],
+      ]),
+    );
+
+    const reads = ["/api/v1/me/preferences", "/api/v1/org/preferences", "/api/v1/webhooks", ALERTS, "/api/v1/notifications"];
+    const snapshot = async () => Promise.all(reads.map(async (path) => (await call("GET", path, { token })).json));
+    const before = await snapshot();
+    for (const [method, path] of routes) {
+      const res = await call(method.toUpperCase(), path.replace(/\{[^}]+\}/g, "none-1"), { token });
+      expect(res.status, `${method.toUpperCase()} ${path}: ${res.text}`).toBe(415);
+      expect(res.json.error.code, `${method.toUpperCase()} ${path}`).toBe(ErrorCode.UNSUPPORTED_MEDIA_TYPE);
+    }
+    const user = await call("GET", "/api/v1/users/none-1", { token });
+    expect(user.status, user.text).toBe(404);
+    expect(user.json.error.code).toBe(ErrorCode.USER_NOT_FOUND);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses Content-Type: application/json with no body with 400 INVALID_JSON and creates nothing", async () => {
+    const { token } = await freshAdmin();
+    const res = await call("POST", ALERTS, { token, headers: { "Content-Type": "application/json" } });
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.error.code).toBe(ErrorCode.INVALID_JSON);
     await expectNoAlerts(token);
   });
 
