@@ -46,9 +46,9 @@ export interface EventGuard {
   changeId: string;
 }
 
-/** One event as a JSON row for the statements below (its data as JSON text, as the `data` column stores it). */
-function eventRow(ev: OutboundEvent, ttlSeconds: number): string {
-  return JSON.stringify({
+/** One event's columns as the JSON rows below carry them (its data as JSON text, as the `data` column stores it). */
+function eventRecord(ev: OutboundEvent, ttlSeconds: number) {
+  return {
     id: ev.id,
     org: ev.orgId,
     type: ev.type,
@@ -56,7 +56,7 @@ function eventRow(ev: OutboundEvent, ttlSeconds: number): string {
     source: ev.source ?? null,
     ts: ev.ts,
     exp: ev.ts + ttlSeconds * 1000,
-  });
+  };
 }
 
 /** An event's targets as JSON rows, in delivery order: its user streams, then its channel. */
@@ -96,7 +96,7 @@ export function eventsStatements(
     ? sql`EXISTS (SELECT 1 FROM ${alerts} WHERE ${alerts.id} = ${guard.alertId} AND ${alerts.lastChangeId} = ${guard.changeId})`
     : sql`1`;
   const statements: BatchItem<"sqlite">[] = [];
-  for (const rows of chunkJsonRows(events.map((ev) => eventRow(ev, ttlSeconds)))) {
+  for (const rows of chunkJsonRows(events.map((ev) => JSON.stringify(eventRecord(ev, ttlSeconds))))) {
     statements.push(
       db
         .insert(realtimeEvents)
@@ -129,13 +129,7 @@ export function eventStatements(
 export async function recordPublished(d1: D1Database, events: OutboundEvent[], ttlSeconds: number, publishedAt = Date.now()): Promise<void> {
   const rows = events.map((ev) =>
     JSON.stringify({
-      id: ev.id,
-      org: ev.orgId,
-      type: ev.type,
-      data: JSON.stringify(ev.data ?? null),
-      source: ev.source ?? null,
-      ts: ev.ts,
-      exp: ev.ts + ttlSeconds * 1000,
+      ...eventRecord(ev, ttlSeconds),
       channel: ev.channel?.name ?? null,
       dept: ev.channel?.scope.dept ?? null,
       queue: ev.channel?.scope.queue ?? null,
