@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { AckFrame, ErrorFrame, EventFrame, ServerFrame, StateFrame, UnreadCountData } from "../src/realtime/protocol";
+import type { AckFrame, ErrorFrame, EventFrame, ServerFrame, StateFrame, UnreadCountData } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
 import { connect, type TestSocket } from "./ws-helpers";
 

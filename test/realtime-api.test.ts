@@ -5,7 +5,7 @@ import { getDb } from "../src/db/client";
 import worker from "../src/index";
 import { newId } from "../src/lib/ids";
 import { eventStatements, type OutboundEvent } from "../src/realtime/outbox";
-import { HERALD_EVENT_NAMES, type EventFrame, type ServerFrame } from "../src/realtime/protocol";
+import { HERALD_EVENT_NAMES, type EventFrame, type ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { connect, isType, type TestSocket } from "./ws-helpers";
 

@@ -1,7 +1,7 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_CLOSE_REASON_BYTES, refusalReason, type AckFrame, type ConnectedFrame, type ErrorFrame, type EventFrame, type ServerFrame } from "../src/realtime/protocol";
+import { MAX_CLOSE_REASON_BYTES, refusalReason, type AckFrame, type ConnectedFrame, type ErrorFrame, type EventFrame, type ServerFrame } from "../src/protocol";
 import { call, makeToken, setupOrg } from "./helpers";
 import { broadcast, closedWithin, connect, eventually, isType, refusedUpgrade, tryConnect, type TestSocket } from "./ws-helpers";
 

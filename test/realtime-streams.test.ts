@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/realtime/protocol";
+import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { broadcast, closedWithin, connect, eventually, isType, refusedUpgrade, type TestSocket } from "./ws-helpers";
 

@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import type { RefusalReason, ServerFrame } from "../src/realtime/protocol";
+import type { RefusalReason, ServerFrame } from "../src/protocol";
 import { expect } from "vitest";
 import { BASE, call } from "./helpers";
 

@@ -5,7 +5,7 @@ import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/s
 import { ErrorCode, notYetDelivered } from "../errors";
 import { newId } from "../lib/ids";
 import type { OutboundEvent } from "../realtime/outbox";
-import { Events, NotificationEvents } from "../realtime/protocol";
+import { Events, NotificationEvents } from "../protocol";
 import { enqueueDeliveries } from "./enqueue";
 
 /**

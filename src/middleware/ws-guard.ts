@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { getConfig } from "../config";
 import { AppError, ErrorCode } from "../errors";
-import { refusalCloseCode, refusalReason, type RefusalReason } from "../realtime/protocol";
+import { refusalCloseCode, refusalReason, type RefusalReason } from "../protocol";
 import type { AppEnv } from "../types";
 import { UPGRADE_PATHS } from "./auth";
 

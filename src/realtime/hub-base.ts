@@ -14,7 +14,7 @@ import {
   type ResyncRequiredFrame,
   type Scope,
   type Stream,
-} from "./protocol";
+} from "../protocol";
 
 /**
  * Per-socket state, kept with `serializeAttachment` so it survives

@@ -17,7 +17,7 @@ import {
   type ClientFrame,
   type PresenceEventData,
   type Scope,
-} from "./protocol";
+} from "../protocol";
 import type { ConnectionInfo } from "./user-hub";
 
 /** A channel subscription of one socket. */

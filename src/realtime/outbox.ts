@@ -9,7 +9,7 @@ import { ErrorCode, notYetDelivered } from "../errors";
 import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
 import { enqueueWebhookDeliveries } from "../delivery/webhook-fanout";
 import type { HubEvent } from "./hub-base";
-import type { Scope } from "./protocol";
+import type { Scope } from "../protocol";
 
 /**
  * The Worker side of realtime publishing, as a transactional outbox:

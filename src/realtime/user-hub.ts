@@ -3,7 +3,7 @@ import { AppError, ErrorCode } from "../errors";
 import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
 import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
 import { orgHub } from "./outbox";
-import { NotificationEvents, SocketErrorCode, type ClientFrame, type StateFrame, type UnreadCountData } from "./protocol";
+import { NotificationEvents, SocketErrorCode, type ClientFrame, type StateFrame, type UnreadCountData } from "../protocol";
 
 /** A connection as the admin endpoints list it. */
 export interface ConnectionInfo {

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ChannelNameSchema, EventNameSchema, ScopeSchema } from "../realtime/protocol";
+import { ChannelNameSchema, EventNameSchema, ScopeSchema } from "../protocol";
 import { IdString } from "./common";
 
 const channelList = z

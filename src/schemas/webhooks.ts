@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../db/schema";
-import { EVENT_NAME_PATTERN, RESERVED_NAMES } from "../realtime/protocol";
+import { EVENT_NAME_PATTERN, RESERVED_NAMES } from "../protocol";
 
 /** Most patterns one endpoint may subscribe to. */
 export const MAX_WEBHOOK_PATTERNS = 20;

@@ -20,7 +20,7 @@ import type {
 import { renderTemplate } from "../notifications/templates";
 import type { OutboundEvent } from "../realtime/outbox";
 import type { RealtimePort } from "../realtime/port";
-import { Channels, Events } from "../realtime/protocol";
+import { Channels, Events } from "../protocol";
 import type { Claims } from "../types";
 import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";

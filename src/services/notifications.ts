@@ -14,7 +14,7 @@ import { newId } from "../lib/ids";
 import { jsonByteLength } from "../lib/json";
 import type { OutboundEvent } from "../realtime/outbox";
 import { realtimePort, type RealtimePort } from "../realtime/port";
-import { NotificationEvents } from "../realtime/protocol";
+import { NotificationEvents } from "../protocol";
 import type { Claims } from "../types";
 import { runIdempotent, type IdempotencyRequest } from "./idempotency";
 import { effectiveFrom, preferenceRowsQuery, type EffectivePreferences } from "./preferences";
