@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -7,7 +8,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import pkg from "../package.json";
 import { getConfig } from "./config";
-import { AppError, ErrorCode, RETRY_AFTER_SECONDS, type ErrorBody } from "./errors";
+import { AppError, ErrorCode, RETRY_AFTER_SECONDS } from "./errors";
 import { requireAuth } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
 import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
@@ -35,6 +36,24 @@ const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
   426: ErrorCode.UPGRADE_REQUIRED,
   429: ErrorCode.RATE_LIMITED,
 };
+
+/**
+ * Any thrown value as an AppError: an AppError as is, an HTTP error raised by
+ * Hono itself with its code, anything else (logged here) as 500 `INTERNAL`.
+ */
+function asAppError(err: Error, requestId: string | undefined): AppError {
+  if (err instanceof AppError) return err;
+  const code = err instanceof HTTPException ? HTTP_CODES[err.status] : undefined;
+  if (err instanceof HTTPException && code) return new AppError(err.status as ContentfulStatusCode, code, err.message || "Request refused");
+  console.error(`herald: unhandled error (request ${requestId})`, err);
+  return new AppError(500, ErrorCode.INTERNAL, "Internal error; quote the requestId when reporting it");
+}
+
+/** The error's own response, merged (as Hono's default handler does) with the headers middleware already set on `c`. */
+function respond(c: Context<AppEnv>, error: AppError): Response {
+  const res = error.getResponse(c.var.requestId);
+  return c.newResponse(res.body, res);
+}
 
 /** Builds the Herald API: middleware, routes, OpenAPI document, one error path. */
 export function createApp() {
@@ -107,36 +126,18 @@ export function createApp() {
     servers: [{ url: new URL(c.req.url).origin }],
   }));
 
-  app.notFound((c) => {
-    const body: ErrorBody = {
-      error: { code: ErrorCode.NOT_FOUND, message: `No route ${c.req.method} ${c.req.path}`, requestId: c.var.requestId },
-    };
-    return c.json(body, 404);
-  });
+  app.notFound((c) => respond(c, new AppError(404, ErrorCode.NOT_FOUND, `No route ${c.req.method} ${c.req.path}`)));
 
   app.onError((err, c) => {
     const requestId = c.var.requestId;
-    let status: ContentfulStatusCode = 500;
-    let body: ErrorBody;
-    if (err instanceof AppError) {
-      status = err.status;
-      body = { error: { code: err.code, message: err.message, details: err.details, requestId } };
-      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
-    } else if (err instanceof HTTPException && HTTP_CODES[err.status]) {
-      status = err.status as ContentfulStatusCode;
-      body = { error: { code: HTTP_CODES[err.status]!, message: err.message || "Request refused", requestId } };
-    } else {
-      console.error(`herald: unhandled error (request ${requestId})`, err);
-      body = { error: { code: ErrorCode.INTERNAL, message: "Internal error; quote the requestId when reporting it", requestId } };
-    }
-    if (status >= 500 && err instanceof AppError) console.error(`herald: ${err.code} (request ${requestId})`, err.message);
+    const error = asAppError(err, requestId);
+    if (error.status >= 500 && err instanceof AppError) console.error(`herald: ${err.code} (request ${requestId})`, err.message);
     if (isStreamUpgrade(c)) {
-      const retryAfter = status === 429 ? Number((err instanceof AppError && err.headers?.["Retry-After"]) || RETRY_AFTER_SECONDS) : undefined;
-      const { code, message } = body.error;
-      return refuseUpgrade(status, { code, message, ...(retryAfter !== undefined && { retryAfter }) }, requestId ? { "X-Request-Id": requestId } : undefined);
+      const retryAfter = error.status === 429 ? Number(error.headers?.["Retry-After"] || RETRY_AFTER_SECONDS) : undefined;
+      const { code, message } = error;
+      return refuseUpgrade(error.status, { code, message, ...(retryAfter !== undefined && { retryAfter }) }, requestId ? { "X-Request-Id": requestId } : undefined);
     }
-    if (requestId) c.header("X-Request-Id", requestId);
-    return c.json(body, status);
+    return respond(c, error);
   });
 
   return app;

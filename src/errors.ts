@@ -49,8 +49,9 @@ export interface ErrorBody {
 }
 
 /**
- * An expected failure with its HTTP status and stable code. Services throw it;
- * the app's single `onError` turns it into the JSON error body.
+ * An expected failure with its HTTP status and stable code, carrying its own
+ * response (as Hono's `HTTPException`). Services, middleware and hubs throw or
+ * answer with it; the app's single `onError` sends `getResponse(requestId)`.
  */
 export class AppError extends Error {
   constructor(
@@ -62,6 +63,23 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = "AppError";
+  }
+
+  /** The JSON error body; `details` and `requestId` only when present. */
+  toBody(requestId?: string): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details, requestId } };
+  }
+
+  /**
+   * The error as an HTTP response: its status, its headers (`Retry-After`,
+   * `WWW-Authenticate`, …), `X-Request-Id` when a request id is given, and the
+   * JSON body of `toBody`.
+   */
+  getResponse(requestId?: string): Response {
+    const headers = new Headers(this.headers);
+    if (requestId) headers.set("X-Request-Id", requestId);
+    headers.set("Content-Type", "application/json");
+    return new Response(JSON.stringify(this.toBody(requestId)), { status: this.status, headers });
   }
 }
 
