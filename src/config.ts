@@ -1,83 +1,23 @@
 import { z } from "zod";
 import { AppError, ErrorCode } from "./errors";
 
-/**
- * Every var and secret Herald reads, parsed once per `env` object. Defaults
- * here are the documented defaults (README, configuration table).
- */
-export interface Config {
-  environment: "development" | "test" | "production";
-  /** Browser origins allowed by CORS: `*` any, empty none (the production default). */
-  corsOrigins: string[];
-  maxBodyBytes: number;
-  maxAlertDataBytes: number;
-  /** Deepest nesting of objects/arrays in a request body's free JSON fields (MAX_JSON_DEPTH). */
-  maxJsonDepth: number;
-  idempotencyTtlSeconds: number;
-  /**
-   * Browser origins allowed to open WebSockets; same grammar as `corsOrigins`:
-   * `*` any, empty none. Requests without `Origin` (servers, CLIs) are not browsers and pass.
-   */
-  allowedOrigins: string[];
-  eventTtlSeconds: number;
-  replayRetentionSeconds: number;
-  replayMaxEvents: number;
-  maxFrameBytes: number;
-  frameRatePerSecond: number;
-  frameBurst: number;
-  frameAbuseLimit: number;
-  maxConnectionsPerUser: number;
-  maxConnectionsPerOrg: number;
-  maxSubscriptionsPerSocket: number;
-  maxBroadcastDataBytes: number;
-  maxBroadcastUsers: number;
-  ticketTtlSeconds: number;
-  statsCoalesceMs: number;
-  /** Cron sweeps an unpublished event gets before it is marked failed (OUTBOX_MAX_ATTEMPTS). */
-  outboxMaxAttempts: number;
-  /** User-hub calls one delivery keeps in flight at once (HUB_CALL_CONCURRENCY). */
-  hubCallConcurrency: number;
-  /** Admins an alert without assignee or recipients notifies, most recently seen first (MAX_ADMIN_NOTIFICATIONS). */
-  maxAdminNotifications: number;
-  delivery: {
-    emailProvider: "log" | "sendgrid" | "resend";
-    emailFrom: string;
-    sendgridApiKey?: string;
-    resendApiKey?: string;
-    smsProvider: "log" | "twilio";
-    twilioAccountSid?: string;
-    twilioAuthToken?: string;
-    twilioFrom?: string;
-    allowInsecureWebhooks: boolean;
-    /** Absolute base URL of this API, for links in emails (List-Unsubscribe). */
-    publicBaseUrl: string;
-    /** Key material for one-click unsubscribe tokens: UNSUBSCRIBE_SECRET, else JWT_SECRET (HKDF-separated); none → no one-click links. */
-    unsubscribeSecret?: Uint8Array;
-    timeoutMs: number;
-    /** Must equal max_retries of the deliveries queue consumer in wrangler.toml. */
-    maxRetries: number;
-    retryBaseSeconds: number;
-    retryMaxSeconds: number;
-    webhookDisableAfterFailures: number;
-  };
-  /** The rate limiter's period, sent as Retry-After on 429 (match wrangler.toml [[ratelimits]]). */
-  rateLimitPeriodSeconds: number;
-  jwt: {
-    secret?: Uint8Array;
-    jwksUrl?: URL;
-    jwksCacheSeconds: number;
-    issuer?: string;
-    audience?: string;
-    clockToleranceSeconds: number;
-  };
-}
-
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const int = (def: number, min: number, max: number) =>
   z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
 const optionalString = z.preprocess(blankToUndefined, z.string().optional());
 
-const EnvSchema = z.object({
+/** A comma-separated origin list: `*` any, empty none. */
+const originList = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
+const bytes = (v: string) => new TextEncoder().encode(v);
+/** Marks keys as optional in the inferred type while keeping them present (as undefined) in the value. */
+const optionalKeys = <T extends object>(o: T): Partial<T> => o;
+
+/**
+ * Every var and secret Herald reads (wrangler.toml `[vars]`, secrets), parsed
+ * with the documented defaults and bounds (README, configuration table) and
+ * transformed into the nested {@link Config}: the single declaration of both.
+ */
+const ConfigSchema = z.object({
   ENVIRONMENT: z.preprocess(blankToUndefined, z.enum(["development", "test", "production"]).default("production")),
   CORS_ORIGINS: z.preprocess(blankToUndefined, z.string().default("")),
   MAX_BODY_BYTES: int(262_144, 1_024, 100 * 1024 * 1024),
@@ -124,34 +64,28 @@ const EnvSchema = z.object({
   JWKS_CACHE_SECONDS: int(600, 0, 86_400),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
-});
-
-const cache = new WeakMap<object, Config>();
-
-/** Parses and caches the configuration; a bad value is a 500 `CONFIG_INVALID`. */
-export function getConfig(env: Env): Config {
-  const hit = cache.get(env);
-  if (hit) return hit;
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    console.error("herald: invalid configuration", z.prettifyError(parsed.error));
-    throw new AppError(500, ErrorCode.CONFIG_INVALID, "The service is misconfigured");
-  }
-  const e = parsed.data;
+}).transform((e, ctx) => {
   if (!e.JWT_JWKS_URL && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
-    console.error("herald: JWT_SECRET must be at least 32 characters (or set JWT_JWKS_URL)");
-    throw new AppError(500, ErrorCode.CONFIG_INVALID, "The service is misconfigured");
+    ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET must be at least 32 characters (or set JWT_JWKS_URL)" });
+    return z.NEVER;
   }
   const unsubscribeSecret = e.UNSUBSCRIBE_SECRET ?? e.JWT_SECRET;
-  const config: Config = {
+  return {
     environment: e.ENVIRONMENT,
-    corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
+    /** Browser origins allowed by CORS: `*` any, empty none (the production default). */
+    corsOrigins: originList(e.CORS_ORIGINS),
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxAlertDataBytes: e.MAX_ALERT_DATA_BYTES,
+    /** Deepest nesting of objects/arrays in a request body's free JSON fields (MAX_JSON_DEPTH). */
     maxJsonDepth: e.MAX_JSON_DEPTH,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    /** The rate limiter's period, sent as Retry-After on 429 (match wrangler.toml [[ratelimits]]). */
     rateLimitPeriodSeconds: e.RATE_LIMIT_PERIOD_SECONDS,
-    allowedOrigins: e.ALLOWED_ORIGINS.split(",").map((s) => s.trim()).filter(Boolean),
+    /**
+     * Browser origins allowed to open WebSockets; same grammar as `corsOrigins`:
+     * `*` any, empty none. Requests without `Origin` (servers, CLIs) are not browsers and pass.
+     */
+    allowedOrigins: originList(e.ALLOWED_ORIGINS),
     eventTtlSeconds: e.EVENT_TTL_SECONDS,
     replayRetentionSeconds: e.REPLAY_RETENTION_SECONDS,
     replayMaxEvents: e.REPLAY_MAX_EVENTS,
@@ -166,36 +100,62 @@ export function getConfig(env: Env): Config {
     maxBroadcastUsers: e.MAX_BROADCAST_USERS,
     ticketTtlSeconds: e.TICKET_TTL_SECONDS,
     statsCoalesceMs: e.STATS_COALESCE_MS,
+    /** Cron sweeps an unpublished event gets before it is marked failed (OUTBOX_MAX_ATTEMPTS). */
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    /** User-hub calls one delivery keeps in flight at once (HUB_CALL_CONCURRENCY). */
     hubCallConcurrency: e.HUB_CALL_CONCURRENCY,
+    /** Admins an alert without assignee or recipients notifies, most recently seen first (MAX_ADMIN_NOTIFICATIONS). */
     maxAdminNotifications: e.MAX_ADMIN_NOTIFICATIONS,
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,
       emailFrom: e.EMAIL_FROM,
-      sendgridApiKey: e.SENDGRID_API_KEY,
-      resendApiKey: e.RESEND_API_KEY,
       smsProvider: e.SMS_PROVIDER,
-      twilioAccountSid: e.TWILIO_ACCOUNT_SID,
-      twilioAuthToken: e.TWILIO_AUTH_TOKEN,
-      twilioFrom: e.TWILIO_FROM,
       allowInsecureWebhooks: e.ALLOW_INSECURE_WEBHOOKS === "true",
+      /** Absolute base URL of this API, for links in emails (List-Unsubscribe). */
       publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ""),
-      unsubscribeSecret: unsubscribeSecret ? new TextEncoder().encode(unsubscribeSecret) : undefined,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
+      /** Must equal max_retries of the deliveries queue consumer in wrangler.toml. */
       maxRetries: e.DELIVERY_MAX_RETRIES,
       retryBaseSeconds: e.RETRY_BASE_SECONDS,
       retryMaxSeconds: e.RETRY_MAX_SECONDS,
       webhookDisableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      ...optionalKeys({
+        sendgridApiKey: e.SENDGRID_API_KEY,
+        resendApiKey: e.RESEND_API_KEY,
+        twilioAccountSid: e.TWILIO_ACCOUNT_SID,
+        twilioAuthToken: e.TWILIO_AUTH_TOKEN,
+        twilioFrom: e.TWILIO_FROM,
+        /** Key material for one-click unsubscribe tokens: UNSUBSCRIBE_SECRET, else JWT_SECRET (HKDF-separated); none → no one-click links. */
+        unsubscribeSecret: unsubscribeSecret ? bytes(unsubscribeSecret) : undefined,
+      }),
     },
     jwt: {
-      secret: e.JWT_SECRET ? new TextEncoder().encode(e.JWT_SECRET) : undefined,
-      jwksUrl: e.JWT_JWKS_URL ? new URL(e.JWT_JWKS_URL) : undefined,
       jwksCacheSeconds: e.JWKS_CACHE_SECONDS,
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
       clockToleranceSeconds: 30,
+      ...optionalKeys({
+        secret: e.JWT_SECRET ? bytes(e.JWT_SECRET) : undefined,
+        jwksUrl: e.JWT_JWKS_URL ? new URL(e.JWT_JWKS_URL) : undefined,
+        issuer: e.JWT_ISSUER,
+        audience: e.JWT_AUDIENCE,
+      }),
     },
   };
-  cache.set(env, config);
-  return config;
+});
+
+/** Herald's configuration: every var and secret, parsed, with defaults applied (inferred from the schema). */
+export type Config = z.output<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses and caches the configuration; a bad value is a 500 `CONFIG_INVALID`. */
+export function getConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    console.error("herald: invalid configuration", z.prettifyError(parsed.error));
+    throw new AppError(500, ErrorCode.CONFIG_INVALID, "The service is misconfigured");
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
 }
