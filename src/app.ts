@@ -9,8 +9,9 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import pkg from "../package.json";
 import { getConfig } from "./config";
 import { AppError, ErrorCode, RETRY_AFTER_SECONDS } from "./errors";
-import { requireAuth } from "./middleware/auth";
+import { authenticate } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
+import { recordUser } from "./middleware/record-user";
 import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
 import { devRouter } from "./routes/dev";
 import { eventsRouter } from "./routes/events";
@@ -85,7 +86,7 @@ export function createApp() {
   );
   app.use("/api/v1/ws", wsGuard);
   app.use("/api/v1/ws/org", wsGuard);
-  app.use("/api/v1/*", requireAuth, rateLimit);
+  app.use("/api/v1/*", authenticate, recordUser, rateLimit);
 
   app.route("/", healthRouter);
   app.route("/", unsubscribeRouter);

@@ -1,10 +1,9 @@
 import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
-import { getConfig } from "../config";
-import { parseIdempotencyKey, type IdempotencyRequest } from "../services/idempotency";
 import { badRequest, ErrorCode, forbidden } from "../errors";
 import { requireJsonBody } from "../middleware/json-body";
+import { hasRole } from "./roles";
 import type { AppEnv, Role } from "../types";
 
 /**
@@ -31,17 +30,6 @@ export const bearerSecurity = [{ bearerAuth: [] as string[] }];
 export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 
 /**
- * The idempotency part of a create request: the validated `Idempotency-Key`
- * header (400 `INVALID_IDEMPOTENCY_KEY` when malformed) with the parsed body
- * and the configured TTL, or undefined when the header is absent.
- */
-export async function idempotencyOf(c: Context<AppEnv>): Promise<Omit<IdempotencyRequest, "orgId" | "scope"> | undefined> {
-  const key = parseIdempotencyKey(c.req.header("Idempotency-Key"));
-  if (key === undefined) return undefined;
-  return { key, body: await c.req.json(), ttlSeconds: getConfig(c.env).idempotencyTtlSeconds };
-}
-
-/**
  * A route-level middleware that answers 403 `FORBIDDEN` (no details) unless
  * the token's role is one of `roles`. Put it in a route's `middleware`: it runs
  * before the route's validators, so a caller without the role never learns
@@ -50,10 +38,9 @@ export async function idempotencyOf(c: Context<AppEnv>): Promise<Omit<Idempotenc
  * keep that check in their service.
  */
 export function requireRole(...roles: readonly [Role, ...Role[]]): MiddlewareHandler<AppEnv> {
-  const allowed: ReadonlySet<Role> = new Set(roles);
   const message = `This needs one of the roles: ${roles.join(", ")}`;
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (!allowed.has(c.var.auth.role)) throw forbidden(message);
+    if (!hasRole(c.var.auth, ...roles)) throw forbidden(message);
     await next();
   });
 }

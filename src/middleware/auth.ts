@@ -4,7 +4,6 @@ import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { AppError, ErrorCode } from "../errors";
 import { redeemTicket } from "../services/tickets";
-import { recordUserFromClaims } from "../services/users";
 import type { AppEnv, Claims } from "../types";
 
 /** WebSocket upgrade routes: the only ones that also take `?token=` or `?ticket=` (browsers cannot set headers there). */
@@ -13,9 +12,9 @@ export const UPGRADE_PATHS: ReadonlySet<string> = new Set(["/api/v1/ws", "/api/v
 /**
  * Requires a valid bearer token and puts its claims in `c.var.auth`.
  * On upgrade routes a `?token=` or a single-use `?ticket=` is accepted too.
- * The user is recorded in the directory on first sight (see recordUserFromClaims).
+ * Verification only: recording the user is `recordUser`, which runs next.
  */
-export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const config = getConfig(c.env);
   const token = bearerToken(c.req.header("Authorization"));
   const upgrade = UPGRADE_PATHS.has(c.req.path);
@@ -32,6 +31,5 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
     });
   }
   c.set("auth", claims);
-  await recordUserFromClaims(getDb(c.env), claims);
   await next();
 });

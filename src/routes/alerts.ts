@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { realtimePort } from "../realtime/port";
+import { realtimePort } from "../outbox";
 import type { AlertDeps } from "../services/alerts";
 import type { AppEnv } from "../types";
 import type { Context } from "hono";
-import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
+import { idempotencyOf } from "./idempotency";
 import {
   AlertHistorySchema,
   AlertIdParams,

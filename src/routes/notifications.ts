@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
+import { idempotencyOf } from "./idempotency";
 import { renderTemplate } from "../notifications/templates";
 import { commonErrors, notFoundResponse, unprocessableResponse } from "../schemas/common";
 import {

@@ -3,10 +3,11 @@ import type { Context } from "hono";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { AppError, ErrorCode, forbidden, type ErrorCode as Code } from "../errors";
-import { bearerSecurity, createRouter, defineRoute, requireRole, idempotencyOf, jsonContent as json } from "../lib/router";
-import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-base";
-import { orgHub, userHub } from "../realtime/outbox";
-import { realtimePort } from "../realtime/port";
+import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
+import { idempotencyOf } from "./idempotency";
+import { hasRole } from "../lib/roles";
+import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-api";
+import { orgHub, realtimePort, userHub } from "../outbox";
 import { commonErrors, IdempotencyHeaders, IdString } from "../schemas/common";
 import {
   BroadcastBody,
@@ -210,7 +211,7 @@ export const realtimeRouter = createRouter()
     async (c) => {
       const { userId } = c.req.valid("param");
       const { sub, role } = c.var.auth;
-      if (sub !== userId && role !== "admin" && role !== "service") throw forbidden("Only admins, services and the user themselves read a user's presence");
+      if (sub !== userId && !hasRole({ role }, "admin", "service")) throw forbidden("Only admins, services and the user themselves read a user's presence");
       const [presence] = await orgHub(c.env, c.var.auth.org).presence(userId);
       return c.json(presence!, 200);
     },
