@@ -1,16 +1,9 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, PRIORITIES, ROLES } from "../protocol";
 
-export const ROLES = ["admin", "agent", "member", "service"] as const;
-export const PRIORITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
-export const ALERT_STATUSES = [
-  "PENDING",
-  "ACKNOWLEDGED",
-  "IN_PROGRESS",
-  "RESOLVED",
-  "DISMISSED",
-  "CONVERTED",
-] as const;
+// The enums are the protocol's (the SDK's too); re-exported for the server code that reads them from here.
+export { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, PRIORITIES, ROLES };
 
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
 
@@ -105,7 +98,7 @@ export const alertHistory = sqliteTable(
     alertId: text("alert_id").notNull(),
     orgId: text("org_id").notNull(),
     actorId: text("actor_id").notNull(),
-    action: text("action", { enum: ["created", "status", "assigned", "converted"] }).notNull(),
+    action: text("action", { enum: ALERT_HISTORY_ACTIONS }).notNull(),
     fromStatus: text("from_status"),
     toStatus: text("to_status"),
     assigneeId: text("assignee_id"),

@@ -1,9 +1,16 @@
 import { z } from "@hono/zod-openapi";
-import { ALERT_STATUSES, PRIORITIES } from "../db/schema";
+import {
+  ALERT_STATUSES,
+  AlertHistoryActionSchema,
+  AlertSchema as ProtocolAlertSchema,
+  AlertStatsSchema as ProtocolAlertStatsSchema,
+  AlertStatusSchema,
+  PRIORITIES,
+  PrioritySchema,
+} from "../protocol";
 import { IdString, IsoDateTime } from "./common";
 
-export const PrioritySchema = z.enum(PRIORITIES);
-export const AlertStatusSchema = z.enum(ALERT_STATUSES);
+export { AlertStatusSchema, PrioritySchema };
 
 const AlertType = z
   .string()
@@ -108,33 +115,8 @@ export const BulkBody = z
   .refine((b) => b.action !== "assign" || b.agentId !== undefined, { message: "agentId is required for assign", path: ["agentId"] })
   .openapi("BulkAction");
 
-export const AlertSchema = z
-  .object({
-    id: z.string(),
-    organizationId: z.string(),
-    alertType: z.string(),
-    priority: PrioritySchema,
-    status: AlertStatusSchema,
-    confidence: z.number().nullable(),
-    title: z.string(),
-    message: z.string().nullable(),
-    subject: z.object({ id: z.string().nullable(), email: z.string().nullable(), name: z.string().nullable() }).nullable(),
-    data: z.record(z.string(), z.unknown()),
-    assigneeId: z.string().nullable(),
-    recipients: z.array(z.string()),
-    modelVersion: z.string().nullable(),
-    signalCount: z.number().nullable(),
-    createdBy: z.string(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    acknowledgedAt: z.string().nullable(),
-    assignedAt: z.string().nullable(),
-    resolvedAt: z.string().nullable(),
-    convertedAt: z.string().nullable(),
-    conversionValue: z.number().nullable(),
-    conversionType: z.string().nullable(),
-  })
-  .openapi("Alert");
+/** The alert as the API returns it: the protocol's shape (every alert:* event carries it). */
+export const AlertSchema = ProtocolAlertSchema.openapi("Alert");
 
 export const AlertPageSchema = z
   .object({ items: z.array(AlertSchema), nextCursor: z.string().nullable() })
@@ -143,7 +125,7 @@ export const AlertPageSchema = z
 export const AlertHistorySchema = z
   .object({
     id: z.string(),
-    action: z.enum(["created", "status", "assigned", "converted"]),
+    action: AlertHistoryActionSchema,
     actorId: z.string(),
     fromStatus: AlertStatusSchema.nullable(),
     toStatus: AlertStatusSchema.nullable(),
@@ -153,20 +135,8 @@ export const AlertHistorySchema = z
   })
   .openapi("AlertHistoryEntry");
 
-export const AlertStatsSchema = z
-  .object({
-    window: z.object({ since: z.string().nullable(), until: z.string().nullable() }),
-    total: z.number(),
-    byType: z.record(z.string(), z.number()),
-    byPriority: z.record(z.string(), z.number()),
-    byStatus: z.record(z.string(), z.number()),
-    converted: z.number(),
-    conversionRate: z.number().openapi({ description: "converted / total, 0 when total is 0" }),
-    conversionValueTotal: z.number(),
-    acknowledged: z.number().openapi({ description: "Alerts that have an acknowledgedAt" }),
-    avgTimeToAcknowledgeMs: z.number().nullable(),
-  })
-  .openapi("AlertStats");
+/** The protocol's shape (also the data of stats:updated). */
+export const AlertStatsSchema = ProtocolAlertStatsSchema.openapi("AlertStats");
 
 export const BulkResultSchema = z
   .object({
@@ -185,8 +155,6 @@ export const BulkResultSchema = z
 
 export type CreateAlertInput = z.infer<typeof CreateAlertBody>;
 export type ListAlertsInput = z.infer<typeof ListAlertsQuery>;
-export type Alert = z.infer<typeof AlertSchema>;
-export type AlertStatus = z.infer<typeof AlertStatusSchema>;
-export type AlertStats = z.infer<typeof AlertStatsSchema>;
+export type { Alert, AlertStats, AlertStatus } from "../protocol";
 export type BulkResult = z.infer<typeof BulkResultSchema>;
 export type AlertHistoryEntry = z.infer<typeof AlertHistorySchema>;

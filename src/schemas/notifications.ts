@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PrioritySchema } from "./alerts";
+import { NotificationChannelSchema, NotificationSchema as ProtocolNotificationSchema, PrioritySchema } from "../protocol";
 import { IdString } from "./common";
 
 const NotificationType = z
@@ -8,8 +8,6 @@ const NotificationType = z
   .max(64)
   .regex(/^[a-z][a-z0-9_.:-]*$/, "Notification types are lowercase, e.g. alert.new")
   .openapi({ example: "deal.won" });
-
-const Channel = z.enum(["in_app", "realtime", "email", "sms"]);
 
 const HttpUrl = z
   .url({ protocol: /^https?$/ })
@@ -34,7 +32,7 @@ export const CreateNotificationsBody = z
     priority: PrioritySchema.default("MEDIUM"),
     data: z.record(z.string(), z.unknown()).optional(),
     channels: z
-      .array(Channel)
+      .array(NotificationChannelSchema)
       .min(1)
       .refine((c) => new Set(c).size === c.length, "Channels must be unique")
       .optional()
@@ -52,24 +50,8 @@ export const CreateNotificationsBody = z
   })
   .openapi("CreateNotifications");
 
-export const NotificationSchema = z
-  .object({
-    id: z.string(),
-    userId: z.string(),
-    type: z.string(),
-    title: z.string(),
-    message: z.string().nullable(),
-    actionUrl: z.string().nullable(),
-    actionText: z.string().nullable(),
-    priority: PrioritySchema,
-    data: z.record(z.string(), z.unknown()),
-    channels: z.array(z.string()),
-    createdAt: z.string(),
-    seenAt: z.string().nullable(),
-    readAt: z.string().nullable(),
-    archivedAt: z.string().nullable(),
-  })
-  .openapi("Notification");
+/** The notification as the API returns it: the protocol's shape (notification:* events carry it). */
+export const NotificationSchema = ProtocolNotificationSchema.openapi("Notification");
 
 export const ListNotificationsQuery = z.object({
   status: z.enum(["unread", "read", "all"]).default("all"),

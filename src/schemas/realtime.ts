@@ -1,5 +1,14 @@
 import { z } from "@hono/zod-openapi";
-import { ChannelNameSchema, EventNameSchema, ScopeSchema } from "../protocol";
+import {
+  ChannelNameSchema,
+  ConnectionInfoSchema,
+  EventNameSchema,
+  PresenceInfoSchema,
+  RealtimeStatsSchema as ProtocolRealtimeStatsSchema,
+  ScopeSchema,
+  ScopeShapeSchema,
+  StreamSchema,
+} from "../protocol";
 import { IdString } from "./common";
 
 const channelList = z
@@ -67,33 +76,12 @@ export const BroadcastResultSchema = z
   })
   .openapi("BroadcastResult");
 
-export const PresenceSchema = z
-  .object({ userId: z.string(), online: z.boolean(), connections: z.number(), lastSeenAt: z.string().nullable() })
-  .openapi("Presence");
+// The shapes are the protocol's (the SDK reads them too); registered here under their OpenAPI names.
+export const PresenceSchema = PresenceInfoSchema.openapi("Presence");
 
-export const ConnectionSchema = z
-  .object({
-    connectionId: z.string(),
-    userId: z.string(),
-    stream: z.enum(["user", "org"]),
-    subscriptions: z.array(z.object({ channel: z.string(), scope: z.object({ dept: z.string().optional(), queue: z.string().optional() }) })),
-    connectedAt: z.string(),
-    lastActivityAt: z.string(),
-  })
-  .openapi("Connection");
+export const ConnectionSchema = ConnectionInfoSchema.openapi("Connection");
 
-export const RealtimeStatsSchema = z
-  .object({
-    since: z.string(),
-    connections: z.object({ user: z.number(), org: z.number(), total: z.number() }),
-    onlineUsers: z.number(),
-    channels: z.array(z.object({ channel: z.string(), scope: z.object({ dept: z.string().optional(), queue: z.string().optional() }), subscribers: z.number() })),
-    messages: z.array(
-      z.object({ type: z.string(), publishes: z.number(), sent: z.number(), avgLatencyMs: z.number(), maxLatencyMs: z.number() }),
-    ),
-    latency: z.object({ avgMs: z.number().nullable(), maxMs: z.number().nullable() }),
-  })
-  .openapi("RealtimeStats");
+export const RealtimeStatsSchema = ProtocolRealtimeStatsSchema.openapi("RealtimeStats");
 
 export const EventsQuery = z
   .object({
@@ -112,9 +100,9 @@ export const PolledEventSchema = z
   .object({
     id: z.string(),
     type: z.string(),
-    stream: z.enum(["user", "org"]),
+    stream: StreamSchema,
     channel: z.string().optional(),
-    scope: z.object({ dept: z.string().optional(), queue: z.string().optional() }).optional(),
+    scope: ScopeShapeSchema.optional(),
     ts: z.string(),
     data: z.unknown(),
   })

@@ -5,8 +5,7 @@ import { idList } from "../db/sql";
 import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { realtimeEventAcks, realtimeEvents } from "../db/schema";
 import { badRequest, ErrorCode, forbidden } from "../errors";
-import { maySubscribe } from "../realtime/org-hub";
-import type { Scope } from "../protocol";
+import { maySubscribe, type Scope } from "../protocol";
 import type { EventsInput, PolledEvent } from "../schemas/realtime";
 import type { Claims } from "../types";
 
