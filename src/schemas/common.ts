@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ROLES } from "../db/schema";
+import { RoleSchema } from "../protocol";
 
 /** Ids of users, organizations and subjects: what producers already use, bounded. */
 export const IdString = z
@@ -8,7 +8,7 @@ export const IdString = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@+-]*$/, "Use letters, digits and . _ : @ + -");
 
-export const RoleSchema = z.enum(ROLES);
+export { RoleSchema };
 
 /** The claims Herald reads from a verified bearer token. */
 export const ClaimsSchema = z.object({
