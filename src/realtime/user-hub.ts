@@ -1,19 +1,11 @@
 import { getDb } from "../db/client";
 import { AppError, ErrorCode } from "../errors";
 import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
-import { HubBase, hubErrorResponse, type Attachment, type ConnectRequest, type HubEvent, type PublishResult } from "./hub-base";
-import { orgHub } from "./outbox";
-import { NotificationEvents, SocketErrorCode, type ClientFrame, type StateFrame, type UnreadCountData } from "../protocol";
-
-/** A connection as the admin endpoints list it. */
-export interface ConnectionInfo {
-  connectionId: string;
-  userId: string;
-  stream: "user" | "org";
-  subscriptions: { channel: string; scope: { dept?: string; queue?: string } }[];
-  connectedAt: string;
-  lastActivityAt: string;
-}
+import { HubBase, hubErrorResponse, type HubFrame } from "./hub-base";
+import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
+import { orgHub } from "../outbox";
+import { NotificationEvents, SocketErrorCode, type ConnectionInfo, type StateFrame, type UnreadCountData } from "../protocol";
+import type { Attachment } from "./socket-index";
 
 /**
  * One per (org, user): every socket of every device of that user, and the
@@ -22,7 +14,9 @@ export interface ConnectionInfo {
  * stream's seq without gaps.
  */
 export class UserHub extends HubBase {
-  protected readonly stream = "user" as const;
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, "user");
+  }
 
   /** Upgrades admitted but not accepted yet (awaiting the org hub): they count against the limits. */
   #pending = 0;
@@ -41,7 +35,7 @@ export class UserHub extends HubBase {
 
   protected async acceptUpgrade({ identity, since }: ConnectRequest): Promise<Response> {
     const { maxConnectionsPerUser } = this.config;
-    const taken = this.sockets().length + this.#pending;
+    const taken = this.sockets.open().length + this.#pending;
     if (taken >= maxConnectionsPerUser) {
       return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} connections per user`);
     }
@@ -56,7 +50,7 @@ export class UserHub extends HubBase {
       // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
       const { client, server, att } = this.acceptSocket(identity);
       accepted = true;
-      const { resumed, replayed } = since === undefined ? { resumed: false, replayed: 0 } : this.replay(server, since, () => true);
+      const { resumed, replayed } = this.resume(server, att, since);
       this.send(server, this.connectedFrame(att, resumed, replayed, []));
       this.armAlarm(att.exp);
       // The badge right after every (re)connect, so it is never stale.
@@ -67,7 +61,7 @@ export class UserHub extends HubBase {
       if (!accepted) {
         // Give the slot back in the org hub's count.
         await orgHub(this.env, identity.orgId)
-          .reportUserConnections(identity.userId, this.sockets().length + this.#pending, this.#nextVersion())
+          .reportUserConnections(identity.userId, this.sockets.open().length + this.#pending, this.#nextVersion())
           .catch((err: unknown) => console.error(`${this.logPrefix} could not release a refused slot:`, err));
       }
     }
@@ -80,7 +74,7 @@ export class UserHub extends HubBase {
    * the `unread:count` badge follows (see refreshUnread).
    */
   async publishMany(events: HubEvent[], options: { refreshUnread?: boolean } = {}): Promise<PublishResult[]> {
-    const sockets = this.sockets();
+    const sockets = this.sockets.open();
     const results = events.map((event): PublishResult => {
       const { seq, frame, duplicate } = this.append(event);
       if (duplicate) return { seq, delivered: 0, duplicate, latencyMs: 0 };
@@ -113,10 +107,10 @@ export class UserHub extends HubBase {
     try {
       while (this.#unreadAgain) {
         this.#unreadAgain = false;
-        const sockets = this.sockets();
+        const sockets = this.sockets.open();
         if (sockets.length === 0) break;
         const text = await this.#unreadFrame(sockets[0]!.att);
-        if (text) for (const { ws } of this.sockets()) this.send(ws, text);
+        if (text) for (const { ws } of this.sockets.open()) this.send(ws, text);
       }
     } finally {
       this.#unreadInFlight = undefined;
@@ -148,7 +142,7 @@ export class UserHub extends HubBase {
 
   /** This user's open connections. */
   async connections(): Promise<ConnectionInfo[]> {
-    return this.sockets().map(({ ws, att }) => ({
+    return this.sockets.open().map(({ ws, att }) => ({
       connectionId: att.cid,
       userId: att.uid,
       stream: "user",
@@ -158,18 +152,8 @@ export class UserHub extends HubBase {
     }));
   }
 
-  /** The stream's head seq (tests and diagnostics). */
-  async headSeq(): Promise<number> {
-    return this.head();
-  }
-
-  protected async onFrame(ws: WebSocket, att: Attachment, frame: Exclude<ClientFrame, { type: "ping" }>): Promise<void> {
+  protected async onFrame(ws: WebSocket, att: Attachment, frame: HubFrame): Promise<void> {
     switch (frame.type) {
-      case "resume": {
-        const { resumed, replayed } = this.replay(ws, frame.since, () => true);
-        if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.head() }));
-        return;
-      }
       case "subscribe":
       case "unsubscribe":
         this.sendError(ws, SocketErrorCode.UNSUPPORTED, "The user stream has no channels; subscribe on /api/v1/ws/org", frame.ref);
@@ -196,7 +180,7 @@ export class UserHub extends HubBase {
   }
 
   protected async onDisconnect(_ws: WebSocket, att: Attachment): Promise<void> {
-    const remaining = this.sockets().filter((s) => s.att.cid !== att.cid).length;
+    const remaining = this.sockets.open().filter((s) => s.att.cid !== att.cid).length;
     await orgHub(this.env, att.org).reportUserConnections(att.uid, remaining + this.#pending, this.#nextVersion());
   }
 }
