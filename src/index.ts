@@ -3,7 +3,7 @@ import { processQueueBatch } from "./delivery/consumer";
 import type { DeliveryMessage } from "./delivery/types";
 import { getConfig } from "./config";
 import { getDb } from "./db/client";
-import { purgeExpiredRealtime, sweepUnpublished } from "./realtime/outbox";
+import { purgeExpiredRealtime, sweepUnpublished } from "./outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 import { requeueStaleDeliveries } from "./services/notifications";
 

@@ -5,7 +5,7 @@ import { getConfig } from "../src/config";
 import { chunk, D1_MAX_BOUND_PARAMETERS, rowsPerInsert } from "../src/db/limits";
 import { alertRecipients, notifications } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
-import { deliverToHubs, type OutboundEvent } from "../src/realtime/outbox";
+import { deliverToHubs, type OutboundEvent } from "../src/outbox";
 import { alertBody, BASE, call, makeToken, uniqueOrg } from "./helpers";
 
 /**

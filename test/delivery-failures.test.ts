@@ -9,7 +9,7 @@ import { deliveries, type DeliveryRow } from "../src/db/schema";
 import { describeFailure } from "../src/delivery/http";
 import type { SendContext } from "../src/delivery/types";
 import { webhookSender } from "../src/delivery/webhook";
-import { newWebhookDelivery } from "../src/delivery/webhook-fanout";
+import { newWebhookDelivery } from "../src/outbox/webhooks";
 import { BASE, call, setupOrg } from "./helpers";
 import { runQueue } from "./queue-helpers";
 

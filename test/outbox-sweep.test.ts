@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../src/config";
 import { getDb } from "../src/db/client";
 import { newId } from "../src/lib/ids";
-import { sweepUnpublished } from "../src/realtime/outbox";
+import { sweepUnpublished } from "../src/outbox";
 import { uniqueOrg } from "./helpers";
 
 /**

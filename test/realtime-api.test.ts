@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import worker from "../src/index";
 import { newId } from "../src/lib/ids";
-import { eventStatements, type OutboundEvent } from "../src/realtime/outbox";
+import { eventStatements, type OutboundEvent } from "../src/outbox";
 import { HERALD_EVENT_NAMES, type EventFrame, type ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { connect, isType, type TestSocket } from "./ws-helpers";
@@ -75,7 +75,7 @@ async function eventRow(id: string): Promise<EventRow | null> {
  * Makes the next `USER_HUB.getByName(...)` return a hub whose every call rejects,
  * as when a Durable Object is unreachable. The worker under test shares this
  * `env` (its namespace objects) with the test, so the spy reaches
- * src/realtime/outbox.ts `userHub()`. Every later call goes to the real hub.
+ * src/outbox/hubs.ts `userHub()`. Every later call goes to the real hub.
  */
 function failNextUserHubPublish() {
   const real = env.USER_HUB.getByName.bind(env.USER_HUB);

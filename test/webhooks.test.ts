@@ -7,10 +7,10 @@ import { getConfig } from "../src/config";
 import { getDb } from "../src/db/client";
 import { deliveries, type DeliveryRow } from "../src/db/schema";
 import { webhookSender } from "../src/delivery/webhook";
-import { newWebhookDelivery, patternMatches } from "../src/delivery/webhook-fanout";
+import { newWebhookDelivery, patternMatches } from "../src/outbox/webhooks";
 import type { SendContext } from "../src/delivery/types";
 import { checkWebhookUrl } from "../src/lib/ssrf";
-import { deliverEvents, sweepUnpublished, type OutboundEvent } from "../src/realtime/outbox";
+import { deliverEvents, sweepUnpublished, type OutboundEvent } from "../src/outbox";
 import { alertBody, BASE, call, makeToken, setupOrg } from "./helpers";
 import { runQueue as runSharedQueue } from "./queue-helpers";
 

@@ -18,9 +18,9 @@ import type {
   ListAlertsInput,
 } from "../schemas/alerts";
 import { renderTemplate } from "../notifications/templates";
-import type { OutboundEvent } from "../realtime/outbox";
-import type { RealtimePort } from "../realtime/port";
-import { Channels, Events } from "../protocol";
+import type { OutboundEvent } from "../outbox/events";
+import type { RealtimePort } from "../outbox/port";
+import { Channels, Events, type AlertChange, type AlertEventData } from "../protocol";
 import type { Claims } from "../types";
 import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./alert-state";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "./idempotency";
@@ -83,21 +83,6 @@ async function notifyAssigned(deps: AlertDeps, alert: Alert, actor: Claims, chan
     { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
     `alert:${alert.id}:assigned:${changeId}`,
   );
-}
-
-/** What changed, sent with alert:updated / alert:assigned / alert:converted. */
-export interface AlertChange {
-  actorId: string;
-  fromStatus?: AlertStatus;
-  toStatus?: AlertStatus;
-  previousAssigneeId?: string | null;
-  note?: string | null;
-}
-
-/** The payload of every alert event: the alert as the API returns it, and the change. */
-export interface AlertEventData {
-  alert: Alert;
-  change?: AlertChange;
 }
 
 /**
@@ -299,8 +284,8 @@ export async function createAlert(
       // events share the alert's source, so a retry finishes them together.
       const plan = planNotifications(deps.notifications, context, newAlertNotice(alert), `alert:${id}:new`, now, `alert:${id}`);
       const notices = notificationStatements(deps.notifications, context, plan, [event], now);
-      statements.push(...realtime.statements(event), ...notices.statements);
-      after = () => finishNotifications(deps.notifications, plan, notices.webhookDeliveries, [event]);
+      statements.push(...notices.statements);
+      after = () => finishNotifications(deps.notifications, plan, notices.staged);
       return { statements, body: alert };
     },
     now,
@@ -386,8 +371,9 @@ async function applyChange(
   const { db, realtime } = deps;
   const entry = historyRow(current, actor, now, history);
   // The row as it will be if the update applies: the events carry it.
-  const outbound = events(toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id }));
-  const guard = { alertId: current.id, changeId: entry.id };
+  const staged = realtime.stage(events(toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id })), {
+    guard: { alertId: current.id, changeId: entry.id },
+  });
   const [updated] = await db.batch([
     db
       .update(alerts)
@@ -414,10 +400,10 @@ async function applyChange(
         .where(and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id))),
     ),
     // Likewise the events (the outbox): no change, no event.
-    ...outbound.flatMap((ev) => realtime.statements(ev, guard)),
+    ...staged.statements,
   ]);
   const row = updated[0];
-  if (row) await realtime.deliver(outbound);
+  if (row) await realtime.publish(staged);
   return row;
 }
 

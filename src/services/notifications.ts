@@ -2,19 +2,20 @@ import { and, count, desc, eq, inArray, isNull, isNotNull, lt, or, sql, type SQL
 import type { BatchItem } from "drizzle-orm/batch";
 import { getConfig, type Config } from "../config";
 import { getDb, type Db } from "../db/client";
-import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type PRIORITIES, type UserRow } from "../db/schema";
+import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type UserRow } from "../db/schema";
 import { MAX_QUEUE_DELAY_SECONDS } from "../delivery/backoff";
-import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
-import { enabledEndpointsQuery, planWebhookDeliveries, webhookDeliveryStatements, type WebhookEndpoint } from "../delivery/webhook-fanout";
+import { enqueueDeliveries } from "../delivery/enqueue";
+import { enabledEndpointsQuery, type WebhookEndpoint } from "../outbox/webhooks";
 import { idList, insertJsonRows } from "../db/sql";
 import { renderEmail, renderSms } from "../delivery/email-templates";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { newId } from "../lib/ids";
 import { jsonByteLength } from "../lib/json";
-import type { OutboundEvent } from "../realtime/outbox";
-import { realtimePort, type RealtimePort } from "../realtime/port";
-import { NotificationEvents } from "../protocol";
+import type { OutboundEvent } from "../outbox/events";
+import { realtimePort, type RealtimePort } from "../outbox/port";
+import type { StagedEvents } from "../outbox/publish";
+import { NotificationEvents, type Notification, type Priority } from "../protocol";
 import type { Claims } from "../types";
 import { runIdempotent, type IdempotencyRequest } from "./idempotency";
 import { effectiveFrom, preferenceRowsQuery, type EffectivePreferences } from "./preferences";
@@ -25,8 +26,6 @@ import { route, type NotificationChannel } from "./routing";
  * device of the user, and the outbound deliveries (email, SMS) that routing
  * decides, queued after the commit.
  */
-
-type Priority = (typeof PRIORITIES)[number];
 
 /** A notification to create, as producers and internal services describe it. */
 export interface NotifyInput {
@@ -40,23 +39,6 @@ export interface NotifyInput {
   channels?: NotificationChannel[];
 }
 
-/** API shape of a notification. */
-export interface Notification {
-  id: string;
-  userId: string;
-  type: string;
-  title: string;
-  message: string | null;
-  actionUrl: string | null;
-  actionText: string | null;
-  priority: Priority;
-  data: Record<string, unknown>;
-  channels: string[];
-  createdAt: string;
-  seenAt: string | null;
-  readAt: string | null;
-  archivedAt: string | null;
-}
 
 export interface NotificationDeps {
   env: Env;
@@ -268,8 +250,8 @@ export function planNotifications(
 
 /**
  * The statements of a plan for the caller's batch: notifications, deliveries,
- * events, and the webhook deliveries of `events` (the plan's and any the
- * caller adds, e.g. the alert's own) to the context's endpoints.
+ * and the staged events (`alsoEvents`, e.g. the alert's own, then the plan's)
+ * with their webhook deliveries to the context's endpoints.
  */
 export function notificationStatements(
   deps: Pick<NotificationDeps, "db" | "realtime">,
@@ -277,37 +259,30 @@ export function notificationStatements(
   p: NotificationPlan,
   alsoEvents: OutboundEvent[] = [],
   now = new Date(),
-): { statements: BatchItem<"sqlite">[]; webhookDeliveries: QueueableDelivery[] } {
+): { statements: BatchItem<"sqlite">[]; staged: StagedEvents } {
   const db = deps.db;
-  const webhookRows = planWebhookDeliveries(ctx.endpoints, [...alsoEvents, ...p.events], now);
+  const staged = deps.realtime.stage([...alsoEvents, ...p.events], { endpoints: ctx.endpoints, now });
   return {
     statements: [
       // One parameter per statement whatever the number of recipients (D1 binds at most 100):
       // rows travel as JSON. A re-run of the same cause (same source) inserts nothing: see notifications_source_unique.
       ...insertJsonRows(db, notifications, p.notifications, { onConflictDoNothing: true }),
       ...insertJsonRows(db, deliveries, p.deliveries, { onConflictDoNothing: true }),
-      ...(p.events.length > 0 ? deps.realtime.statements(p.events) : []),
-      ...webhookDeliveryStatements(db, webhookRows),
+      ...staged.statements,
     ],
-    webhookDeliveries: webhookRows.map((r) => ({ id: r.id, orgId: r.orgId, status: r.status, scheduledFor: r.scheduledFor ?? null })),
+    staged,
   };
 }
 
 /**
- * After the commit of a plan (and of `alsoEvents`, written in the same
- * batch): the events to the hubs (with the recipients' badges), then the
- * queued deliveries (email, SMS, webhooks), then the events are marked published.
+ * After the commit of a plan (and of the events staged with it): the events
+ * to the hubs (with the recipients' badges), then the queued deliveries
+ * (email, SMS, webhooks), then the events are marked published.
  */
-export async function finishNotifications(
-  deps: Pick<NotificationDeps, "realtime">,
-  p: NotificationPlan,
-  webhookDeliveries: QueueableDelivery[],
-  alsoEvents: OutboundEvent[] = [],
-) {
-  return deps.realtime.deliver([...alsoEvents, ...p.events], {
+export async function finishNotifications(deps: Pick<NotificationDeps, "realtime">, p: NotificationPlan, staged: StagedEvents) {
+  return deps.realtime.publish(staged, {
     refreshUnread: { orgId: p.orgId, userIds: [...new Set(p.notifications.map((n) => n.userId))] },
-    queue: [...p.deliveries, ...webhookDeliveries],
-    webhooksPlanned: true,
+    queue: p.deliveries,
   });
 }
 
@@ -362,7 +337,7 @@ export async function createNotifications(
   const source = idempotency ? `api:${idempotency.key}` : null;
   const ctx = await loadNotifyContext(deps.db, actor.org, input.userIds);
   const p = planNotifications(deps, ctx, input, source, now);
-  const { statements, webhookDeliveries } = notificationStatements(deps, ctx, p, [], now);
+  const { statements, staged } = notificationStatements(deps, ctx, p, [], now);
   const result = await runIdempotent(
     deps.db,
     idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/notifications" },
@@ -381,7 +356,7 @@ export async function createNotifications(
     await requeueDeliveriesOf(deps, actor.org, result.body.ids);
     return { body: result.body, replayed: true };
   }
-  await finishNotifications(deps, p, webhookDeliveries);
+  await finishNotifications(deps, p, staged);
   return { body: result.body, replayed: false };
 }
 
@@ -422,9 +397,9 @@ export async function notifyUsers(
   const ctx = await loadNotifyContext(deps.db, orgId, to, source, deps.config.maxAdminNotifications);
   const p = planNotifications(deps, ctx, input, source, now);
   if (p.notifications.length === 0) return [];
-  const { statements, webhookDeliveries } = notificationStatements(deps, ctx, p, [], now);
+  const { statements, staged } = notificationStatements(deps, ctx, p, [], now);
   await deps.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  await finishNotifications(deps, p, webhookDeliveries);
+  await finishNotifications(deps, p, staged);
   return p.notifications.map((n) => n.id);
 }
 
@@ -516,8 +491,9 @@ export async function changeNotification(deps: NotificationDeps, actor: Claims, 
     change === "delete" ? { ids: [id] } : { ids: [id], notification: toNotification(after) },
     now,
   );
-  await deps.db.batch([deps.db.update(notifications).set(set).where(eq(notifications.id, id)), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev], { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
+  const staged = deps.realtime.stage([ev]);
+  await deps.db.batch([deps.db.update(notifications).set(set).where(eq(notifications.id, id)), ...staged.statements]);
+  await deps.realtime.publish(staged, { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
   return change === "delete" ? null : toNotification(after);
 }
 
@@ -527,8 +503,9 @@ export async function markAll(deps: NotificationDeps, actor: Claims, what: "read
   const where = what === "read" ? and(mine(actor), isNull(notifications.readAt)) : and(mine(actor), isNull(notifications.seenAt));
   const set = what === "read" ? { readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now.getTime()})` } : { seenAt: now };
   const ev = inboxEvent(actor, what === "read" ? NotificationEvents.read : NotificationEvents.seen, { all: true, at: now.toISOString() }, now);
-  const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...deps.realtime.statements(ev)]);
-  await deps.realtime.deliver([ev], { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
+  const staged = deps.realtime.stage([ev]);
+  const [res] = await deps.db.batch([deps.db.update(notifications).set(set).where(where), ...staged.statements]);
+  await deps.realtime.publish(staged, { refreshUnread: { orgId: actor.org, userIds: [actor.sub] } });
   return { updated: res.meta.changes ?? 0 };
 }
 

@@ -3,8 +3,8 @@ import type { Db } from "../db/client";
 import { AppError, ErrorCode, forbidden } from "../errors";
 import { newId } from "../lib/ids";
 import { jsonByteLength } from "../lib/json";
-import type { OutboundEvent } from "../realtime/outbox";
-import type { RealtimePort } from "../realtime/port";
+import type { OutboundEvent } from "../outbox/events";
+import type { RealtimePort } from "../outbox/port";
 import type { BroadcastInput, BroadcastResult } from "../schemas/realtime";
 import type { Claims } from "../types";
 import { runIdempotent, type IdempotencyRequest } from "./idempotency";
@@ -55,11 +55,12 @@ export async function broadcast(
     ...(input.target.channel !== undefined && { channel: { name: input.target.channel, scope: input.target.scope ?? {} } }),
     source: `broadcast:${id}`,
   };
+  const staged = deps.realtime.stage([event]);
   const stored = await runIdempotent<BroadcastResult>(
     deps.db,
     idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/realtime/broadcast" },
     () => ({
-      statements: deps.realtime.statements(event),
+      statements: staged.statements,
       body: { id, event: input.event, reached: 0, userSeqs: {}, orgSeq: null },
     }),
     now,
@@ -68,7 +69,7 @@ export async function broadcast(
     await deps.realtime.finishPending(actor.org, `broadcast:${stored.body.id}`);
     return { body: stored.body, replayed: true };
   }
-  const [report] = await deps.realtime.deliver([event]);
+  const [report] = await deps.realtime.publish(staged);
   return {
     body: { id, event: input.event, reached: report?.reached ?? 0, userSeqs: report?.userSeqs ?? {}, orgSeq: report?.orgSeq ?? null },
     replayed: false,

@@ -2,7 +2,7 @@ import { and, desc, eq, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
-import { insertAndEnqueueWebhookDeliveries, newWebhookDelivery } from "../delivery/webhook-fanout";
+import { insertAndEnqueueWebhookDeliveries, newWebhookDelivery } from "../outbox/webhooks";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { newId } from "../lib/ids";

@@ -4,16 +4,18 @@ import { idList, insertJsonRows } from "../db/sql";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
 import { ErrorCode, notYetDelivered } from "../errors";
 import { newId } from "../lib/ids";
-import type { OutboundEvent } from "../realtime/outbox";
 import { Events, NotificationEvents } from "../protocol";
-import { enqueueDeliveries } from "./enqueue";
+import { enqueueDeliveries } from "../delivery/enqueue";
+import type { OutboundEvent } from "./events";
 
 /**
- * Webhook fan-out: turns published realtime events into one `deliveries` row
- * per (matching endpoint, event) and queues them. Called by `deliverEvents`
- * after the hubs accepted the events and before they are marked published,
- * so a crash in between re-runs it from the retry or the cron sweep; the
- * unique dedupe key "w:<webhook>:<event>" makes that re-run insert nothing.
+ * Webhook fan-out, the one place that plans webhook deliveries: one
+ * `deliveries` row per (matching endpoint, event). The outbox plans them with
+ * the events when the caller read the endpoints in its read batch
+ * (`stageEvents`), and otherwise after the hubs accepted the events and
+ * before they are marked published (`enqueueWebhookDeliveries`), so a crash
+ * in between re-runs it from the retry or the cron sweep; the unique dedupe
+ * key "w:<webhook>:<event>" makes that re-run insert nothing.
  */
 
 /**

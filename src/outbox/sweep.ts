@@ -1,0 +1,158 @@
+import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
+import { getConfig } from "../config";
+import type { Db } from "../db/client";
+import { idList } from "../db/sql";
+import { realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } from "../db/schema";
+import type { OutboundEvent } from "./events";
+import type { RefreshUnread } from "./hubs";
+import { deliverEvents } from "./publish";
+
+/**
+ * The outbox's second chances: an idempotent retry finishes the events of its
+ * first attempt (`publishPendingFor`), the per-minute cron re-delivers what is
+ * still unpublished (`sweepUnpublished`) and purges what has expired.
+ */
+
+/** An event row as the outbox reads it back: `data` still JSON text, parsed per event (see toOutbound). */
+type StoredEvent = Omit<typeof realtimeEvents.$inferSelect, "data"> & { data: string };
+
+const storedEventColumns = {
+  id: realtimeEvents.id,
+  orgId: realtimeEvents.orgId,
+  type: realtimeEvents.type,
+  // Raw text: one row whose data cannot be parsed must not fail the whole read (see sweepUnpublished).
+  data: sql<string>`${realtimeEvents.data}`,
+  source: realtimeEvents.source,
+  createdAt: realtimeEvents.createdAt,
+  expiresAt: realtimeEvents.expiresAt,
+  publishedAt: realtimeEvents.publishedAt,
+  attempts: realtimeEvents.attempts,
+  failedAt: realtimeEvents.failedAt,
+};
+
+/** The targets of stored events, by event id, in delivery order. */
+async function loadTargets(db: Db, rows: StoredEvent[]): Promise<Map<string, (typeof realtimeEventTargets.$inferSelect)[]>> {
+  const byEvent = new Map<string, (typeof realtimeEventTargets.$inferSelect)[]>(rows.map((r) => [r.id, []]));
+  if (rows.length === 0) return byEvent;
+  const targets = await db
+    .select()
+    .from(realtimeEventTargets)
+    .where(inArray(realtimeEventTargets.eventId, idList(rows.map((r) => r.id))))
+    .orderBy(realtimeEventTargets.pos);
+  for (const t of targets) byEvent.get(t.eventId)?.push(t);
+  return byEvent;
+}
+
+/** Rebuilds an outbound event from its D1 rows (throws if its data is not JSON). */
+function toOutbound(r: StoredEvent, mine: (typeof realtimeEventTargets.$inferSelect)[]): OutboundEvent {
+  const channelRow = mine.find((t) => t.channel !== null);
+  return {
+    id: r.id,
+    orgId: r.orgId,
+    type: r.type,
+    data: JSON.parse(r.data),
+    ts: r.createdAt.getTime(),
+    source: r.source ?? undefined,
+    userIds: mine.filter((t) => t.userId !== null).map((t) => t.userId!),
+    ...(channelRow && {
+      channel: {
+        name: channelRow.channel!,
+        scope: { ...(channelRow.dept !== null && { dept: channelRow.dept }), ...(channelRow.queue !== null && { queue: channelRow.queue }) },
+      },
+    }),
+  };
+}
+
+/**
+ * Finishes publishing the events of one source (an idempotent retry of the
+ * request that caused them). Events the sweep gave up on stay given up.
+ */
+export async function publishPendingFor(env: Env, db: Db, orgId: string, source: string): Promise<void> {
+  const rows = await db
+    .select(storedEventColumns)
+    .from(realtimeEvents)
+    .where(and(eq(realtimeEvents.orgId, orgId), eq(realtimeEvents.source, source), isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt)))
+    .orderBy(realtimeEvents.createdAt, sql`rowid`);
+  const targets = await loadTargets(db, rows);
+  const events = rows.map((r) => toOutbound(r, targets.get(r.id)!));
+  await deliverEvents(env, db, events, { refreshUnread: inboxUsers(events) });
+}
+
+/** Users whose inbox the events change (their badge is re-sent). */
+function inboxUsers(events: OutboundEvent[]): RefreshUnread | undefined {
+  if (events.length === 0) return undefined;
+  return { orgId: events[0]!.orgId, userIds: [...new Set(events.filter((e) => e.type.startsWith("notification:")).flatMap((e) => e.userIds))] };
+}
+
+/** What one sweep did. */
+export interface SweepReport {
+  delivered: number;
+  /** Attempts that failed this time (the event is tried again next minute, unless given up). */
+  failed: number;
+  /** Events that reached `maxAttempts` now: marked failed, logged, never picked again. */
+  gaveUp: number;
+}
+
+/**
+ * Cron: re-delivers events left unpublished for longer than `olderThanMs`,
+ * oldest first, each on its own (one that fails does not stop the others).
+ * Every pick counts as an attempt, before the delivery starts (an attempt
+ * that kills the invocation still counts); an event still undelivered after
+ * `maxAttempts` sweeps is marked failed (`failed_at`), logged, and never
+ * picked again, so events that can never be delivered cannot hold the
+ * sweep's places for longer than `maxAttempts` minutes.
+ */
+export async function sweepUnpublished(
+  env: Env,
+  db: Db,
+  olderThanMs = 10_000,
+  limit = 100,
+  maxAttempts = getConfig(env).outboxMaxAttempts,
+): Promise<SweepReport> {
+  const report: SweepReport = { delivered: 0, failed: 0, gaveUp: 0 };
+  const rows = await db
+    .select(storedEventColumns)
+    .from(realtimeEvents)
+    .where(and(isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
+    // rowid: insertion order, for the events of one batch (same created_at).
+    .orderBy(realtimeEvents.createdAt, sql`rowid`)
+    .limit(limit);
+  if (rows.length === 0) return report;
+  await db
+    .update(realtimeEvents)
+    .set({ attempts: sql`${realtimeEvents.attempts} + 1` })
+    .where(inArray(realtimeEvents.id, idList(rows.map((r) => r.id))));
+  const targets = await loadTargets(db, rows);
+  for (const row of rows) {
+    try {
+      const ev = toOutbound(row, targets.get(row.id)!);
+      await deliverEvents(env, db, [ev], { refreshUnread: inboxUsers([ev]) });
+      report.delivered++;
+    } catch (err) {
+      report.failed++;
+      const attempts = row.attempts + 1;
+      if (attempts < maxAttempts) continue;
+      report.gaveUp++;
+      await db.update(realtimeEvents).set({ failedAt: new Date() }).where(eq(realtimeEvents.id, row.id));
+      console.error(
+        `herald: outbox gave up on event ${row.id} (type ${row.type}, org ${row.orgId}, source ${row.source ?? "-"}) after ${attempts} attempts; it stays readable by polling until it expires`,
+        err,
+      );
+    }
+  }
+  return report;
+}
+
+/** Cron: deletes expired events with their targets and acknowledgements, and spent tickets. */
+export async function purgeExpiredRealtime(db: Db, eventTtlSeconds: number, now = new Date()): Promise<number> {
+  const expired = db.select({ id: realtimeEvents.id }).from(realtimeEvents).where(lte(realtimeEvents.expiresAt, now));
+  const [, , , deleted] = await db.batch([
+    db.delete(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, expired)),
+    db.delete(realtimeEventAcks).where(inArray(realtimeEventAcks.eventId, expired)),
+    // Acks of ids that never existed in this org (ack ignores unknown ids, so these are rare) age out too.
+    db.delete(realtimeEventAcks).where(lte(realtimeEventAcks.ackedAt, new Date(now.getTime() - eventTtlSeconds * 1000))),
+    db.delete(realtimeEvents).where(lte(realtimeEvents.expiresAt, now)),
+    db.delete(wsTickets).where(lte(wsTickets.expiresAt, now)),
+  ]);
+  return deleted.meta.changes ?? 0;
+}
