@@ -1,13 +1,13 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lt, or, sql, sum, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gte, inArray, isNull, lt, or, sql, sum, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { chunk, rowsPerInsert } from "../db/limits";
 import { alertHistory, alertRecipients, alerts, type AlertHistoryRow, type AlertRow } from "../db/schema";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { keysetPage } from "../db/pagination";
 import { newId } from "../lib/ids";
-import { jsonByteLength } from "../lib/json";
+import { assertDataSize } from "../lib/size-limit";
 import type {
   Alert,
   AlertHistoryEntry,
@@ -220,13 +220,7 @@ export async function createAlert(
 ): Promise<IdempotentResult<Alert>> {
   const { db, realtime, limits } = deps;
   if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
-  const dataBytes = jsonByteLength(input.data);
-  if (dataBytes > limits.maxAlertDataBytes) {
-    throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${dataBytes} bytes; the limit is ${limits.maxAlertDataBytes}`, {
-      bytes: dataBytes,
-      limit: limits.maxAlertDataBytes,
-    });
-  }
+  assertDataSize(input.data, limits.maxAlertDataBytes);
   // One D1 round trip reads everything the create decides on: the
   // assignee's and recipients' directory rows (or the admins') and
   // preferences, and the org's webhook endpoints.
@@ -336,21 +330,18 @@ export async function listAlerts(
     const match = (column: SQLiteColumn) => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
     conditions.push(or(match(alerts.title), match(alerts.subjectName), match(alerts.subjectEmail), match(alerts.subjectId)));
   }
-  if (query.cursor) {
-    const cursor = decodeCursor(query.cursor);
-    const at = new Date(cursor.createdAt);
-    conditions.push(or(lt(alerts.createdAt, at), and(eq(alerts.createdAt, at), lt(alerts.id, cursor.id))));
-  }
-  const rows = await db
-    .select()
-    .from(alerts)
-    .where(and(...conditions))
-    .orderBy(desc(alerts.createdAt), desc(alerts.id))
-    .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  const nextCursor = rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null;
-  return { items: page.map(toAlert), nextCursor };
+  return keysetPage(
+    alerts,
+    query,
+    (after, orderBy, limit) =>
+      db
+        .select()
+        .from(alerts)
+        .where(and(...conditions, after))
+        .orderBy(...orderBy)
+        .limit(limit),
+    toAlert,
+  );
 }
 
 /**

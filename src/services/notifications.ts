@@ -8,10 +8,10 @@ import { enqueueDeliveries } from "../delivery/enqueue";
 import { enabledEndpointsQuery, type WebhookEndpoint } from "../outbox/webhooks";
 import { idList, insertJsonRows } from "../db/sql";
 import { renderEmail, renderSms } from "../delivery/email-templates";
-import { AppError, ErrorCode, forbidden, notFound } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { ErrorCode, forbidden, notFound } from "../errors";
+import { keysetPage } from "../db/pagination";
 import { newId } from "../lib/ids";
-import { jsonByteLength } from "../lib/json";
+import { assertDataSize } from "../lib/size-limit";
 import type { OutboundEvent } from "../outbox/events";
 import { realtimePort, type RealtimePort } from "../outbox/port";
 import type { StagedEvents } from "../outbox/publish";
@@ -327,13 +327,7 @@ export async function createNotifications(
   now = new Date(),
 ): Promise<{ body: { ids: string[]; notifications: { id: string; userId: string; channels: string[] }[] }; replayed: boolean }> {
   requireProducer(actor);
-  const bytes = jsonByteLength(input.data ?? {});
-  if (bytes > deps.config.maxAlertDataBytes) {
-    throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${bytes} bytes; the limit is ${deps.config.maxAlertDataBytes}`, {
-      bytes,
-      limit: deps.config.maxAlertDataBytes,
-    });
-  }
+  assertDataSize(input.data ?? {}, deps.config.maxAlertDataBytes);
   const source = idempotency ? `api:${idempotency.key}` : null;
   const ctx = await loadNotifyContext(deps.db, actor.org, input.userIds);
   const p = planNotifications(deps, ctx, input, source, now);
@@ -426,23 +420,18 @@ export async function listNotifications(
   const conditions: (SQL | undefined)[] = [mine(actor), query.archived ? isNotNull(notifications.archivedAt) : isNull(notifications.archivedAt)];
   if (query.status === "unread") conditions.push(isNull(notifications.readAt));
   if (query.status === "read") conditions.push(isNotNull(notifications.readAt));
-  if (query.cursor) {
-    const c = decodeCursor(query.cursor);
-    const at = new Date(c.createdAt);
-    conditions.push(or(lt(notifications.createdAt, at), and(eq(notifications.createdAt, at), lt(notifications.id, c.id))));
-  }
-  const rows = await db
-    .select()
-    .from(notifications)
-    .where(and(...conditions))
-    .orderBy(desc(notifications.createdAt), desc(notifications.id))
-    .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toNotification),
-    nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
-  };
+  return keysetPage(
+    notifications,
+    query,
+    (after, orderBy, limit) =>
+      db
+        .select()
+        .from(notifications)
+        .where(and(...conditions, after))
+        .orderBy(...orderBy)
+        .limit(limit),
+    toNotification,
+  );
 }
 
 /** `{unread, unseen, total}` over the caller's non-archived notifications. */

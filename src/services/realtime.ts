@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { AppError, ErrorCode, forbidden } from "../errors";
 import { newId } from "../lib/ids";
-import { jsonByteLength } from "../lib/json";
+import { assertDataSize } from "../lib/size-limit";
 import type { OutboundEvent } from "../outbox/events";
 import type { RealtimePort } from "../outbox/port";
 import type { BroadcastInput, BroadcastResult } from "../schemas/realtime";
@@ -30,13 +30,7 @@ export async function broadcast(
 ): Promise<{ body: BroadcastResult; replayed: boolean }> {
   if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services broadcast");
   const { maxBroadcastDataBytes, maxBroadcastUsers } = deps.config;
-  const bytes = jsonByteLength(input.data ?? null);
-  if (bytes > maxBroadcastDataBytes) {
-    throw new AppError(413, ErrorCode.DATA_TOO_LARGE, `data is ${bytes} bytes; the limit is ${maxBroadcastDataBytes}`, {
-      bytes,
-      limit: maxBroadcastDataBytes,
-    });
-  }
+  assertDataSize(input.data ?? null, maxBroadcastDataBytes);
   const userIds = input.target.userIds ?? [];
   if (userIds.length > maxBroadcastUsers) {
     throw new AppError(400, ErrorCode.VALIDATION_FAILED, `At most ${maxBroadcastUsers} userIds per broadcast`, {

@@ -1,10 +1,10 @@
-import { and, desc, eq, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, ne, sql, type SQL } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
 import { insertAndEnqueueWebhookDeliveries, newWebhookDelivery } from "../outbox/webhooks";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { keysetPage } from "../db/pagination";
 import { newId } from "../lib/ids";
 import { assertWebhookUrlAllowed } from "../lib/ssrf";
 import type {
@@ -209,23 +209,18 @@ export async function listWebhookDeliveries(
   await requireWebhook(db, actor, id);
   const conditions: (SQL | undefined)[] = [eq(deliveries.orgId, actor.org), eq(deliveries.webhookId, id)];
   if (query.status) conditions.push(eq(deliveries.status, query.status));
-  if (query.cursor) {
-    const cursor = decodeCursor(query.cursor);
-    const at = new Date(cursor.createdAt);
-    conditions.push(or(lt(deliveries.createdAt, at), and(eq(deliveries.createdAt, at), lt(deliveries.id, cursor.id))));
-  }
-  const rows = await db
-    .select()
-    .from(deliveries)
-    .where(and(...conditions))
-    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
-    .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toWebhookDelivery),
-    nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt.getTime(), id: last.id }) : null,
-  };
+  return keysetPage(
+    deliveries,
+    query,
+    (after, orderBy, limit) =>
+      db
+        .select()
+        .from(deliveries)
+        .where(and(...conditions, after))
+        .orderBy(...orderBy)
+        .limit(limit),
+    toWebhookDelivery,
+  );
 }
 
 // ───────────────────────── health (used by the sender) ─────────────────────────
