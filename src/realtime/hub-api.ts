@@ -19,6 +19,9 @@ export interface ConnectIdentity {
 /** Header carrying the verified identity from the Worker to a hub (never from a client). */
 export const IDENTITY_HEADER = "X-Herald-Identity";
 
+/** Header carrying the Worker's request id to a hub, so a hub's refusal names the request as the Worker's own do. */
+export const REQUEST_ID_HEADER = "X-Request-Id";
+
 /** An upgrade the Worker forwarded: its internal URL, the verified identity, `since` if resuming. */
 export interface ConnectRequest {
   url: URL;

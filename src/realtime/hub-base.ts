@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig, type Config } from "../config";
+import { AppError, ErrorCode, RETRY_AFTER_SECONDS } from "../errors";
+import { refuseUpgrade } from "../middleware/ws-guard";
 import {
   ClientFrameSchema,
   CloseCode,
@@ -14,14 +16,31 @@ import {
 import { AlarmClock } from "./alarms";
 import { EventLog, type LogRow, type ReplayResult } from "./event-log";
 import { FrameLimiter } from "./frame-limiter";
-import { readIdentity, type ConnectIdentity, type ConnectRequest, type HubEvent } from "./hub-api";
+import { readIdentity, REQUEST_ID_HEADER, type ConnectIdentity, type ConnectRequest, type HubEvent } from "./hub-api";
 import { MetaTable } from "./meta";
 import { SocketIndex, type Attachment } from "./socket-index";
 import { closeQuietly, isHarmlessTeardownError, reciprocateClose, sendQuietly } from "./teardown";
 
-/** A JSON error response in the API's error format, for refusals before the upgrade. */
-export function hubErrorResponse(status: number, code: string, message: string, headers?: Record<string, string>): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
+/** Retry-After (s) of a hub's CONNECTION_LIMIT refusal: long enough for a closing socket elsewhere to free its place. */
+const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 10;
+
+/** A hub's refusal of a socket past a connection limit: 429 `CONNECTION_LIMIT`, retry after 10 s. */
+export function connectionLimit(message: string): AppError {
+  return new AppError(429, ErrorCode.CONNECTION_LIMIT, message, undefined, { "Retry-After": String(CONNECTION_LIMIT_RETRY_AFTER_SECONDS) });
+}
+
+/**
+ * A hub's refusal as the client sees it. An upgrade is refused the way the
+ * Worker refuses one (`refuseUpgrade`): completed, then closed at once with
+ * 4000 + status and the error's code, message and `retryAfter`; so the Worker
+ * passes the hub's answer on as it is and never rebuilds an error from it.
+ * Anything else gets the error's own JSON response.
+ */
+function refusal(error: AppError, upgrade: boolean, requestId: string | undefined): Response {
+  if (!upgrade) return error.getResponse(requestId);
+  const retryAfter = error.status === 429 ? Number(error.headers?.["Retry-After"] || RETRY_AFTER_SECONDS) : undefined;
+  const reason = { code: error.code, message: error.message, ...(retryAfter !== undefined && { retryAfter }) };
+  return refuseUpgrade(error.status, reason, requestId ? { [REQUEST_ID_HEADER]: requestId } : undefined);
 }
 
 /** Which logged events a replay sends to a socket: those `matches` accepts, read only from `channels` when given. */
@@ -78,19 +97,27 @@ export abstract class HubBase extends DurableObject<Env> {
     this.#alarm = new AlarmClock(ctx);
   }
 
-  /** The only HTTP entry: the Worker's forwarded upgrade (`/connect`). */
+  /**
+   * The only HTTP entry: the Worker's forwarded upgrade (`/connect`). An
+   * AppError thrown on the way (a connection limit) becomes the refusal the
+   * client sees (see `refusal`); any other error propagates to the Worker.
+   */
   override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname !== "/connect" || request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return hubErrorResponse(404, "NOT_FOUND", "No such hub route");
+    const upgrade = request.headers.get("Upgrade")?.toLowerCase() === "websocket";
+    try {
+      const url = new URL(request.url);
+      if (url.pathname !== "/connect" || !upgrade) throw new AppError(404, ErrorCode.NOT_FOUND, "No such hub route");
+      const identity = readIdentity(request);
+      if (!identity) throw new AppError(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
+      const raw = url.searchParams.get("since");
+      return await this.acceptUpgrade({ url, identity, since: raw === null ? undefined : Number(raw) });
+    } catch (err) {
+      if (err instanceof AppError) return refusal(err, upgrade, request.headers.get(REQUEST_ID_HEADER) ?? undefined);
+      throw err;
     }
-    const identity = readIdentity(request);
-    if (!identity) return hubErrorResponse(400, "VALIDATION_FAILED", "Missing identity");
-    const raw = url.searchParams.get("since");
-    return this.acceptUpgrade({ url, identity, since: raw === null ? undefined : Number(raw) });
   }
 
-  /** Accepts (or refuses, as a JSON error response) a verified upgrade. */
+  /** Accepts a verified upgrade (a 101), or refuses it by throwing an AppError. */
   protected abstract acceptUpgrade(request: ConnectRequest): Promise<Response>;
 
   protected get config(): Config {

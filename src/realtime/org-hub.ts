@@ -1,9 +1,8 @@
 import { getDb } from "../db/client";
-import { ErrorCode } from "../errors";
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { Counters } from "./counters";
-import { HubBase, hubErrorResponse, type HubFrame, type ReplaySelection } from "./hub-base";
+import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { recordPublished, userHub } from "../outbox";
 import { PresenceTable } from "./presence";
@@ -124,10 +123,10 @@ export class OrgHub extends HubBase {
     const { maxConnectionsPerUser, maxConnectionsPerOrg, maxSubscriptionsPerSocket } = this.config;
 
     if (this.sockets.userCount(identity.userId) >= maxConnectionsPerUser) {
-      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} org-stream connections per user`);
+      throw connectionLimit(`At most ${maxConnectionsPerUser} org-stream connections per user`);
     }
     if (this.#overOrgLimit(1)) {
-      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerOrg} connections per organization`);
+      throw connectionLimit(`At most ${maxConnectionsPerOrg} connections per organization`);
     }
 
     // Initial subscriptions: admins start on the org-wide alert feed; `channels` (+ dept/queue) asks for more.

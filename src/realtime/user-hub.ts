@@ -1,7 +1,7 @@
 import { getDb } from "../db/client";
-import { AppError, ErrorCode } from "../errors";
+import { AppError } from "../errors";
 import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
-import { HubBase, hubErrorResponse, type HubFrame } from "./hub-base";
+import { connectionLimit, HubBase, type HubFrame } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { orgHub } from "../outbox";
 import { NotificationEvents, SocketErrorCode, type ConnectionInfo, type StateFrame, type UnreadCountData } from "../protocol";
@@ -37,7 +37,7 @@ export class UserHub extends HubBase {
     const { maxConnectionsPerUser } = this.config;
     const taken = this.sockets.open().length + this.#pending;
     if (taken >= maxConnectionsPerUser) {
-      return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, `At most ${maxConnectionsPerUser} connections per user`);
+      throw connectionLimit(`At most ${maxConnectionsPerUser} connections per user`);
     }
     // Reserve the slot before awaiting, so concurrent upgrades see it.
     this.#pending++;
@@ -45,7 +45,7 @@ export class UserHub extends HubBase {
     try {
       // The org hub keeps presence and the org-wide connection count.
       const admitted = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion());
-      if (!admitted.ok) return hubErrorResponse(429, ErrorCode.CONNECTION_LIMIT, admitted.reason);
+      if (!admitted.ok) throw connectionLimit(admitted.reason);
 
       // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
       const { client, server, att } = this.acceptSocket(identity);
