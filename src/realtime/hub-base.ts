@@ -11,6 +11,8 @@ import {
   SocketErrorCode,
   type ClientFrame,
   type ConnectedFrame,
+  type ErrorFrame,
+  type ResumeAck,
   type Stream,
 } from "../protocol";
 import { AlarmClock } from "./alarms";
@@ -147,7 +149,7 @@ export abstract class HubBase extends DurableObject<Env> {
   }
 
   protected sendError(ws: WebSocket, code: SocketErrorCode, message: string, ref?: string): void {
-    this.send(ws, JSON.stringify({ type: "error", ...(ref !== undefined && { ref }), code, message }));
+    this.send(ws, JSON.stringify({ type: "error", ...(ref !== undefined && { ref }), code, message } satisfies ErrorFrame));
   }
 
   /**
@@ -329,7 +331,7 @@ export abstract class HubBase extends DurableObject<Env> {
           return;
         case "resume": {
           const { resumed, replayed } = this.resume(ws, att, frame.since);
-          if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.log.head() }));
+          if (frame.ref !== undefined) this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, resumed, replayed, seq: this.log.head() } satisfies ResumeAck));
           return;
         }
         default:

@@ -24,6 +24,7 @@ import {
   type RealtimeStats,
   type Scope,
   type Subscription,
+  type SubscriptionsAck,
 } from "../protocol";
 
 /** How long hub-born events wait to be recorded in D1 together (ms). */
@@ -317,13 +318,13 @@ export class OrgHub extends HubBase {
           return;
         }
         this.#subs.add(att.cid, adding);
-        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subs.of(att.cid) }));
+        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subs.of(att.cid) } satisfies SubscriptionsAck));
         return;
       }
       case "unsubscribe": {
         const scope = frame.scope ?? {};
         this.#subs.remove(att.cid, frame.channels.map((channel) => ({ channel, scope })));
-        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subs.of(att.cid) }));
+        this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, subscriptions: this.#subs.of(att.cid) } satisfies SubscriptionsAck));
         return;
       }
       case "mark:read":

@@ -4,7 +4,7 @@ import { changeNotification, markAll, notificationDeps, unreadCounts } from "../
 import { connectionLimit, HubBase, type HubFrame } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { orgHub } from "../outbox";
-import { NotificationEvents, SocketErrorCode, type ConnectionInfo, type StateFrame, type UnreadCountData } from "../protocol";
+import { NotificationEvents, SocketErrorCode, type ConnectionInfo, type MarkAllReadAck, type MarkReadAck, type UnreadCountFrame } from "../protocol";
 import type { Attachment } from "./socket-index";
 
 /**
@@ -122,7 +122,7 @@ export class UserHub extends HubBase {
   async #unreadFrame(att: Attachment): Promise<string | undefined> {
     try {
       const counts = await unreadCounts(getDb(this.env), att.org, [att.uid]);
-      const frame: StateFrame<UnreadCountData> = {
+      const frame: UnreadCountFrame = {
         type: NotificationEvents.unreadCount,
         stream: "user",
         ts: new Date().toISOString(),
@@ -165,10 +165,10 @@ export class UserHub extends HubBase {
         try {
           if (frame.type === "mark:read") {
             const n = await changeNotification(notificationDeps(this.env), actor, frame.notificationId, "read");
-            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, notificationId: frame.notificationId, readAt: n?.readAt ?? null }));
+            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, notificationId: frame.notificationId, readAt: n?.readAt ?? null } satisfies MarkReadAck));
           } else {
             const { updated } = await markAll(notificationDeps(this.env), actor, "read");
-            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, updated }));
+            this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, updated } satisfies MarkAllReadAck));
           }
         } catch (err) {
           if (err instanceof AppError && err.status === 404) this.sendError(ws, SocketErrorCode.NOT_FOUND, err.message, frame.ref);
