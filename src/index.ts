@@ -1,8 +1,7 @@
 import { createApp } from "./app";
 import { processQueueBatch } from "./delivery/consumer";
 import type { DeliveryMessage } from "./delivery/types";
-import { getConfig } from "./config";
-import { getDb } from "./db/client";
+import { deps } from "./deps";
 import { purgeExpiredRealtime, sweepUnpublished } from "./outbox";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 import { requeueStaleDeliveries } from "./services/notifications";
@@ -18,8 +17,7 @@ export default {
    * tickets, idempotency keys).
    */
   async scheduled(_controller, env, _ctx) {
-    const db = getDb(env);
-    const config = getConfig(env);
+    const { db, config } = deps(env);
     const swept = await sweepUnpublished(env, db);
     const events = await purgeExpiredRealtime(db, config.eventTtlSeconds);
     const keys = await purgeExpiredIdempotencyKeys(db);

@@ -1,7 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { bearerToken, verifyToken } from "../auth/verify";
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { AppError, ErrorCode } from "../errors";
 import { redeemTicket } from "../services/tickets";
 import type { AppEnv, Claims } from "../types";
@@ -15,14 +14,14 @@ export const UPGRADE_PATHS: ReadonlySet<string> = new Set(["/api/v1/ws", "/api/v
  * Verification only: recording the user is `recordUser`, which runs next.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const config = getConfig(c.env);
+  const { config, db } = deps(c.env);
   const token = bearerToken(c.req.header("Authorization"));
   const upgrade = UPGRADE_PATHS.has(c.req.path);
   let claims: Claims;
   if (token !== undefined) {
     claims = await verifyToken(token, config);
   } else if (upgrade && c.req.query("ticket")) {
-    claims = await redeemTicket(getDb(c.env), c.req.query("ticket")!);
+    claims = await redeemTicket(db, c.req.query("ticket")!);
   } else if (upgrade && c.req.query("token")) {
     claims = await verifyToken(c.req.query("token")!, config);
   } else {

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { recordUserFromClaims } from "../services/users";
 import type { AppEnv } from "../types";
 
@@ -9,6 +9,6 @@ import type { AppEnv } from "../types";
  * had a profile written for them (see recordUserFromClaims).
  */
 export const recordUser = createMiddleware<AppEnv>(async (c, next) => {
-  await recordUserFromClaims(getDb(c.env), c.var.auth);
+  await recordUserFromClaims(deps(c.env).db, c.var.auth);
   await next();
 });

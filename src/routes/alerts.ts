@@ -1,10 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
-import { realtimePort } from "../outbox";
-import type { AlertDeps } from "../services/alerts";
-import type { AppEnv } from "../types";
-import type { Context } from "hono";
+import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import {
@@ -37,18 +32,6 @@ import {
 
 const tags = ["Alerts"];
 
-/** The alert service's dependencies for this request. */
-function deps(c: Context<AppEnv>): AlertDeps {
-  const config = getConfig(c.env);
-  const db = getDb(c.env);
-  const realtime = realtimePort(c.env, db, config);
-  return {
-    db,
-    realtime,
-    notifications: { env: c.env, db, config, realtime },
-    limits: { maxAlertDataBytes: config.maxAlertDataBytes },
-  };
-}
 const security = bearerSecurity;
 const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });
 
@@ -73,7 +56,7 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => {
-      const result = await createAlert(deps(c), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
+      const result = await createAlert(deps(c.env), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       c.header("Location", `/api/v1/alerts/${result.body.id}`);
       return c.json(result.body, 201);
@@ -90,7 +73,7 @@ export const alertsRouter = createRouter()
       request: { query: ListAlertsQuery },
       responses: { 200: { description: "One page", content: json(AlertPageSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listAlerts(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await listAlerts(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -103,7 +86,7 @@ export const alertsRouter = createRouter()
       request: { query: StatsQuery },
       responses: { 200: { description: "Statistics", content: json(AlertStatsSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await alertStats(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await alertStats(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -116,7 +99,7 @@ export const alertsRouter = createRouter()
       request: { body: { required: true, content: json(BulkBody) } },
       responses: { 200: { description: "Per-id results", content: json(BulkResultSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await bulkAction(deps(c), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await bulkAction(deps(c.env), c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -129,7 +112,7 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams },
       responses: { ...alertResponse("The alert"), ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getAlert(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getAlert(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -146,7 +129,7 @@ export const alertsRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json({ items: await getAlertHistory(getDb(c.env), c.var.auth, c.req.valid("param").id) }, 200),
+    async (c) => c.json({ items: await getAlertHistory(deps(c.env).db, c.var.auth, c.req.valid("param").id) }, 200),
   )
   .openapi(
     defineRoute({
@@ -160,7 +143,7 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(StatusChangeBody) } },
       responses: { ...alertResponse("Updated"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await changeStatus(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await changeStatus(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -179,7 +162,7 @@ export const alertsRouter = createRouter()
         ...unprocessableResponse,
       },
     }),
-    async (c) => c.json(await assignAlert(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await assignAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -192,5 +175,5 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(ConvertBody) } },
       responses: { ...alertResponse("Converted"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await convertAlert(deps(c), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await convertAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   );

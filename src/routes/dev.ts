@@ -1,8 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { devOutbox, OUTBOUND_CHANNELS } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
@@ -11,7 +10,7 @@ import type { AppEnv } from "../types";
 
 /** Outside development, answers exactly what an unknown route answers, before any validation can hint otherwise. */
 const developmentOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (getConfig(c.env).environment !== "development") {
+  if (deps(c.env).config.environment !== "development") {
     throw new AppError(404, ErrorCode.NOT_FOUND, `No route ${c.req.method} ${c.req.path}`);
   }
   await next();
@@ -59,7 +58,7 @@ export const devRouter = createRouter().openapi(
   }),
   async (c) => {
     const { limit, channel } = c.req.valid("query");
-    const rows = await getDb(c.env)
+    const rows = await deps(c.env).db
       .select()
       .from(devOutbox)
       .where(and(eq(devOutbox.orgId, c.var.auth.org), channel ? eq(devOutbox.channel, channel) : undefined))

@@ -1,4 +1,4 @@
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import { EventAckBody, EventPageSchema, EventsQuery } from "../schemas/realtime";
@@ -21,7 +21,7 @@ export const eventsRouter = createRouter()
       request: { query: EventsQuery },
       responses: { 200: { description: "One page; poll again with since=nextCursor", content: json(EventPageSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listEvents(getDb(c.env), c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await listEvents(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -34,5 +34,5 @@ export const eventsRouter = createRouter()
       request: { body: { required: true, content: json(EventAckBody) } },
       responses: { 200: { description: "Acknowledged", content: json(z.object({ acknowledged: z.number() })) }, ...commonErrors },
     }),
-    async (c) => c.json(await ackEvents(getDb(c.env), c.var.auth, c.req.valid("json").ids), 200),
+    async (c) => c.json(await ackEvents(deps(c.env).db, c.var.auth, c.req.valid("json").ids), 200),
   );

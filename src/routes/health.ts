@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import pkg from "../../package.json";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { createRouter, defineRoute } from "../lib/router";
 
 const HealthSchema = z
@@ -30,7 +30,7 @@ export const healthRouter = createRouter().openapi(
   async (c) => {
     const started = Date.now();
     try {
-      await getDb(c.env).run(sql`SELECT 1`);
+      await deps(c.env).db.run(sql`SELECT 1`);
       return c.json({ status: "ok" as const, version: pkg.version, d1: { reachable: true, latencyMs: Date.now() - started } }, 200);
     } catch (err) {
       console.error("herald: health check could not reach D1", err);

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
-import { getMyPreferences, getOrgPreferences, PreferencesSchema, putMyPreferences, putOrgPreferences } from "../services/preferences";
+import { getMyPreferences, getOrgPreferences, PreferencesSchema, putMyPreferences, putOrgPreferences } from "../services/notifications";
 
 const tags = ["Preferences"];
 const security = bearerSecurity;
@@ -13,7 +13,7 @@ const MyPreferences = z
 export const preferencesRouter = createRouter()
   .openapi(
     defineRoute({ method: "get", path: "/me/preferences", operationId: "getMyPreferences", tags, security, summary: "Your preferences, the org defaults and what applies", responses: { 200: { description: "Preferences", content: json(MyPreferences) }, ...commonErrors } }),
-    async (c) => c.json(await getMyPreferences(getDb(c.env), c.var.auth), 200),
+    async (c) => c.json(await getMyPreferences(deps(c.env).db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -26,11 +26,11 @@ export const preferencesRouter = createRouter()
       request: { body: { required: true, content: json(PreferencesSchema) } },
       responses: { 200: { description: "Saved", content: json(MyPreferences) }, ...commonErrors },
     }),
-    async (c) => c.json(await putMyPreferences(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await putMyPreferences(deps(c.env).db, c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({ method: "get", path: "/org/preferences", operationId: "getOrgPreferences", middleware: [requireRole("admin")], tags, security, summary: "The org defaults (admin)", responses: { 200: { description: "Defaults", content: json(PreferencesSchema) }, ...commonErrors } }),
-    async (c) => c.json(await getOrgPreferences(getDb(c.env), c.var.auth), 200),
+    async (c) => c.json(await getOrgPreferences(deps(c.env).db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -44,5 +44,5 @@ export const preferencesRouter = createRouter()
       request: { body: { required: true, content: json(PreferencesSchema) } },
       responses: { 200: { description: "Saved", content: json(PreferencesSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await putOrgPreferences(getDb(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await putOrgPreferences(deps(c.env).db, c.var.auth, c.req.valid("json")), 200),
   );

@@ -1,12 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { verifyUnsubscribeToken } from "../delivery/unsubscribe";
 import { escapeHtml } from "../lib/html";
 import { createRouter } from "../lib/router";
 import { ErrorSchema } from "../schemas/common";
-import { turnOffEmailType } from "../services/preferences";
+import { turnOffEmailType } from "../services/notifications";
 import type { AppEnv } from "../types";
 
 const tags = ["Unsubscribe"];
@@ -75,7 +74,7 @@ export const unsubscribeRouter = createRouter()
     }),
     async (c) => {
       const { token } = c.req.valid("query");
-      const claims = await verifyUnsubscribeToken(getConfig(c.env).delivery.unsubscribeSecret, token);
+      const claims = await verifyUnsubscribeToken(deps(c.env).config.delivery.unsubscribeSecret, token);
       const action = `/unsubscribe?token=${encodeURIComponent(token)}`;
       return page(
         c,
@@ -108,8 +107,8 @@ export const unsubscribeRouter = createRouter()
     }),
     async (c) => {
       const { token } = c.req.valid("query");
-      const claims = await verifyUnsubscribeToken(getConfig(c.env).delivery.unsubscribeSecret, token);
-      await turnOffEmailType(getDb(c.env), claims.orgId, claims.userId, claims.type);
+      const claims = await verifyUnsubscribeToken(deps(c.env).config.delivery.unsubscribeSecret, token);
+      await turnOffEmailType(deps(c.env).db, claims.orgId, claims.userId, claims.type);
       if ((c.req.header("Accept") ?? "").includes("text/html")) {
         return page(
           c,

@@ -1,4 +1,4 @@
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, notFoundResponse } from "../schemas/common";
 import { UpsertUserBody, UserIdParams, UserSchema } from "../schemas/users";
@@ -23,7 +23,7 @@ export const usersRouter = createRouter()
       },
     }),
     async (c) => {
-      const { user, created } = await upsertUser(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json"));
+      const { user, created } = await upsertUser(deps(c.env).db, c.var.auth, c.req.valid("param").id, c.req.valid("json"));
       return created ? c.json(user, 201) : c.json(user, 200);
     },
   )
@@ -38,5 +38,5 @@ export const usersRouter = createRouter()
       request: { params: UserIdParams },
       responses: { 200: { description: "The profile", content: json(UserSchema) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getUser(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getUser(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
   );

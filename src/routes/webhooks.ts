@@ -1,5 +1,4 @@
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, ErrorSchema, notFoundResponse } from "../schemas/common";
 import {
@@ -53,7 +52,7 @@ export const webhooksRouter = createRouter()
       },
     }),
     async (c) => {
-      const created = await createWebhook(getDb(c.env), getConfig(c.env), c.var.auth, c.req.valid("json"));
+      const created = await createWebhook(deps(c.env).db, deps(c.env).config, c.var.auth, c.req.valid("json"));
       c.header("Location", `/api/v1/webhooks/${created.id}`);
       return c.json(created, 201);
     },
@@ -69,7 +68,7 @@ export const webhooksRouter = createRouter()
       summary: "List the org's webhook endpoints (admin), without secrets",
       responses: { 200: { description: "Endpoints", content: json(WebhookListSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listWebhooks(getDb(c.env), c.var.auth), 200),
+    async (c) => c.json(await listWebhooks(deps(c.env).db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -83,7 +82,7 @@ export const webhooksRouter = createRouter()
       request: { params: WebhookIdParams },
       responses: { 200: { description: "The endpoint", content: json(WebhookSchema) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getWebhook(getDb(c.env), c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getWebhook(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -103,7 +102,7 @@ export const webhooksRouter = createRouter()
       },
     }),
     async (c) =>
-      c.json(await updateWebhook(getDb(c.env), getConfig(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+      c.json(await updateWebhook(deps(c.env).db, deps(c.env).config, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -118,7 +117,7 @@ export const webhooksRouter = createRouter()
       responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundResponse },
     }),
     async (c) => {
-      await deleteWebhook(getDb(c.env), c.var.auth, c.req.valid("param").id);
+      await deleteWebhook(deps(c.env).db, c.var.auth, c.req.valid("param").id);
       return c.body(null, 204);
     },
   )
@@ -139,7 +138,7 @@ export const webhooksRouter = createRouter()
         409: { description: "WEBHOOK_DISABLED: enable the endpoint first", content: json(ErrorSchema) },
       },
     }),
-    async (c) => c.json(await sendTestDelivery(c.env, getDb(c.env), c.var.auth, c.req.valid("param").id), 202),
+    async (c) => c.json(await sendTestDelivery(c.env, deps(c.env).db, c.var.auth, c.req.valid("param").id), 202),
   )
   .openapi(
     defineRoute({
@@ -157,5 +156,5 @@ export const webhooksRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json(await listWebhookDeliveries(getDb(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("query")), 200),
+    async (c) => c.json(await listWebhookDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id, c.req.valid("query")), 200),
   );
