@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { effective, type EffectivePreferences, type Preferences } from "../src/services/preferences";
-import { PRIORITY_MATRIX, quietUntil, route, type NotificationChannel } from "../src/services/routing";
+import { effective, type EffectivePreferences, type Preferences } from "../src/services/notifications/preferences";
+import { PRIORITY_MATRIX, quietUntil, route, type NotificationChannel } from "../src/services/notifications/channel-rules";
 import { call, setupOrg } from "./helpers";
 
 // Preferences over the API (own settings, org defaults, what applies), and

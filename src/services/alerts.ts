@@ -17,7 +17,7 @@ import type {
   CreateAlertInput,
   ListAlertsInput,
 } from "../schemas/alerts";
-import { renderTemplate } from "../notifications/templates";
+import { renderTemplate } from "./notifications/templates";
 import type { OutboundEvent } from "../outbox/events";
 import type { RealtimePort } from "../outbox/port";
 import { Channels, Events, type AlertChange, type AlertEventData } from "../protocol";

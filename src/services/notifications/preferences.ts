@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { idList } from "../db/sql";
-import { preferences } from "../db/schema";
-import { forbidden } from "../errors";
-import type { Claims } from "../types";
+import type { Db } from "../../db/client";
+import { idList } from "../../db/sql";
+import { preferences } from "../../db/schema";
+import { forbidden } from "../../errors";
+import type { Claims } from "../../types";
 
 /**
  * Notification preferences: per channel on/off, per notification type per

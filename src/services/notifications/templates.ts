@@ -1,4 +1,4 @@
-import { badRequest, ErrorCode } from "../errors";
+import { badRequest, ErrorCode } from "../../errors";
 
 /**
  * In-app notification templates, kept in code. `{{name}}` placeholders are

@@ -1,4 +1,4 @@
-import type { PRIORITIES } from "../db/schema";
+import type { NotificationChannel, Priority } from "../../protocol";
 import { allows, type EffectivePreferences, type QuietHours } from "./preferences";
 
 /**
@@ -13,8 +13,9 @@ import { allows, type EffectivePreferences, type QuietHours } from "./preference
  *    quiet period; CRITICAL goes out at once.
  */
 
-type Priority = (typeof PRIORITIES)[number];
-export type NotificationChannel = "in_app" | "realtime" | "email" | "sms";
+export type { NotificationChannel };
+
+/** The channels of each priority, before preferences and a request's own `channels`. */
 
 export const PRIORITY_MATRIX: Readonly<Record<Priority, readonly NotificationChannel[]>> = {
   CRITICAL: ["in_app", "realtime", "email", "sms"],
