@@ -1,7 +1,8 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
-import { AppError, ErrorCode, forbidden } from "../errors";
+import { AppError, ErrorCode } from "../errors";
 import { newId } from "../lib/ids";
+import { assertRole } from "../lib/roles";
 import { assertDataSize } from "../lib/size-limit";
 import type { OutboundEvent } from "../outbox/events";
 import type { RealtimePort } from "../outbox/port";
@@ -28,7 +29,7 @@ export async function broadcast(
   idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
   now = new Date(),
 ): Promise<{ body: BroadcastResult; replayed: boolean }> {
-  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services broadcast");
+  assertRole(actor, ["admin", "service"], "Only admins and services broadcast");
   const { maxBroadcastDataBytes, maxBroadcastUsers } = deps.config;
   assertDataSize(input.data ?? null, maxBroadcastDataBytes);
   const userIds = input.target.userIds ?? [];

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { users, type UserRow } from "../db/schema";
 import { AppError, ErrorCode, forbidden, notFound } from "../errors";
+import { assertRole } from "../lib/roles";
 import type { UpsertUserInput, User } from "../schemas/users";
 import type { Claims } from "../types";
 
@@ -81,7 +82,7 @@ export async function upsertUser(
   input: UpsertUserInput,
   now = new Date(),
 ): Promise<{ user: User; created: boolean }> {
-  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services manage the directory");
+  assertRole(actor, ["admin", "service"], "Only admins and services manage the directory");
   const existing = await db.query.users.findFirst({ where: and(eq(users.orgId, actor.org), eq(users.id, id)) });
   const patch = {
     ...(input.email !== undefined && { email: input.email }),

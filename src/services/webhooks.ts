@@ -3,9 +3,10 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { deliveries, webhooks, type DeliveryRow, type WebhookRow } from "../db/schema";
 import { insertAndEnqueueWebhookDeliveries, newWebhookDelivery } from "../outbox/webhooks";
-import { AppError, ErrorCode, forbidden, notFound } from "../errors";
+import { AppError, ErrorCode, notFound } from "../errors";
 import { keysetPage } from "../db/pagination";
 import { newId } from "../lib/ids";
+import { assertRole } from "../lib/roles";
 import { assertWebhookUrlAllowed } from "../lib/ssrf";
 import type {
   CreatedWebhook,
@@ -31,9 +32,7 @@ export const WEBHOOK_TEST_EVENT = "webhook:test";
 /** Notification type the org's admins get when Herald disables an endpoint. */
 export const WEBHOOK_DISABLED_NOTIFICATION = "webhook.disabled";
 
-const requireAdmin = (actor: Claims) => {
-  if (actor.role !== "admin") throw forbidden("Only admins manage webhooks");
-};
+const requireAdmin = (actor: Claims) => assertRole(actor, ["admin"], "Only admins manage webhooks");
 
 const webhookNotFound = (id: string) => notFound(ErrorCode.WEBHOOK_NOT_FOUND, `No webhook ${id} in your organization`);
 

@@ -4,6 +4,7 @@ import { deliveries, notifications } from "../../db/schema";
 import { idList } from "../../db/sql";
 import { MAX_QUEUE_DELAY_SECONDS } from "../../delivery/backoff";
 import { enqueueDeliveries } from "../../delivery/enqueue";
+import { hasRole } from "../../lib/roles";
 import type { Claims } from "../../types";
 import { notificationNotFound, type NotificationDeps } from "./model";
 
@@ -38,7 +39,7 @@ export async function requeueDeliveriesOfSource(deps: NotificationDeps, orgId: s
 /** The delivery rows of a notification: admins and services, or its recipient. */
 export async function notificationDeliveries(db: Db, actor: Claims, id: string) {
   const row = await db.query.notifications.findFirst({ where: and(eq(notifications.id, id), eq(notifications.orgId, actor.org)) });
-  const privileged = actor.role === "admin" || actor.role === "service";
+  const privileged = hasRole(actor, "admin", "service");
   // The recipient's view ends with the delete; admins and services keep the audit trail.
   if (!row || (!privileged && (row.userId !== actor.sub || row.deletedAt !== null))) throw notificationNotFound(id);
   const rows = await db.select().from(deliveries).where(eq(deliveries.notificationId, id)).orderBy(deliveries.createdAt, deliveries.channel);

@@ -1,6 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
-import { forbidden } from "../../errors";
 import { newId } from "../../lib/ids";
+import { assertRole } from "../../lib/roles";
 import { assertDataSize } from "../../lib/size-limit";
 import type { Claims } from "../../types";
 import { runIdempotent, type IdempotencyRequest } from "../idempotency";
@@ -16,7 +16,7 @@ import { finishNotifications, loadNotifyContext, notificationStatements, planNot
 
 /** Only admins and services create notifications (403 otherwise). */
 export function requireProducer(actor: Claims): void {
-  if (actor.role !== "admin" && actor.role !== "service") throw forbidden("Only admins and services create notifications");
+  assertRole(actor, ["admin", "service"], "Only admins and services create notifications");
 }
 
 /** The body of `POST /api/v1/notifications`. */

@@ -3,7 +3,7 @@ import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { idList } from "../../db/sql";
 import { preferences } from "../../db/schema";
-import { forbidden } from "../../errors";
+import { assertRole } from "../../lib/roles";
 import type { Claims } from "../../types";
 
 /**
@@ -122,12 +122,12 @@ export async function turnOffEmailType(db: Db, orgId: string, userId: string, ty
 }
 
 export async function getOrgPreferences(db: Db, actor: Claims): Promise<Preferences> {
-  if (actor.role !== "admin") throw forbidden("Only admins read the org defaults");
+  assertRole(actor, ["admin"], "Only admins read the org defaults");
   return (await read(db, actor.org, ORG_DEFAULTS)) ?? {};
 }
 
 export async function putOrgPreferences(db: Db, actor: Claims, settings: Preferences): Promise<Preferences> {
-  if (actor.role !== "admin") throw forbidden("Only admins set the org defaults");
+  assertRole(actor, ["admin"], "Only admins set the org defaults");
   await write(db, actor.org, ORG_DEFAULTS, settings);
   return settings;
 }

@@ -1,4 +1,4 @@
-import type { AlertStatus } from "../schemas/alerts";
+import type { AlertStatus } from "../../schemas/alerts";
 
 /**
  * The alert lifecycle. `PATCH /alerts/:id/status` may move an alert along

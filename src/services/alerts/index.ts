@@ -1,0 +1,13 @@
+/**
+ * The alert service (docs/ALERTS.md): create, changes, queries and stats over
+ * alerts, the lifecycle in `state`, visibility in `access`. Routes and hubs
+ * import from here.
+ */
+export { alertNotFound, isPrivileged, loadVisible, visibleTo } from "./access";
+export { assignAlert, bulkAction, changeStatus, convertAlert } from "./changes";
+export { createAlert } from "./create";
+export { alertEvent } from "./events";
+export { toAlert, toHistoryEntry, type AlertDeps } from "./model";
+export { getAlert, getAlertHistory, listAlerts } from "./queries";
+export { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./state";
+export { alertStats } from "./stats";
