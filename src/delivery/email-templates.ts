@@ -1,7 +1,5 @@
-import type { PRIORITIES } from "../db/schema";
+import type { Priority } from "../protocol";
 import { escapeHtml } from "../lib/html";
-
-type Priority = (typeof PRIORITIES)[number];
 
 /** The parts of a notification an email or SMS shows (a `NotificationRow` fits). */
 export interface MessageNotification {
