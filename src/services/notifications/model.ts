@@ -1,8 +1,9 @@
-import { getConfig, type Config } from "../../config";
-import { getDb, type Db } from "../../db/client";
+import type { Config } from "../../config";
+import type { Db } from "../../db/client";
 import type { NotificationRow } from "../../db/schema";
 import { ErrorCode, notFound } from "../../errors";
-import { realtimePort, type RealtimePort } from "../../outbox/port";
+import { deps } from "../../deps";
+import type { RealtimePort } from "../../outbox/port";
 import type { Notification, NotificationChannel, Priority } from "../../protocol";
 
 /**
@@ -31,11 +32,9 @@ export interface NotificationDeps {
   realtime: RealtimePort;
 }
 
-/** Builds the service's dependencies from a Worker or Durable Object env. */
+/** The service's dependencies over a Worker or Durable Object env: those deps(env) built (src/deps.ts). */
 export function notificationDeps(env: Env): NotificationDeps {
-  const db = getDb(env);
-  const config = getConfig(env);
-  return { env, db, config, realtime: realtimePort(env, db, config) };
+  return deps(env).notifications;
 }
 
 /** API shape of a notification row. */
