@@ -1,13 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { getConfig } from "../config";
-import { getDb } from "../db/client";
+import { deps } from "../deps";
 import { AppError, ErrorCode, forbidden, type ErrorCode as Code } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import { hasRole } from "../lib/roles";
 import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-api";
-import { orgHub, realtimePort, userHub } from "../outbox";
+import { orgHub, userHub } from "../outbox";
 import { commonErrors, IdempotencyHeaders, IdString } from "../schemas/common";
 import {
   BroadcastBody,
@@ -120,7 +119,8 @@ export const realtimeRouter = createRouter()
       responses: { 201: { description: "Ticket", content: json(TicketSchema) }, ...commonErrors },
     }),
     async (c) => {
-      const ticket = await issueTicket(getDb(c.env), c.var.auth, getConfig(c.env).ticketTtlSeconds);
+      const { db, config } = deps(c.env);
+      const ticket = await issueTicket(db, c.var.auth, config.ticketTtlSeconds);
       const q = `ticket=${encodeURIComponent(ticket.ticket)}`;
       return c.json({ ...ticket, urls: { user: `/api/v1/ws?${q}`, org: `/api/v1/ws/org?${q}` } }, 201);
     },
@@ -142,9 +142,7 @@ export const realtimeRouter = createRouter()
       },
     }),
     async (c) => {
-      const config = getConfig(c.env);
-      const db = getDb(c.env);
-      const result = await broadcast({ db, realtime: realtimePort(c.env, db, config), config }, c.var.auth, c.req.valid("json"), await idempotencyOf(c));
+      const result = await broadcast(deps(c.env), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       return c.json(result.body, 201);
     },
