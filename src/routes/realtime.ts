@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deps } from "../deps";
-import { AppError, ErrorCode, forbidden, type ErrorCode as Code } from "../errors";
+import { forbidden } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import { hasRole } from "../lib/roles";
-import { IDENTITY_HEADER, type ConnectIdentity } from "../realtime/hub-api";
+import { IDENTITY_HEADER, REQUEST_ID_HEADER, type ConnectIdentity } from "../realtime/hub-api";
 import { orgHub, userHub } from "../outbox";
 import { commonErrors, IdempotencyHeaders, IdString } from "../schemas/common";
 import {
@@ -40,28 +40,22 @@ function identityOf(c: Context<AppEnv>): ConnectIdentity {
   return { userId: sub, orgId: org, role, exp: realtimeExpiry(c.var.auth) };
 }
 
-/** Retry-After (s) of a hub's CONNECTION_LIMIT refusal: long enough for a closing socket elsewhere to free its place. */
-const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 10;
-
 /**
- * Forwards an authenticated upgrade to a hub. The hub's refusals (connection
- * limits) come back as JSON errors and are re-raised, so the app's onError
- * turns them into the same refusal close as the Worker's own (4429 with
- * retryAfter); a 101 is passed through untouched.
+ * Forwards an authenticated upgrade to a hub and answers with what the hub
+ * answers: a 101, or the hub's refusal, already in the form a client sees
+ * (101 closed at once with 4429 and {code, message, retryAfter}, as the
+ * Worker's own refusals), so nothing is parsed back here.
  */
-async function forwardUpgrade(stub: { fetch(req: Request): Promise<Response> }, identity: ConnectIdentity, params: Record<string, string | undefined>) {
+async function forwardUpgrade(
+  stub: { fetch(req: Request): Promise<Response> },
+  identity: ConnectIdentity,
+  params: Record<string, string | undefined>,
+  requestId: string,
+): Promise<Response> {
   const url = new URL("https://hub.internal/connect");
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") url.searchParams.set(k, v);
-  const res = await stub.fetch(new Request(url, { headers: { Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) } }));
-  if (res.status === 101) return res;
-  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-  const retryAfter = res.headers.get("Retry-After") ?? (res.status === 429 ? String(CONNECTION_LIMIT_RETRY_AFTER_SECONDS) : undefined);
-  throw new AppError(
-    res.status as 400,
-    (body?.error?.code as Code | undefined) ?? ErrorCode.INTERNAL,
-    body?.error?.message ?? "The hub refused the connection",
-    undefined,
-    retryAfter === undefined ? undefined : { "Retry-After": retryAfter },
+  return stub.fetch(
+    new Request(url, { headers: { Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity), [REQUEST_ID_HEADER]: requestId } }),
   );
 }
 
@@ -81,7 +75,7 @@ export const wsRouter = createRouter()
     async (c) => {
       const { since } = c.req.valid("query");
       const identity = identityOf(c);
-      return forwardUpgrade(userHub(c.env, identity.orgId, identity.userId), identity, { since: since?.toString() });
+      return forwardUpgrade(userHub(c.env, identity.orgId, identity.userId), identity, { since: since?.toString() }, c.var.requestId);
     },
   )
   .openapi(
@@ -98,12 +92,8 @@ export const wsRouter = createRouter()
     async (c) => {
       const q = c.req.valid("query");
       const identity = identityOf(c);
-      return forwardUpgrade(orgHub(c.env, identity.orgId), identity, {
-        since: q.since?.toString(),
-        channels: q.channels?.join(","),
-        dept: q.dept,
-        queue: q.queue,
-      });
+      const params = { since: q.since?.toString(), channels: q.channels?.join(","), dept: q.dept, queue: q.queue };
+      return forwardUpgrade(orgHub(c.env, identity.orgId), identity, params, c.var.requestId);
     },
   );
 
