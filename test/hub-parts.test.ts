@@ -354,3 +354,24 @@ describe("teardown", () => {
     expect(calls).toEqual([1000, 4001]);
   });
 });
+
+describe("hub refusals", () => {
+  it("an upgrade the hub refuses is answered as the client sees it: 101, closed at once with 4000 + status, the request id kept", async () => {
+    const stub = env.USER_HUB.getByName(`parts/${crypto.randomUUID()}`);
+    const res = await stub.fetch(new Request("https://hub.internal/connect", { headers: { Upgrade: "websocket", "X-Request-Id": "req-hub-1" } }));
+    expect(res.status).toBe(101);
+    expect(res.headers.get("X-Request-Id")).toBe("req-hub-1");
+    const ws = res.webSocket!;
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })));
+    ws.accept();
+    const { code, reason } = await closed;
+    expect(code).toBe(4400);
+    expect(JSON.parse(reason)).toEqual({ code: "VALIDATION_FAILED", message: "Missing identity" });
+  });
+
+  it("anything but an upgrade gets the error's JSON response", async () => {
+    const res = await env.ORG_HUB.getByName(`parts/${crypto.randomUUID()}`).fetch(new Request("https://hub.internal/connect"));
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: "NOT_FOUND", message: "No such hub route" } });
+  });
+});
