@@ -12,24 +12,20 @@ const Ref = z.string().min(1).max(64);
 
 /** `{"type":"ping"}`: answered by the runtime's auto-response when sent as exactly this text. */
 export const PingFrameSchema = z.object({ type: z.literal("ping") }).strict();
+/** A frame that names channels (org stream), optionally in a scope. */
+const channelsFrame = <T extends "subscribe" | "unsubscribe">(type: T) =>
+  z
+    .object({
+      type: z.literal(type),
+      ref: Ref,
+      channels: z.array(ChannelNameSchema).min(1).max(50),
+      scope: ScopeSchema.optional(),
+    })
+    .strict();
 /** Subscribe to channels (org stream), optionally in a scope. */
-export const SubscribeFrameSchema = z
-  .object({
-    type: z.literal("subscribe"),
-    ref: Ref,
-    channels: z.array(ChannelNameSchema).min(1).max(50),
-    scope: ScopeSchema.optional(),
-  })
-  .strict();
+export const SubscribeFrameSchema = channelsFrame("subscribe");
 /** Unsubscribe from channels (org stream) in a scope. */
-export const UnsubscribeFrameSchema = z
-  .object({
-    type: z.literal("unsubscribe"),
-    ref: Ref,
-    channels: z.array(ChannelNameSchema).min(1).max(50),
-    scope: ScopeSchema.optional(),
-  })
-  .strict();
+export const UnsubscribeFrameSchema = channelsFrame("unsubscribe");
 /** Replay the stream after `since` (both streams); acked only with a `ref`. */
 export const ResumeFrameSchema = z.object({ type: z.literal("resume"), ref: Ref.optional(), since: z.number().int().min(0) }).strict();
 /** Mark one of the user's notifications read (user stream). */
