@@ -4,11 +4,12 @@ import { defineConfig } from "vitest/config";
 const configPath = "./wrangler.toml";
 const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
 
-// Two projects, both inside workerd with the real wrangler.toml bindings and the
+// Three projects; the first two inside workerd with the real wrangler.toml bindings and the
 // very migrations `wrangler d1 migrations apply` uses:
 // - "herald": the suite, with test values for the vars it needs to reach;
 // - "deployed": wrangler.toml's top-level [vars] untouched (only the secret a
-//   deployment sets with `wrangler secret put`), proving what `wrangler deploy` ships.
+//   deployment sets with `wrangler secret put`), proving what `wrangler deploy` ships;
+// - "sdk": the client SDK (packages/sdk) in Node.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
   return {
@@ -58,6 +59,15 @@ export default defineConfig(async () => {
             name: "deployed",
             include: ["test/deployed/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
+          },
+        },
+        {
+          // The client SDK's unit tests: Node, against an in-process fake server over real sockets (no workerd).
+          test: {
+            name: "sdk",
+            environment: "node",
+            include: ["packages/sdk/test/**/*.test.ts"],
+            testTimeout: 30_000,
           },
         },
       ],

@@ -1,0 +1,340 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createHerald, type Herald, type HeraldOptions } from "../src/index";
+import { eventually, FakeHerald } from "./fake-server";
+import { refusalReason } from "../../../src/protocol/index";
+
+let server: FakeHerald;
+const clients: Herald[] = [];
+
+beforeEach(async () => {
+  server = await new FakeHerald().start();
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await server.stop();
+});
+
+/** A client with fast, still jittered, reconnects so tests run quickly. */
+function client(overrides: Partial<HeraldOptions> = {}): Herald {
+  const h = createHerald({ url: server.url, token: "t1", WebSocket, backoff: { minDelayMs: 50, maxDelayMs: 200 }, ...overrides });
+  clients.push(h);
+  return h;
+}
+
+const alert = (id: string) => ({ alert: { id, title: id }, change: undefined });
+
+describe("user stream", () => {
+  it("connects with a fresh ticket, reports open, delivers typed events and the badge", async () => {
+    server.unread = { count: 2, unseen: 1 };
+    const h = client();
+    const statuses: string[] = [];
+    h.on("status", (s) => statuses.push(s));
+    const titles: string[] = [];
+    h.on("alert:new", ({ alert }, meta) => titles.push(`${alert.title}@${meta.seq}`));
+    await eventually(() => h.status === "open", 5000, "open");
+    expect(statuses).toEqual(["open"]);
+    expect(server.dials[0]!.params.get("ticket")).toBe("tkt_1");
+    expect(server.dials[0]!.params.has("since")).toBe(false);
+    await eventually(() => h.inbox.state.badgeKnown);
+    expect(h.inbox.unreadCount).toBe(2);
+    server.publish("user", "alert:new", alert("a1"));
+    await eventually(() => titles.length === 1);
+    expect(titles).toEqual(["a1@1"]);
+  });
+
+  it("resumes after a drop with since = the last seq, a new ticket, and no event lost or repeated", async () => {
+    const h = client();
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    await eventually(() => h.status === "open");
+    for (let i = 1; i <= 5; i++) server.publish("user", "alert:new", alert(`a${i}`));
+    await eventually(() => got.length === 5);
+    server.dropAll();
+    // Published while the client is away: must arrive by replay.
+    for (let i = 6; i <= 10; i++) server.publish("user", "alert:new", alert(`a${i}`));
+    await eventually(() => got.length === 10, 10_000, "replay");
+    const second = server.dials[1]!;
+    expect(second.params.get("since")).toBe("5");
+    expect(second.params.get("ticket")).toBe("tkt_2");
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `a${i + 1}`));
+    // No ticket is ever presented twice.
+    expect(new Set(server.ticketsPresented).size).toBe(server.ticketsPresented.length);
+  });
+
+  it("resumes from the head it was told when it dropped before any event", async () => {
+    server.publish("user", "alert:new", alert("old"));
+    const h = client();
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    await eventually(() => h.status === "open");
+    server.dropAll();
+    server.publish("user", "alert:new", alert("missed"));
+    await eventually(() => got.length === 1);
+    expect(got).toEqual(["missed"]);
+    expect(server.dials[1]!.params.get("since")).toBe("1");
+  });
+
+  it("drops a duplicate id (the same event on both streams / again in a replay)", async () => {
+    const h = client();
+    const got: string[] = [];
+    h.onAny((name, _d, meta) => got.push(`${name}:${meta.id}`));
+    await eventually(() => h.status === "open");
+    server.publish("user", "deal:won", { v: 1 }, { id: "evt_same" });
+    server.publish("user", "deal:won", { v: 1 }, { id: "evt_same" });
+    server.publish("user", "deal:won", { v: 2 }, { id: "evt_other" });
+    await eventually(() => got.some((g) => g.endsWith("evt_other")));
+    expect(got.filter((g) => g.startsWith("deal:won"))).toEqual(["deal:won:evt_same", "deal:won:evt_other"]);
+  });
+
+  it("emits resync with the server's seq when the replay is impossible, and continues from it", async () => {
+    const h = client();
+    await eventually(() => h.status === "open");
+    const resyncs: unknown[] = [];
+    h.on("resync", (r) => resyncs.push(r));
+    // Pretend the client held a seq beyond the head (the fake answers resync-required "ahead").
+    (h as any).seqs.user = 99;
+    server.dropAll();
+    await eventually(() => resyncs.length === 1);
+    expect(resyncs[0]).toEqual({ stream: "user", seq: 0, reason: "ahead" });
+    expect(h.lastSeq.user).toBe(0);
+  });
+
+  it("custom events are delivered with unknown data; once fires a single time; off removes", async () => {
+    const h = client();
+    await eventually(() => h.status === "open");
+    const a: unknown[] = [];
+    const b: unknown[] = [];
+    const handler = (d: unknown) => a.push(d);
+    h.on("deal:won", handler);
+    h.once("deal:won", (d) => b.push(d));
+    server.publish("user", "deal:won", { n: 1 });
+    await eventually(() => a.length === 1);
+    h.off("deal:won", handler);
+    server.publish("user", "deal:won", { n: 2 });
+    server.publish("user", "alert:new", alert("marker"));
+    const marker = await new Promise((resolve) => h.once("alert:new", resolve));
+    expect(marker).toBeTruthy();
+    expect(a).toEqual([{ n: 1 }]);
+    expect(b).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("close codes", () => {
+  it("4401 TICKET_INVALID: a new ticket, then connects", async () => {
+    server.refuseNext.push({ code: 4401, reason: refusalReason({ code: "TICKET_INVALID", message: "used" }) });
+    const h = client();
+    await eventually(() => h.status === "open");
+    expect(server.ticketsPresented).toEqual(["tkt_1", "tkt_2"]);
+  });
+
+  it("4001 (token expired) calls the token function again before the next ticket", async () => {
+    let calls = 0;
+    const tokens = ["t1", "t2"];
+    server.validTokens = new Set(["t1", "t2"]);
+    const h = client({ token: async () => tokens[Math.min(calls++, 1)]! });
+    await eventually(() => h.status === "open");
+    expect(calls).toBe(1);
+    server.closeAll(4001, "token expired");
+    await eventually(() => server.tokensSeen.includes("t2") && h.status === "open" && server.openCount("user") === 1);
+    expect(calls).toBe(2);
+    expect(server.tokensSeen).toEqual(["t1", "t2"]);
+  });
+
+  it("4001 with a fixed token stops and reports instead of looping", async () => {
+    const h = client();
+    const errors: any[] = [];
+    h.on("error", (e) => errors.push(e));
+    await eventually(() => h.status === "open");
+    server.closeAll(4001, "token expired");
+    await eventually(() => h.status === "closed");
+    expect(errors[0]?.status).toBe(4001);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.dials.length).toBe(1);
+  });
+
+  it.each([
+    [4403, "ORIGIN_NOT_ALLOWED"],
+    [4400, "VALIDATION_FAILED"],
+  ])("%i stops retrying and reports the reason", async (code, reasonCode) => {
+    server.refuseNext.push({ code, reason: refusalReason({ code: reasonCode, message: "no" }) });
+    const h = client();
+    const errors: any[] = [];
+    const statuses: string[] = [];
+    h.on("error", (e) => errors.push(e));
+    h.on("status", (s) => statuses.push(s));
+    await eventually(() => h.status === "closed");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: reasonCode, status: code });
+    expect(statuses).toEqual(["closed"]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.dials.length).toBe(1);
+    expect(h.active).toBe(false);
+  });
+
+  it("4429 waits the retryAfter it names before dialing again", async () => {
+    server.refuseNext.push({ code: 4429, reason: refusalReason({ code: "CONNECTION_LIMIT", message: "too many", retryAfter: 1 }) });
+    const h = client();
+    const start = Date.now();
+    await eventually(() => h.status === "open", 10_000);
+    expect(server.dials.length).toBe(2);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe("heartbeat", () => {
+  it("sends the exact auto-response ping and reconnects when no answer comes", async () => {
+    const h = client({ heartbeatMs: 100 });
+    await eventually(() => h.status === "open");
+    await eventually(() => server.received.some((r) => r.frame === "PING"));
+    expect(server.dials.length).toBe(1);
+    server.answerPings = false;
+    // Silent peer: the next ticks see no pong and redial.
+    await eventually(() => server.dials.length >= 2, 5000, "redial");
+    expect(server.dials[1]!.params.has("since")).toBe(true);
+  });
+});
+
+describe("org channels", () => {
+  it("opens the org stream lazily; subscribe resolves by ack, rejects by error (by ref)", async () => {
+    const h = client();
+    await eventually(() => h.status === "open");
+    expect(server.dials.filter((d) => d.stream === "org")).toHaveLength(0);
+    const subs = await h.subscribe("kpi", { dept: "sales" });
+    expect(subs).toEqual([{ channel: "kpi", scope: { dept: "sales" } }]);
+    await expect(h.subscribe("forbidden")).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+    expect(h.subscriptions).toEqual([{ channel: "kpi", scope: { dept: "sales" } }]);
+    const got: unknown[] = [];
+    h.on("kpi:updated", (d, meta) => got.push([d, meta.channel, meta.scope]));
+    server.publish("org", "kpi:updated", { calls: 1 }, { channel: "kpi", scope: { dept: "sales" } });
+    await eventually(() => got.length === 1);
+    expect(got[0]).toEqual([{ calls: 1 }, "kpi", { dept: "sales" }]);
+  });
+
+  it("re-subscribes after a reconnect and replays what was missed on the channel, in order, once", async () => {
+    const h = client();
+    await h.subscribe("kpi");
+    const got: number[] = [];
+    h.on("kpi:updated", (d: any) => got.push(d.n));
+    server.publish("org", "kpi:updated", { n: 1 }, { channel: "kpi" });
+    await eventually(() => got.length === 1);
+    server.dropAll();
+    server.publish("org", "kpi:updated", { n: 2 }, { channel: "kpi" });
+    server.publish("org", "kpi:updated", { n: 3 }, { channel: "kpi" });
+    await eventually(() => got.length === 3, 10_000, "org replay");
+    server.publish("org", "kpi:updated", { n: 4 }, { channel: "kpi" });
+    await eventually(() => got.length === 4);
+    expect(got).toEqual([1, 2, 3, 4]);
+    const orgFrames = server.received.filter((r) => r.stream === "org" && r.frame !== "PING").map((r) => r.frame.type);
+    expect(orgFrames).toEqual(["subscribe", "subscribe", "resume"]);
+  });
+
+  it("unsubscribe resolves with the remaining subscriptions", async () => {
+    const h = client();
+    await h.subscribe("kpi");
+    await h.subscribe("backlog");
+    const left = await h.unsubscribe("kpi");
+    expect(left.map((s) => s.channel)).toEqual(["backlog"]);
+    expect(h.subscriptions.map((s) => s.channel)).toEqual(["backlog"]);
+  });
+});
+
+describe("inbox", () => {
+  const note = (id: string, readAt: string | null = null) => ({ id, title: id, readAt, seenAt: null, archivedAt: null });
+
+  it("loads the first page, keeps it live, and marks read over the socket; the badge only from the server", async () => {
+    server.notifications = [note("n2"), note("n1")];
+    server.unread = { count: 2, unseen: 2 };
+    const h = client();
+    await eventually(() => h.status === "open");
+    await h.inbox.load();
+    expect(h.inbox.notifications.map((n) => n.id)).toEqual(["n2", "n1"]);
+    const n3 = note("n3");
+    server.notifications.unshift(n3);
+    server.unread = { count: 3, unseen: 3 };
+    server.publish("user", "notification:new", { notification: n3 });
+    server.sendBadge();
+    await eventually(() => h.inbox.unreadCount === 3 && h.inbox.notifications.length === 3);
+    await h.inbox.markRead("n3");
+    expect(server.received.some((r) => r.frame?.type === "mark:read")).toBe(true);
+    await eventually(() => h.inbox.unreadCount === 2);
+    expect(h.inbox.notifications.find((n) => n.id === "n3")?.readAt).toBeTruthy();
+    await h.inbox.markAllRead();
+    await eventually(() => h.inbox.unreadCount === 0 && h.inbox.notifications.every((n) => n.readAt));
+    await expect(h.inbox.markRead("nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("a second client of the same user sees the badge fall when the first marks read", async () => {
+    server.notifications = [note("n1")];
+    server.unread = { count: 1, unseen: 1 };
+    const a = client();
+    const b = client();
+    await eventually(() => a.status === "open" && b.status === "open");
+    await eventually(() => b.inbox.unreadCount === 1);
+    await a.inbox.markRead("n1");
+    await eventually(() => b.inbox.unreadCount === 0);
+  });
+});
+
+describe("polling fallback", () => {
+  it("polls without a WebSocket, delivers events once, acks them, and reports polling", async () => {
+    const h = client({ WebSocket: null, polling: { minMs: 50, maxMs: 100 } });
+    expect(h.status).toBe("polling");
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }, meta) => {
+      expect(meta.polled).toBe(true);
+      got.push(alert.id);
+    });
+    server.publish("user", "alert:new", alert("p1"));
+    server.publish("user", "alert:new", alert("p2"));
+    await eventually(() => got.length === 2);
+    await eventually(() => server.acked.length === 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual(["p1", "p2"]);
+  });
+
+  it("falls back after N failed upgrades and returns to the socket when it works, same events once", async () => {
+    for (let i = 0; i < 3; i++) server.refuseNext.push({ code: 4503, reason: refusalReason({ code: "UNAVAILABLE", message: "down" }) });
+    const h = client({ pollAfterFailures: 2, polling: { minMs: 50, maxMs: 100 } });
+    const statuses: string[] = [];
+    h.on("status", (s) => statuses.push(s));
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    await eventually(() => h.status === "polling", 10_000, "polling");
+    server.publish("user", "alert:new", alert("x1"));
+    await eventually(() => got.includes("x1"));
+    await eventually(() => h.status === "open", 10_000, "back to socket");
+    server.publish("user", "alert:new", alert("x2"));
+    await eventually(() => got.includes("x2"));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual(["x1", "x2"]);
+    expect(statuses).toContain("polling");
+    expect(statuses.at(-1)).toBe("open");
+  });
+});
+
+describe("close()", () => {
+  it("leaves no socket, timer or poll behind and rejects what was pending", async () => {
+    const h = client({ heartbeatMs: 50 });
+    await eventually(() => h.status === "open");
+    const sub = h.subscribe("kpi");
+    h.close();
+    await expect(sub).rejects.toMatchObject({ code: "CLOSED" });
+    expect(h.status).toBe("closed");
+    expect(h.active).toBe(false);
+    await eventually(() => server.openCount() === 0, 5000, "server sees the sockets close");
+    const dials = server.dials.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.dials.length).toBe(dials);
+  });
+
+  it("during a reconnect wait, cancels the wait (no later dial)", async () => {
+    const h = client({ backoff: { minDelayMs: 400, maxDelayMs: 400 }, random: () => 0.99 });
+    await eventually(() => h.status === "open");
+    server.dropAll();
+    await eventually(() => h.status === "connecting");
+    h.close();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(server.dials.length).toBe(1);
+  });
+});
