@@ -1,10 +1,19 @@
 #!/usr/bin/env node
 // `npm run listen -- --token <JWT> [--stream user|org] [--channels kpi,stats] [--dept d] [--queue q] [--url http://localhost:8787]`
-// Prints every frame of a Herald stream, as a browser client would receive it:
-// it asks for a single-use ticket, connects with ?ticket=, pings every 30 s and,
-// when the socket drops, reconnects with ?since=<last seq> so nothing is missed.
+// Prints every event a Herald client receives, one JSON frame per line on
+// stdout, through the client SDK (@herald/sdk) as an app would use it: a fresh
+// single-use ticket and the last seq on every dial, jittered backoff, the close
+// codes' rules, a heartbeat, exactly-once delivery, and the polling fallback
+// while sockets fail. Status changes, resyncs and errors go to stderr. It
+// survives server restarts and network drops; Ctrl-C closes it.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
+const USAGE =
+  "usage: npm run listen -- --token <JWT> [--stream user|org] [--channels kpi,stats] [--dept d] [--queue q] [--url http://localhost:8787]";
 const { values } = parseArgs({
   options: {
     token: { type: "string" },
@@ -17,44 +26,72 @@ const { values } = parseArgs({
   },
 });
 if (values.help || !values.token) {
-  console.log("usage: npm run listen -- --token <JWT> [--stream user|org] [--channels kpi,stats] [--dept d] [--queue q] [--url http://localhost:8787]");
+  console.log(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-if (typeof WebSocket === "undefined") {
-  console.error("This needs Node 22+ (global WebSocket); run it through npm, which uses the project's Node.");
+if (values.stream !== "user" && values.stream !== "org") {
+  console.error(`--stream must be user or org\n${USAGE}`);
   process.exit(2);
 }
 
-let lastSeq;
-async function open() {
-  const res = await fetch(`${values.url}/api/v1/realtime/ticket`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${values.token}` },
-  });
-  if (res.status !== 201) {
-    console.error(`ticket refused: ${res.status} ${await res.text()}`);
-    process.exit(1);
+await ensureSdkBuilt();
+const { createHerald } = await import("@herald/sdk");
+
+const log = (line) => console.error(`herald ${new Date().toISOString().slice(11, 19)} ${line}`);
+const herald = createHerald({ url: values.url, token: values.token });
+
+herald.onAny((type, data, meta) => {
+  // The frame as it came off the wire (or, while polling, as the events API gave it).
+  const frame = { type, id: meta.id, stream: meta.stream, seq: meta.seq, ts: meta.ts, channel: meta.channel, scope: meta.scope, data };
+  if (meta.polled) frame.polled = true;
+  console.log(JSON.stringify(frame));
+});
+herald.on("status", (status) => {
+  const seqs = Object.entries(herald.lastSeq).map(([stream, seq]) => `${stream} seq ${seq}`);
+  log(`${status}${seqs.length > 0 ? ` (${seqs.join(", ")})` : ""}`);
+});
+herald.on("resync", ({ stream, seq, reason }) =>
+  log(`resync: the ${stream} stream's missed events are no longer kept (${reason}); continuing from seq ${seq}, refetch over REST`),
+);
+herald.on("error", (err) => {
+  log(`${err.code}${err.status ? ` (${err.status})` : ""}: ${err.message}`);
+  if (herald.status === "closed") process.exit(1);
+});
+
+// The org stream opens with the first subscription; with --stream org and no
+// --channels, an admin's org-wide alert feed.
+if (values.stream === "org" || values.channels) {
+  const channels = (values.channels ?? "alerts").split(",").filter(Boolean);
+  const scope = values.dept ? { dept: values.dept, ...(values.queue && { queue: values.queue }) } : {};
+  for (const channel of channels) {
+    herald.subscribe(channel, scope).then(
+      () => log(`subscribed to ${channel}${scope.dept ? ` ${JSON.stringify(scope)}` : ""}`),
+      (err) => log(`subscribe ${channel} refused: ${err.code}: ${err.message}`),
+    );
   }
-  const { ticket } = await res.json();
-  const url = new URL(values.stream === "org" ? "/api/v1/ws/org" : "/api/v1/ws", values.url.replace(/^http/, "ws"));
-  url.searchParams.set("ticket", ticket);
-  if (lastSeq !== undefined) url.searchParams.set("since", String(lastSeq));
-  for (const key of ["channels", "dept", "queue"]) if (values[key]) url.searchParams.set(key, values[key]);
-  const ws = new WebSocket(url);
-  let heartbeat;
-  ws.addEventListener("open", () => {
-    heartbeat = setInterval(() => ws.send('{"type":"ping"}'), 30_000);
-  });
-  ws.addEventListener("message", (ev) => {
-    console.log(ev.data);
-    const frame = JSON.parse(ev.data);
-    if (typeof frame.seq === "number" && frame.type !== "connected" && frame.type !== "resync-required") lastSeq = frame.seq;
-    if (frame.type === "connected" || frame.type === "resync-required") lastSeq = Math.max(lastSeq ?? 0, frame.seq);
-  });
-  ws.addEventListener("close", (ev) => {
-    clearInterval(heartbeat);
-    console.error(`closed ${ev.code} ${ev.reason}; reconnecting in 1 s from seq ${lastSeq ?? "(start)"}`);
-    setTimeout(open, 1_000);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    herald.close();
+    process.exit(0);
   });
 }
-await open();
+
+/**
+ * The SDK runs from its build (packages/sdk/dist, git-ignored): built here on
+ * first use and again whenever its sources (or the protocol's) are newer.
+ */
+async function ensureSdkBuilt() {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const built = join(root, "packages/sdk/dist/index.js");
+  const newest = (dir) =>
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile())
+      .reduce((max, e) => Math.max(max, statSync(join(e.parentPath, e.name)).mtimeMs), 0);
+  const sources = Math.max(newest(join(root, "packages/sdk/src")), newest(join(root, "src/protocol")));
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  console.error("herald: building the SDK (npm run build:sdk)…");
+  const res = spawnSync(process.execPath, [join(root, "packages/sdk/build.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
+  if (res.status !== 0) process.exit(res.status ?? 1);
+}
