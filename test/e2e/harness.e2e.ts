@@ -1,8 +1,9 @@
 // The harness itself, with a bare `ws` client: the server answers through the
-// proxy, the proxy drops and refuses upgrades, and a restart keeps the state.
+// proxy, and the proxy drops connections and refuses upgrades (plain HTTP passes).
+// A restart on the same state is checked with the SDK in resume.e2e.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { api, eventually } from "./harness/api";
+import { eventually } from "./harness/api";
 import { startProxy, type Proxy } from "./harness/proxy";
 import { startServer, type Server } from "./harness/server";
 import { mintToken, uid } from "./harness/tokens";
@@ -50,24 +51,5 @@ describe("harness", () => {
     const b = await open(wsUrl);
     await eventually("connected again", () => b.frames.find((f) => f.type === "connected"));
     b.ws.close();
-  });
-
-  it("a killed server restarts on the same state: the user stream resumes after its seq", async () => {
-    const org = uid("org");
-    const user = uid("u");
-    const token = await mintToken({ sub: user, org, role: "agent" });
-    const admin = api(proxy.url, await mintToken({ sub: uid("admin"), org, role: "admin" }));
-    const sent = await admin.call<{ userSeqs: Record<string, number> }>("POST", "/api/v1/realtime/broadcast", { event: "deal:won", data: { n: 1 }, target: { userIds: [user] } });
-    const seq = sent.userSeqs[user]!;
-    expect(seq).toBeGreaterThan(0);
-
-    await server.kill();
-    await server.start();
-    await admin.call("POST", "/api/v1/realtime/broadcast", { event: "deal:won", data: { n: 2 }, target: { userIds: [user] } });
-    const c = await open(`${proxy.url.replace("http", "ws")}/api/v1/ws?token=${token}&since=${seq}`);
-    const connected = await eventually("connected", () => c.frames.find((f) => f.type === "connected"));
-    expect(connected).toMatchObject({ resumed: true, replayed: 1, seq: seq + 1 });
-    expect(c.frames.filter((f) => f.type === "deal:won").map((f) => f.data.n)).toEqual([2]);
-    c.ws.close();
   });
 });

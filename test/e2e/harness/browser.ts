@@ -10,7 +10,8 @@ import { ROOT } from "./server";
 
 /** Where Debian's chromium lives (`.ci/run` installs it with apt-get when missing). */
 export const CHROMIUM = process.env.HERALD_CHROMIUM ?? "/usr/bin/chromium";
-export const SDK_BUNDLE = path.join(ROOT, "packages/sdk/dist/index.js");
+/** The self-contained browser bundle (partysocket inlined) that `npm run build:sdk` writes. */
+export const SDK_BUNDLE = path.join(ROOT, "packages/sdk/dist/herald.browser.js");
 
 /** Launches headless Chromium; `--no-sandbox` only when running as root (the sandbox refuses root). */
 export function launchChromium(): Promise<Browser> {
