@@ -1,7 +1,7 @@
 /** A listener's unsubscribe function. */
 export type Unsubscribe = () => void;
 
-type Listener = (...args: any[]) => void;
+type Listener = ((...args: any[]) => void) & { original?: Listener };
 
 /** A minimal synchronous event emitter; a throwing listener never stops the others. */
 export class Emitter {
@@ -17,7 +17,14 @@ export class Emitter {
   off(name: string, fn: Listener): void {
     const set = this.listeners.get(name);
     if (!set) return;
-    set.delete(fn);
+    if (!set.delete(fn)) {
+      // A listener added with once() is stored wrapped.
+      for (const l of set)
+        if (l.original === fn) {
+          set.delete(l);
+          break;
+        }
+    }
     if (set.size === 0) this.listeners.delete(name);
   }
 
@@ -26,6 +33,7 @@ export class Emitter {
       this.off(name, wrapper);
       fn(...args);
     };
+    wrapper.original = fn;
     return this.on(name, wrapper);
   }
 

@@ -2,7 +2,7 @@ import type { EventFrame, EventMap, Notification, Scope, Subscription, UnreadCou
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { RecentIds } from "./dedupe";
 import { Emitter, type Unsubscribe } from "./emitter";
-import { Http, HeraldError, TokenSource, queryString, type TokenProvider } from "./http";
+import { Http, HeraldError, TokenSource, type TokenProvider } from "./http";
 import { Inbox } from "./inbox";
 import { Poller } from "./poller";
 import { restApi, type RestApi } from "./rest";
@@ -179,7 +179,12 @@ export class Herald {
     return [...this.desired.values()].map(({ channel, scope }) => ({ channel, scope }));
   }
 
-  /** Listens to one of Herald's events (typed), an SDK lifecycle event, or a producer's event (unknown data). */
+  /**
+   * Listens to one of Herald's events (data typed by name), an SDK lifecycle
+   * event (`status`, `resync`, `error`, `inbox`), or a producer's event
+   * (unknown data). A producer's event that happens to be named like a
+   * lifecycle event reaches only `onAny`.
+   */
   on<K extends keyof EventMap>(name: K, handler: EventHandler<EventMap[K]>): Unsubscribe;
   on<K extends keyof LifecycleMap>(name: K, handler: (value: LifecycleMap[K]) => void): Unsubscribe;
   on<T = unknown>(name: string, handler: EventHandler<T>): Unsubscribe;
@@ -522,5 +527,3 @@ export class Herald {
 export function createHerald(options: HeraldOptions): Herald {
   return new Herald(options);
 }
-
-export { queryString };

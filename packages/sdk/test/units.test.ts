@@ -97,6 +97,17 @@ describe("Emitter", () => {
     expect(got).toEqual([1, 10, 2]);
     expect(thrown).toHaveLength(2);
   });
+
+  it("off removes a listener added with once", () => {
+    const e = new Emitter();
+    const got: number[] = [];
+    const fn = (n: number) => got.push(n);
+    e.once("x", fn);
+    e.off("x", fn);
+    e.emit("x", 1);
+    expect(got).toEqual([]);
+    expect(e.has("x")).toBe(false);
+  });
 });
 
 // Type-level: tsc -p packages/sdk/test fails if the event map stops typing handlers.
