@@ -66,7 +66,7 @@ export default defineConfig(async () => {
           test: {
             name: "sdk",
             environment: "node",
-            include: ["packages/sdk/test/**/*.test.ts"],
+            include: ["packages/sdk/test/**/*.test.ts", "packages/sdk/test/**/*.test.tsx"],
             testTimeout: 30_000,
           },
         },
