@@ -49,6 +49,9 @@ export class TokenSource {
 
 /** Sends authenticated JSON requests to the API. */
 export class Http {
+  /** The server's clock (ms) at the first answer that carried a Date header. */
+  firstServerDate: number | undefined;
+
   constructor(
     readonly baseUrl: string,
     readonly token: TokenSource,
@@ -86,12 +89,17 @@ export class Http {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
     try {
-      return await this.fetchImpl(this.baseUrl + path, {
+      const res = await this.fetchImpl(this.baseUrl + path, {
         method,
         headers,
         ...(body !== undefined && { body: JSON.stringify(body) }),
         ...(signal && { signal }),
       });
+      if (this.firstServerDate === undefined) {
+        const date = Date.parse(res.headers.get("date") ?? "");
+        if (Number.isFinite(date)) this.firstServerDate = date;
+      }
+      return res;
     } catch (err) {
       if ((err as Error)?.name === "AbortError") throw err;
       throw new HeraldError("NETWORK", `${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`);

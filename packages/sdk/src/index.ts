@@ -141,7 +141,12 @@ export class Herald {
   private orgResuming: { ref: string; queue: any[] } | undefined;
   private _status: HeraldStatus = "connecting";
   private closed = false;
-  /** The server time of the first `connected` (or the SDK's start): polled events before it are history, not news. */
+  /**
+   * When this client started, in the server's clock: the first `connected`
+   * frame's serverTime, else the first HTTP answer's Date (less its 1 s
+   * resolution), else the local clock. Polled events from before it are
+   * history (the app loads that over REST), not news.
+   */
   private startedAt = new Date().toISOString();
 
   constructor(private readonly options: HeraldOptions) {
@@ -227,7 +232,7 @@ export class Herald {
       let entry = this.desired.get(key);
       if (!entry) this.desired.set(key, (entry = { channel, scope, waiting: [] }));
       entry.waiting.push({ resolve, reject });
-      if (this.poller) {
+      if (this.poller?.polling) {
         // The polling fallback reads channels through the events API: nothing to wait for.
         this.poller.kick();
         this.settleSubscription(key, this.subscriptions);
@@ -326,7 +331,7 @@ export class Herald {
     }
     const threshold = this.options.pollAfterFailures ?? 3;
     if (threshold > 0 && failures >= threshold) this.startPolling();
-    else if (!this.poller) this.setStatus("connecting");
+    else if (!this.poller?.polling) this.setStatus("connecting");
   }
 
   private onStop(stream: "user" | "org", error: HeraldError): void {
@@ -457,6 +462,10 @@ export class Herald {
   /** Delivers a polled event (deduplicated by id like any other). */
   private onPolled(item: { id: string; type: string; stream: "user" | "org"; ts: string; data: unknown; channel?: string; scope?: Scope }): void {
     if (this.closed || !this.seen.add(item.id)) return;
+    if (!this.startedAtFixed && this.http.firstServerDate !== undefined) {
+      this.startedAtFixed = true;
+      this.startedAt = new Date(this.http.firstServerDate - 1000).toISOString();
+    }
     if (item.ts < this.startedAt) return;
     const meta: EventMeta = { id: item.id, stream: item.stream, ts: item.ts, polled: true };
     if (item.channel !== undefined) meta.channel = item.channel;
@@ -479,7 +488,12 @@ export class Herald {
   }
 
   private startPolling(): void {
-    if (this.closed || this.poller) return;
+    if (this.closed) return;
+    if (this.poller) {
+      this.poller.resume();
+      this.setStatus("polling");
+      return;
+    }
     this.poller = new Poller({
       http: this.http,
       minMs: this.options.polling?.minMs ?? 5000,
@@ -510,8 +524,13 @@ export class Herald {
   }
 
   private stopPolling(): void {
-    this.poller?.stop();
-    this.poller = undefined;
+    const poller = this.poller;
+    if (!poller) return;
+    // A socket that went live without `since` (none was known while polling) starts at the head: one last poll
+    // delivers what was committed before it (deduplicated against the socket by id), then polling stops.
+    poller.finish(() => {
+      if (this.poller === poller) this.poller = undefined;
+    });
   }
 }
 

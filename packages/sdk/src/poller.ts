@@ -40,10 +40,36 @@ export class Poller {
   private running = false;
   private stopped = false;
   private cap: number;
+  private finishing = false;
+  private rerun = false;
 
   constructor(private readonly o: PollerOptions) {
     this.cap = o.minMs;
     this.schedule(0);
+  }
+
+  /**
+   * Sockets work again: one last round that starts after this call (what was
+   * committed before the socket went live), then stop and call `done`.
+   */
+  finish(done: () => void): void {
+    this.finishing = true;
+    this.onDone = done;
+    if (this.running) this.rerun = true;
+    else this.schedule(0);
+  }
+
+  /** Sockets failed again before the last round ran: keep polling. */
+  resume(): void {
+    this.finishing = false;
+    this.rerun = false;
+  }
+
+  private onDone: (() => void) | undefined;
+
+  /** Polling for real (not stopped, not finishing up). */
+  get polling(): boolean {
+    return !this.stopped && !this.finishing;
   }
 
   /** Polls now (e.g. a new channel). */
@@ -108,6 +134,15 @@ export class Poller {
       this.cap = Math.min(this.o.maxMs, this.cap * 1.5);
     } finally {
       this.running = false;
+    }
+    if (this.stopped) return;
+    if (this.finishing) {
+      if (this.rerun) {
+        this.rerun = false;
+        return this.schedule(0);
+      }
+      this.stop();
+      return this.onDone?.();
     }
     // Jittered within [80 %, 100 %] of the cap, never below minMs.
     this.schedule(Math.max(this.o.minMs, this.cap * (0.8 + 0.2 * this.o.random())));

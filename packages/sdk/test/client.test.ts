@@ -293,6 +293,39 @@ describe("polling fallback", () => {
     expect(got).toEqual(["p1", "p2"]);
   });
 
+  it("an event committed while polling, before the socket came back fresh (at the head), is still delivered once", async () => {
+    server.refuseAll = true;
+    const h = client({ pollAfterFailures: 2, polling: { minMs: 60_000, maxMs: 60_000 } });
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    await eventually(() => h.status === "polling" && server.polled.length >= 1, 10_000, "polling");
+    // Not polled yet (the next poll is a minute away); the socket's first `connected` will already count it in its head.
+    server.publish("user", "alert:new", alert("gap"));
+    server.refuseAll = false;
+    await eventually(() => h.status === "open", 10_000, "socket back");
+    await eventually(() => got.length === 1, 10_000, "the event from the last poll");
+    server.publish("user", "alert:new", alert("live"));
+    await eventually(() => got.length === 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual(["gap", "live"]);
+    expect(h.active).toBe(true);
+    expect((h as any).poller).toBeUndefined();
+  });
+
+  it("a polling-only client delivers what happens after it started, by the server's clock, not earlier history", async () => {
+    // The server's clock is 5 minutes behind this machine's: the SDK must go by the server's.
+    server.clockSkewMs = -5 * 60_000;
+    server.publish("user", "alert:new", alert("history"), { ts: new Date(Date.now() - 20 * 60_000).toISOString() });
+    const h = client({ WebSocket: null, polling: { minMs: 50, maxMs: 100 } });
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    await eventually(() => server.polled.length >= 1);
+    server.publish("user", "alert:new", alert("news"));
+    await eventually(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual(["news"]);
+  });
+
   it("falls back after N failed upgrades and returns to the socket when it works, same events once", async () => {
     for (let i = 0; i < 3; i++) server.refuseNext.push({ code: 4503, reason: refusalReason({ code: "UNAVAILABLE", message: "down" }) });
     const h = client({ pollAfterFailures: 2, polling: { minMs: 50, maxMs: 100 } });

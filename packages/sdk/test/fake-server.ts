@@ -46,6 +46,8 @@ export class FakeHerald {
   validTokens = new Set<string>(["t1"]);
   /** Refusals for the next dials, consumed in order: [code, reason]. */
   refuseNext: { code: number; reason: string }[] = [];
+  /** Refuse every dial with 4503 while set (upgrades fail, REST works). */
+  refuseAll = false;
   /** Answer pings (the runtime's auto-response); off simulates a dead peer. */
   answerPings = true;
   /** Fail the ticket endpoint with this status while set. */
@@ -54,6 +56,8 @@ export class FakeHerald {
   notifications: any[] = [];
   polled: { since: string | null; channels: string | null }[] = [];
   acked: string[] = [];
+  /** The server's clock minus the real one (event ts and the Date header). */
+  clockSkewMs = 0;
   private nextId = 1;
 
   async start(port = 0): Promise<this> {
@@ -69,14 +73,14 @@ export class FakeHerald {
   }
 
   /** Appends an event to a stream's log and sends it to the matching sockets. */
-  publish(stream: "user" | "org", type: string, data: unknown, extra: { id?: string; channel?: string; scope?: FakeEvent["scope"] } = {}): FakeEvent {
+  publish(stream: "user" | "org", type: string, data: unknown, extra: { id?: string; channel?: string; scope?: FakeEvent["scope"]; ts?: string } = {}): FakeEvent {
     const log = this.logs[stream];
     const event: FakeEvent = {
       type,
       id: extra.id ?? `evt_${this.nextId++}`,
       stream,
       seq: log.length + 1,
-      ts: new Date().toISOString(),
+      ts: extra.ts ?? new Date(Date.now() + this.clockSkewMs).toISOString(),
       ...(extra.channel !== undefined && { channel: extra.channel, scope: extra.scope ?? {} }),
       data,
     };
@@ -123,7 +127,7 @@ export class FakeHerald {
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {
-    res.writeHead(status, { "content-type": "application/json" });
+    res.writeHead(status, { "content-type": "application/json", date: new Date(Date.now() + this.clockSkewMs).toUTCString() });
     res.end(JSON.stringify(body));
   }
 
@@ -189,7 +193,7 @@ export class FakeHerald {
     this.dials.push({ stream, params });
     const ticket = params.get("ticket") ?? "";
     this.ticketsPresented.push(ticket);
-    const refusal = this.refuseNext.shift();
+    const refusal = this.refuseAll ? { code: 4503, reason: refusalReason({ code: "UNAVAILABLE", message: "refused" }) } : this.refuseNext.shift();
     if (refusal) return ws.close(refusal.code, refusal.reason);
     if (!this.ticketsIssued.includes(ticket) || this.ticketsPresented.indexOf(ticket) !== this.ticketsPresented.length - 1) {
       return ws.close(4401, refusalReason({ code: "TICKET_INVALID", message: "Unknown, expired or used ticket" }));
