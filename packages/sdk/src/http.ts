@@ -56,6 +56,8 @@ export class Http {
     readonly baseUrl: string,
     readonly token: TokenSource,
     private readonly fetchImpl: typeof fetch,
+    /** A request unanswered this long is aborted (a hung ticket request must not stall reconnecting). */
+    private readonly timeoutMs = 15000,
   ) {}
 
   /**
@@ -88,12 +90,21 @@ export class Http {
     const token = await this.token.get();
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    if (signal?.aborted) abort.abort();
+    signal?.addEventListener("abort", onAbort);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.timeoutMs);
     try {
       const res = await this.fetchImpl(this.baseUrl + path, {
         method,
         headers,
         ...(body !== undefined && { body: JSON.stringify(body) }),
-        ...(signal && { signal }),
+        signal: abort.signal,
       });
       if (this.firstServerDate === undefined) {
         const date = Date.parse(res.headers.get("date") ?? "");
@@ -101,8 +112,12 @@ export class Http {
       }
       return res;
     } catch (err) {
+      if (timedOut) throw new HeraldError("NETWORK", `${method} ${path}: no answer within ${this.timeoutMs} ms`);
       if ((err as Error)?.name === "AbortError") throw err;
       throw new HeraldError("NETWORK", `${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 }

@@ -54,6 +54,8 @@ export interface HeraldOptions {
   dedupeWindow?: number;
   /** Load the inbox's first page over REST right away (else on `inbox.load()`). Default false. */
   loadInbox?: boolean;
+  /** REST requests (tickets included) unanswered this long are aborted and retried. Default 15000. */
+  requestTimeoutMs?: number;
   /** Random number source in [0, 1) (tests). */
   random?: () => number;
 }
@@ -153,7 +155,7 @@ export class Herald {
     const base = options.url.replace(/\/+$/, "");
     const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
     if (!fetchImpl) throw new HeraldError("CONFIG", "No fetch: pass options.fetch");
-    this.http = new Http(base, new TokenSource(options.token), fetchImpl);
+    this.http = new Http(base, new TokenSource(options.token), fetchImpl, options.requestTimeoutMs);
     this.wsBase = base.replace(/^http/, "ws");
     this.WebSocketImpl = options.WebSocket === null ? undefined : (options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket);
     this.seen = new RecentIds(options.dedupeWindow ?? 2048);

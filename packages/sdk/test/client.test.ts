@@ -182,6 +182,17 @@ describe("close codes", () => {
   });
 });
 
+describe("hung requests", () => {
+  it("a ticket request that never answers is abandoned after requestTimeoutMs and retried", async () => {
+    server.hangTickets = true;
+    const h = client({ requestTimeoutMs: 300 });
+    await eventually(() => server.tokensSeen.length >= 2, 10_000, "a second ticket request");
+    expect(h.status).toBe("connecting");
+    server.hangTickets = false;
+    await eventually(() => h.status === "open", 10_000, "open");
+  });
+});
+
 describe("heartbeat", () => {
   it("sends the exact auto-response ping and reconnects when no answer comes", async () => {
     const h = client({ heartbeatMs: 100 });

@@ -50,6 +50,8 @@ export class FakeHerald {
   refuseAll = false;
   /** Answer pings (the runtime's auto-response); off simulates a dead peer. */
   answerPings = true;
+  /** Never answer ticket requests while set (a hung server). */
+  hangTickets = false;
   /** Fail the ticket endpoint with this status while set. */
   ticketStatus: number | undefined;
   unread = { count: 0, unseen: 0 };
@@ -139,6 +141,7 @@ export class FakeHerald {
     if (!this.validTokens.has(token)) return this.json(res, 401, { error: { code: "TOKEN_EXPIRED", message: "expired" } });
     if (req.method === "POST" && url.pathname === "/api/v1/realtime/ticket") {
       this.tokensSeen.push(token);
+      if (this.hangTickets) return;
       if (this.ticketStatus) return this.json(res, this.ticketStatus, { error: { code: "NOPE", message: "no ticket", retryAfter: 1 } });
       const ticket = `tkt_${this.ticketsIssued.length + 1}`;
       this.ticketsIssued.push(ticket);
