@@ -240,6 +240,24 @@ describe("org channels", () => {
     expect(orgFrames).toEqual(["subscribe", "subscribe", "resume"]);
   });
 
+  it("an event on both streams (same id) reaches the app once, also when the org replay repeats it", async () => {
+    const h = client();
+    await h.subscribe("alerts");
+    const got: string[] = [];
+    h.onAny((name, _d, meta) => name === "alert:new" && got.push(`${meta.id}/${meta.stream}`));
+    server.publish("user", "alert:new", alert("both"), { id: "evt_both" });
+    server.publish("org", "alert:new", alert("both"), { id: "evt_both", channel: "alerts" });
+    server.publish("user", "alert:new", alert("marker"), { id: "evt_marker" });
+    await eventually(() => got.includes("evt_marker/user"));
+    // A reconnect of the org socket replays from before evt_both (its seq is still behind it if it was dropped on arrival).
+    (h as any).seqs.org = 0;
+    for (const c of server.conns) if (c.stream === "org") c.ws.terminate();
+    await eventually(() => server.received.filter((r) => r.stream === "org" && r.frame?.type === "resume").length === 1, 10_000, "org resume");
+    await new Promise((r) => setTimeout(r, 200));
+    // Whichever socket's copy came first is the one delivered.
+    expect(got.map((g) => g.split("/")[0])).toEqual(["evt_both", "evt_marker"]);
+  });
+
   it("unsubscribe resolves with the remaining subscriptions", async () => {
     const h = client();
     await h.subscribe("kpi");
