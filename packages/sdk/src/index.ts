@@ -40,6 +40,13 @@ export interface HeraldOptions {
   token: TokenProvider;
   /** A WebSocket class (Node < 22: `import WebSocket from "ws"`); defaults to the global one. `null` (or none available): poll only. */
   WebSocket?: unknown;
+  /**
+   * How sockets authenticate: `ticket` (default) fetches a fresh single-use
+   * ticket for every dial, the only way in a browser; `header` sends the token
+   * as `Authorization: Bearer` on the upgrade, for Node (its built-in
+   * WebSocket or the `ws` package), saving a request per dial.
+   */
+  auth?: "ticket" | "header";
   /** A fetch function; defaults to the global one. */
   fetch?: typeof fetch;
   /** Reconnect delays; every delay is full-jittered per instance. */
@@ -159,6 +166,8 @@ export class Herald {
     this.wsBase = base.replace(/^http/, "ws");
     this.WebSocketImpl = options.WebSocket === null ? undefined : (options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket);
     this.seen = new RecentIds(options.dedupeWindow ?? 2048);
+    if (options.auth === "header" && typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== "string")
+      throw new HeraldError("CONFIG", 'auth: "header" needs Node: browsers cannot set headers on a WebSocket (use tickets)');
     this.api = restApi(this.http);
     this.inbox = new Inbox(this.api, {
       send: (frame) => this.request(this.user, "user", frame),
@@ -292,6 +301,7 @@ export class Herald {
       path: stream === "user" ? "/api/v1/ws" : "/api/v1/ws/org",
       http: this.http,
       WebSocket: this.WebSocketImpl,
+      auth: this.options.auth ?? "ticket",
       backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff },
       heartbeatMs: this.options.heartbeatMs ?? 25000,
       // The org stream resumes with a `resume` frame once its subscriptions are back (a dial's `since` replays only the initial channels).

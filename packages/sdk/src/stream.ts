@@ -11,6 +11,8 @@ export interface StreamLinkOptions {
   path: string;
   http: Http;
   WebSocket: unknown;
+  /** `ticket`: a fresh single-use ticket in the URL per dial (browsers). `header`: the token in an Authorization header (Node only). */
+  auth: "ticket" | "header";
   backoff: BackoffOptions;
   /** Ping interval; a socket that answers nothing within one interval is dead. 0 turns the heartbeat off. */
   heartbeatMs: number;
@@ -28,6 +30,8 @@ export interface StreamLinkOptions {
   onStop: (error: HeraldError) => void;
   random?: () => number;
 }
+
+type WebSocketClass = new (...args: any[]) => object;
 
 // partysocket's internals this module replaces per instance (see StreamLink).
 interface RwsInternals {
@@ -60,7 +64,7 @@ export class StreamLink {
 
   constructor(private readonly o: StreamLinkOptions) {
     this.rws = new ReconnectingWebSocket(() => this.nextUrl(), undefined, {
-      WebSocket: o.WebSocket,
+      WebSocket: o.auth === "header" ? this.withAuthorization(o.WebSocket as WebSocketClass) : o.WebSocket,
       startClosed: true,
       maxEnqueuedMessages: 0,
       shouldReconnectOnClose: (event) => this.onClose(event.code, event.reason),
@@ -120,8 +124,32 @@ export class StreamLink {
     this.rws.close(1000, "client closed");
   }
 
+  /**
+   * The WebSocket class with the dial's token in an Authorization header:
+   * Node's built-in WebSocket takes `{ headers }` as its second argument, the
+   * `ws` package as its third.
+   */
+  private withAuthorization(Base: WebSocketClass): WebSocketClass {
+    const link = this;
+    const builtIn = Base === (globalThis as { WebSocket?: unknown }).WebSocket;
+    return class extends Base {
+      constructor(url: string, protocols?: string | string[]) {
+        const headers = { authorization: `Bearer ${link.dialToken ?? ""}` };
+        if (builtIn) super(url, { ...(protocols !== undefined && { protocols }), headers });
+        else super(url, protocols, { headers });
+      }
+    };
+  }
+
+  private dialToken: string | undefined;
+
   private async nextUrl(): Promise<string> {
     if (this.stopped) throw new Error("closed");
+    if (this.o.auth === "header") {
+      this.dialToken = await this.o.http.token.get();
+      if (this.stopped) throw new Error("closed");
+      return this.urlWith(new URLSearchParams());
+    }
     const abort = (this.abort = new AbortController());
     this.ticketFailed = false;
     let ticket: string;
@@ -139,11 +167,15 @@ export class StreamLink {
     }
     if (this.stopped) throw new Error("closed");
     this.ticketsUsed++;
-    const q = new URLSearchParams({ ticket });
+    return this.urlWith(new URLSearchParams({ ticket }));
+  }
+
+  private urlWith(q: URLSearchParams): string {
     const since = this.o.since();
     if (since !== undefined) q.set("since", String(since));
     for (const [k, v] of Object.entries(this.o.params?.() ?? {})) if (v !== undefined) q.set(k, v);
-    return `${this.o.wsBase}${this.o.path}?${q}`;
+    const query = q.toString();
+    return `${this.o.wsBase}${this.o.path}${query ? `?${query}` : ""}`;
   }
 
   private onTicketError(err: HeraldError): void {

@@ -182,6 +182,26 @@ describe("close codes", () => {
   });
 });
 
+describe("auth: header (Node)", () => {
+  it.each([
+    ["the ws package", WebSocket],
+    ["Node's built-in WebSocket", globalThis.WebSocket],
+  ])("with %s: the token in the upgrade's Authorization header, no ticket; a 4001 asks the token function again", async (_name, WS) => {
+    let calls = 0;
+    server.validTokens = new Set(["t1", "t2"]);
+    const h = client({ auth: "header", WebSocket: WS, token: async () => (++calls === 1 ? "t1" : "t2") });
+    await eventually(() => h.status === "open", 10_000, "open");
+    expect(server.ticketsIssued).toEqual([]);
+    expect(server.dials[0]!.params.has("ticket")).toBe(false);
+    expect(server.headerTokens).toEqual(["t1"]);
+    server.publish("user", "alert:new", alert("h1"));
+    server.closeAll(4001, "token expired");
+    await eventually(() => server.headerTokens.length === 2 && h.status === "open", 10_000, "redial with a new token");
+    expect(server.headerTokens).toEqual(["t1", "t2"]);
+    expect(server.dials[1]!.params.get("since")).toBe("1");
+  });
+});
+
 describe("hung requests", () => {
   it("a ticket request that never answers is abandoned after requestTimeoutMs and retried", async () => {
     server.hangTickets = true;

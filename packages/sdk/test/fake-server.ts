@@ -189,16 +189,23 @@ export class FakeHerald {
     const url = new URL(req.url ?? "/", this.url);
     const stream = url.pathname === "/api/v1/ws" ? "user" : url.pathname === "/api/v1/ws/org" ? "org" : undefined;
     if (!stream) return socket.destroy();
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, stream, url.searchParams));
+    const bearer = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, stream, url.searchParams, bearer));
   }
 
-  private accept(ws: WebSocket, stream: "user" | "org", params: URLSearchParams): void {
+  /** Bearer tokens presented in upgrade headers (Node clients with auth: "header"). */
+  headerTokens: string[] = [];
+
+  private accept(ws: WebSocket, stream: "user" | "org", params: URLSearchParams, bearer = ""): void {
     this.dials.push({ stream, params });
+    if (bearer) this.headerTokens.push(bearer);
     const ticket = params.get("ticket") ?? "";
     this.ticketsPresented.push(ticket);
     const refusal = this.refuseAll ? { code: 4503, reason: refusalReason({ code: "UNAVAILABLE", message: "refused" }) } : this.refuseNext.shift();
     if (refusal) return ws.close(refusal.code, refusal.reason);
-    if (!this.ticketsIssued.includes(ticket) || this.ticketsPresented.indexOf(ticket) !== this.ticketsPresented.length - 1) {
+    if (!params.has("ticket") && bearer) {
+      if (!this.validTokens.has(bearer)) return ws.close(4401, refusalReason({ code: "TOKEN_EXPIRED", message: "expired" }));
+    } else if (!this.ticketsIssued.includes(ticket) || this.ticketsPresented.indexOf(ticket) !== this.ticketsPresented.length - 1) {
       return ws.close(4401, refusalReason({ code: "TICKET_INVALID", message: "Unknown, expired or used ticket" }));
     }
     const conn: Conn = { ws, stream, subs: [] };
