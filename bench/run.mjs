@@ -10,6 +10,7 @@
 //   npm run bench -- --only=fanout,connect --runs=5
 //   npm run bench -- --targets=miniflare,socketio --n=500
 //   npm run bench -- --only=admins --targets=miniflare   # create latency with 1,000 admins
+//   npm run bench -- --only=storm --targets=miniflare    # SDK clients across a server restart (opt-in)
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -47,7 +48,7 @@ if (flags.help) {
                         [--targets=miniflare,wrangler,socketio] [--connect-concurrency=<c>] [--no-pin]
                         [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: the OS temp dir)
                         [--admins=<n>]        (admins in the directory for the admins scenario; default 1000)
-scenarios: ${Object.keys(SCENARIOS).join(", ")}
+scenarios: ${Object.keys(SCENARIOS).join(", ")} (opt-in, only with --only: ${Object.keys(SCENARIOS).filter((s) => SCENARIOS[s].optIn).join(", ")})
 default N=1000 (--large: 5000); default runs per scenario: ${Object.entries(SCENARIOS)
     .map(([k, s]) => `${k} ${s.runs}`)
     .join(", ")}`);
@@ -141,7 +142,7 @@ async function main() {
     N = Math.max(50, Math.floor((limit - 256) / 2));
     notes.push(`N scaled down from ${requestedN} to ${N}: the fd limit is ${limit} (ulimit -n could not be raised further)`);
   }
-  const only = flags.only ? flags.only.split(",").map((s) => s.trim()) : Object.keys(SCENARIOS);
+  const only = flags.only ? flags.only.split(",").map((s) => s.trim()) : Object.keys(SCENARIOS).filter((s) => !SCENARIOS[s].optIn);
   for (const s of only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(", ")})`);
   const targetNames = flags.targets ? flags.targets.split(",").map((s) => s.trim()) : ["socketio", "miniflare", "wrangler"];
   for (const t of targetNames) if (!TARGETS[t]) throw new Error(`unknown target ${t}`);
@@ -158,6 +159,8 @@ async function main() {
     targeted: { count: null, concurrency: 32 }, // null: N/2 alerts
     reconnect: { missed: 5, timeoutMs: 30_000 },
     admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
+    // 7. (--only=storm) SDK clients across a server restart; users = N.
+    storm: { users: N, pre: 5, post: 20, batch: 500, bucketMs: 250, connectConcurrency: 50, connectTimeoutMs: 60_000, recoverMs: 150_000 },
     phaseMs: 120_000,
     drainMs: 15_000,
     idleMs: 20_000,

@@ -45,6 +45,11 @@ const ROWS = [
   ["admins", "admins_create_p50_ms", "6. unassigned alert, 1,000 admins: create p50", "ms"],
   ["admins", "admins_create_p99_ms", "6. unassigned alert, 1,000 admins: create p99", "ms"],
   ["admins", "admins_create_failures", "6. unassigned alert, 1,000 admins: failed creates", "n"],
+  ["storm", "storm_restart_ms", "7. SDK storm: server stopped → healthy again", "ms"],
+  ["storm", "storm_all_open_ms", "7. SDK storm: healthy → every client open", "ms"],
+  ["storm", "storm_open_p50_ms", "7. SDK storm: healthy → client open, p50", "ms"],
+  ["storm", "storm_post_events_lost", "7. SDK storm: post-restart events lost", "n"],
+  ["storm", "storm_duplicates", "7. SDK storm: duplicates seen by the app", "n"],
 ];
 
 const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };

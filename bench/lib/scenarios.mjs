@@ -560,6 +560,218 @@ export async function adminsGroup(ctx, target, driver, run) {
   };
 }
 
+// ──────────── 7. SDK reconnect storm across a server restart (Herald on Miniflare) ────────────
+
+/**
+ * `ctx.storm.users` clients of the SDK (packages/sdk/dist, `npm run build:sdk`)
+ * for as many distinct agents of one org, each with the default ticket auth
+ * (a POST /realtime/ticket per dial, as in browsers) and Node's global
+ * WebSocket, listening to a broadcast event. `pre` broadcasts reach them all;
+ * then the Miniflare process is stopped (SIGTERM) and started again on the
+ * same port and persist dir; as soon as it answers /health, `post` broadcasts
+ * are published (userIds in batches of MAX_BROADCAST_USERS). Measured: from
+ * healthy until every client is `open` again and has every post-restart
+ * event; dial attempts (ticket requests) per 250 ms; events lost; duplicates
+ * the app saw (of all pre + post events). Every client is closed and the
+ * restarted server stopped at the end.
+ */
+export async function stormGroup(ctx, target, driver, run) {
+  if (driver.kind !== "herald" || !target.restartSameState) {
+    return { storm: { metrics: {}, info: { skipped: "needs a target that can restart on the same state (miniflare)" } } };
+  }
+  let sdk;
+  try {
+    sdk = await import(new URL("../../packages/sdk/dist/index.js", import.meta.url).href);
+  } catch (err) {
+    throw new Error(`the SDK is not built (npm run build:sdk): ${err.message}`);
+  }
+  if (typeof globalThis.WebSocket !== "function") throw new Error("Node's global WebSocket is required (Node ≥ 22)");
+  const { users: U, pre: PRE, post: POST, batch, bucketMs, connectConcurrency, connectTimeoutMs, recoverMs } = ctx.storm;
+  const org = `${ctx.tag}-s${run}`;
+  const bench = `${ctx.tag}-storm${run}`;
+  const [svc, tokens] = await Promise.all([serviceTokens(ctx, org), userTokens(ctx, org, "usr", "agent", U)]);
+  const userIds = Array.from({ length: U }, (_, i) => `usr-${i}`);
+
+  // Every dial attempt (the ticket request that starts it) and every WebSocket constructed.
+  const ticketAt = [];
+  const ticketOk = { ok: 0, failed: 0 };
+  const wsAt = [];
+  const fetchImpl = async (input, init) => {
+    const ticket = String(input?.url ?? input).includes("/realtime/ticket");
+    if (ticket) ticketAt.push(performance.now());
+    try {
+      const res = await fetch(input, init);
+      if (ticket) res.ok ? ticketOk.ok++ : ticketOk.failed++;
+      return res;
+    } catch (err) {
+      if (ticket) ticketOk.failed++;
+      throw err;
+    }
+  };
+  class CountingWebSocket extends globalThis.WebSocket {
+    constructor(...args) {
+      super(...args);
+      wsAt.push(performance.now());
+    }
+  }
+
+  const received = Array.from({ length: U }, () => new Uint16Array(PRE + POST));
+  const clients = new Array(U);
+  const openAt = new Float64Array(U).fill(NaN);
+  const statuses = Array.from({ length: U }, () => new Set());
+  const errors = new Map();
+  let phase = "initial";
+  const makeClient = (i) =>
+    new Promise((resolve, reject) => {
+      const h = sdk.createHerald({ url: target.baseUrl, token: tokens[i], WebSocket: CountingWebSocket, fetch: fetchImpl });
+      clients[i] = h;
+      const timer = setTimeout(() => reject(new Error("not open in time")), connectTimeoutMs);
+      h.on("status", (st) => {
+        if (phase === "restart") statuses[i].add(st);
+        if (st === "open") {
+          openAt[i] = performance.now();
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      h.on("error", (err) => {
+        const k = `${phase}: ${String(err?.code ?? "")} ${String(err?.message ?? err).slice(0, 80)}`;
+        errors.set(k, (errors.get(k) ?? 0) + 1);
+      });
+      h.on("bench:storm", (data) => {
+        if (data?.bench === bench && data.k >= 0 && data.k < PRE + POST) received[i][data.k]++;
+      });
+    });
+
+  const publishFailures = new Map();
+  const publish = async (k) => {
+    const t0 = performance.now();
+    const batches = [];
+    for (let b = 0; b < U; b += batch) batches.push(userIds.slice(b, b + batch));
+    await Promise.all(
+      batches.map(async (ids, b) => {
+        // A hub that did not confirm answers 503: retry with the same Idempotency-Key, as the API asks.
+        for (let attempt = 0; attempt < 4; attempt++) {
+          try {
+            const res = await fetch(`${target.baseUrl}/api/v1/realtime/broadcast`, {
+              method: "POST",
+              headers: { Authorization: `Bearer ${svc[(k + b) % svc.length]}`, "Content-Type": "application/json", "Idempotency-Key": `${bench}-${k}-${b}` },
+              body: JSON.stringify({ event: "bench:storm", data: { bench, k }, target: { userIds: ids } }),
+              signal: AbortSignal.timeout(30_000),
+            });
+            const text = await res.text();
+            if (res.status === 201) return;
+            const key = `HTTP ${res.status} ${text.slice(0, 100)}`;
+            publishFailures.set(key, (publishFailures.get(key) ?? 0) + 1);
+          } catch (err) {
+            const key = String(err.message).slice(0, 100);
+            publishFailures.set(key, (publishFailures.get(key) ?? 0) + 1);
+          }
+          await sleep(250);
+        }
+      }),
+    );
+    return performance.now() - t0;
+  };
+
+  let current = target;
+  try {
+    // All clients open, `connectConcurrency` dialing at a time.
+    const tc = performance.now();
+    const opened = await pool(U, connectConcurrency, (i) => makeClient(i), ctx.phaseMs);
+    const connectMs = performance.now() - tc;
+    const openCount = opened.results.filter((r) => r?.ok).length;
+    if (openCount !== U) throw new Error(`only ${openCount} of ${U} SDK clients opened`);
+    await waitIdle(target, { maxMs: ctx.idleMs });
+
+    // Events every client has before the restart.
+    const preMs = [];
+    for (let k = 0; k < PRE; k++) preMs.push(await publish(k));
+    await waitFor(() => received.every((r) => r.slice(0, PRE).every((n) => n >= 1)), ctx.drainMs);
+    const preMissing = received.reduce((n, r) => n + r.slice(0, PRE).filter((x) => x === 0).length, 0);
+    if (preMissing) throw new Error(`${preMissing} pre-restart deliveries missing before the restart`);
+    await waitIdle(target, { maxMs: 5_000 });
+
+    // The restart: stop the process tree, start it again on the same port and state.
+    phase = "restart";
+    const ticketsBefore = ticketAt.length;
+    const ticketOkBefore = { ...ticketOk };
+    openAt.fill(NaN);
+    const tDown = performance.now();
+    current = await target.restartSameState();
+    const tUp = performance.now();
+    // Bounded: publishing and waiting end `recoverMs` after healthy, whatever the state.
+    const deadline = tUp + recoverMs;
+    const postPublishMs = [];
+    for (let k = PRE; k < PRE + POST && performance.now() < deadline; k++) postPublishMs.push(await publish(k));
+    const published = postPublishMs.length;
+    const tPublished = performance.now();
+    const caughtUp = (i) => received[i].subarray(PRE, PRE + published).every((n) => n >= 1);
+    await waitFor(() => openAt.every((t) => !Number.isNaN(t)) && received.every((_, i) => caughtUp(i)), Math.max(0, deadline - performance.now()));
+    // A short grace for late duplicates (polled copies, replays) to show up.
+    await sleep(2_000);
+    const tEnd = performance.now();
+
+    const back = [...openAt].filter((t) => !Number.isNaN(t));
+    const backAfterUp = back.map((t) => t - tUp);
+    const allBack = back.length === U;
+    const caughtAt = received.map((_, i) => caughtUp(i));
+    const lost = received.reduce((n, r) => n + r.subarray(PRE, PRE + published).filter((x) => x === 0).length, 0);
+    const duplicates = received.reduce((n, r) => n + r.reduce((m, x) => m + Math.max(0, x - 1), 0), 0);
+    // Dial attempts per bucket from the moment the server was stopped.
+    const dials = ticketAt.slice(ticketsBefore).map((t) => t - tDown);
+    const buckets = new Array(Math.ceil((tEnd - tDown) / bucketMs)).fill(0);
+    for (const d of dials) buckets[Math.min(buckets.length - 1, Math.floor(d / bucketMs))]++;
+    const openBuckets = new Array(buckets.length).fill(0);
+    for (const t of back) openBuckets[Math.min(buckets.length - 1, Math.floor((t - tDown) / bucketMs))]++;
+    const sBack = summary(backAfterUp);
+    const polled = statuses.filter((s) => s.has("polling")).length;
+    return {
+      storm: {
+        metrics: {
+          storm_restart_ms: tUp - tDown,
+          storm_all_open_ms: allBack ? Math.max(...backAfterUp) : null,
+          storm_open_p50_ms: sBack.p50,
+          storm_open_p99_ms: sBack.p99,
+          storm_clients_open: back.length,
+          storm_post_events_lost: lost,
+          storm_duplicates: duplicates,
+          storm_dials: dials.length,
+          storm_clients_polled: polled,
+        },
+        info: {
+          users: U,
+          auth: "ticket (default: a POST /api/v1/realtime/ticket per dial)",
+          WebSocket: "Node's global (undici)",
+          preEvents: PRE,
+          postEvents: POST,
+          postPublished: published,
+          broadcastBatch: batch,
+          initialConnectMs: Math.round(connectMs),
+          prePublishMs: preMs.map((x) => Math.round(x)),
+          postPublishMs: postPublishMs.map((x) => Math.round(x)),
+          postPublishedAfterUpMs: Math.round(tPublished - tUp),
+          restartMs: Math.round(tUp - tDown),
+          clientsCaughtUp: caughtAt.filter(Boolean).length,
+          ticketRequests: { total: dials.length, ok: ticketOk.ok - ticketOkBefore.ok, failed: ticketOk.failed - ticketOkBefore.failed },
+          webSocketsConstructed: wsAt.filter((t) => t >= tDown).length,
+          bucketMs,
+          upAtBucket: Math.floor((tUp - tDown) / bucketMs),
+          dialsPerBucket: buckets,
+          openedPerBucket: openBuckets,
+          statusesSeen: Object.fromEntries(["connecting", "polling", "open", "closed"].map((s) => [s, statuses.filter((x) => x.has(s)).length])),
+          publishFailures: Object.fromEntries(publishFailures),
+          errors: Object.fromEntries(errors),
+        },
+      },
+    };
+  } finally {
+    phase = "closing";
+    for (const h of clients) h?.close();
+    if (current !== target) await current.stop();
+  }
+}
+
 /** Scenarios (default runs) and the socket groups that run them. */
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
@@ -569,6 +781,8 @@ export const SCENARIOS = {
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
   admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
+  // Opt-in (--only=storm): not part of the default run.
+  storm: { runs: 1, group: "storm", title: "7. SDK reconnect storm across a restart", optIn: true },
 };
 
 export const GROUPS = {
@@ -578,6 +792,7 @@ export const GROUPS = {
   org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
+  storm: { fn: async (ctx, target, driver, run) => stormGroup(ctx, target, driver, run) },
 };
 
 export { withTimeout };

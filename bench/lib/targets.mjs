@@ -118,7 +118,9 @@ export async function startTarget(name, env) {
   const { root, work, secret, bundleDir, config, logDir, inspectorPort } = env;
   const logFile = path.join(logDir, `${name}.log`);
   const baseEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-  const port = await freePort();
+  // `env.reuse` = {port, persistDir}: a restart on the same address and local state (Miniflare only).
+  const reuse = env.reuse;
+  const port = reuse?.port ?? (await freePort());
 
   if (name === "socketio") {
     const child = spawnTarget([process.execPath, path.join(root, "bench/baseline-socketio/server.mjs")], {
@@ -130,8 +132,9 @@ export async function startTarget(name, env) {
   }
 
   if (name === "miniflare") {
-    const persistDir = fs.mkdtempSync(path.join(work, "mf-state-"));
+    const persistDir = reuse?.persistDir ?? fs.mkdtempSync(path.join(work, "mf-state-"));
     const readyFile = path.join(persistDir, "..", `${path.basename(persistDir)}.ready`);
+    fs.rmSync(readyFile, { force: true });
     const spec = {
       bundleDir,
       persistDir,
@@ -144,11 +147,17 @@ export async function startTarget(name, env) {
       rateLimit: 1_000_000_000,
       // bench/profile.mjs: workerd's V8 inspector, to CPU-profile each isolate.
       ...(inspectorPort && { inspectorPort }),
+      ...(reuse && { migrated: true }),
     };
     const specFile = path.join(work, `mf-spec-${port}.json`);
     fs.writeFileSync(specFile, JSON.stringify(spec));
     const child = spawnTarget([process.execPath, path.join(root, "bench/targets/miniflare-server.mjs"), specFile], { cwd: root, env: baseEnv, logFile });
     const t = handle(name, child, `http://127.0.0.1:${port}`, logFile);
+    // Stops this process tree and starts a new one on the same port and persist dir (the storm scenario).
+    t.restartSameState = async () => {
+      await t.stop();
+      return startTarget(name, { ...env, reuse: { port, persistDir } });
+    };
     return untilHealthy(t, child, 30_000, async () => {
       const ready = await waitFile(readyFile, 90_000, child);
       t.baseUrl = ready.url.replace(/\/$/, "");

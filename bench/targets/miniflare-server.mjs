@@ -2,7 +2,7 @@
 // runtime, without wrangler dev's proxy in front of every socket.
 //
 // usage: node bench/targets/miniflare-server.mjs <spec.json>
-// spec: { bundleDir, persistDir, migrationsDir, port, readyFile, config, bindings, rateLimit, inspectorPort? }
+// spec: { bundleDir, persistDir, migrationsDir, port, readyFile, config, bindings, rateLimit, inspectorPort?, migrated? }
 //   config   = the relevant part of wrangler.toml (bench/lib/read-config.mjs)
 //   bindings = vars overriding/adding to config.vars (JWT_SECRET, limits)
 // When the D1 migrations are applied and the server answers, it writes
@@ -77,8 +77,9 @@ process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 
 const url = await mf.ready;
-// The D1 migrations, as `wrangler d1 migrations apply` would run them.
-for (const [binding] of Object.entries(d1Databases)) {
+// The D1 migrations, as `wrangler d1 migrations apply` would run them (not again on a
+// restart over the same persist dir: spec.migrated, the storm scenario).
+for (const [binding] of spec.migrated ? [] : Object.entries(d1Databases)) {
   const db = await mf.getD1Database(binding);
   const files = fs.readdirSync(spec.migrationsDir).filter((f) => f.endsWith(".sql")).sort();
   for (const f of files) {
