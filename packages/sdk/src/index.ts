@@ -53,7 +53,11 @@ export interface HeraldOptions {
   backoff?: BackoffOptions;
   /** Heartbeat interval in ms (a ping with the server's auto-response; no answer within one interval = dead). Default 25000; 0 = off. */
   heartbeatMs?: number;
-  /** Consecutive failed dials of the user stream before the SDK falls back to polling. Default 3. */
+  /**
+   * Consecutive failed dials of the user stream, while the API itself answers,
+   * before the SDK falls back to polling. Default 3. Dials that fail because the
+   * API is unreachable or answers 5xx do not count: polls would fail as well.
+   */
   pollAfterFailures?: number;
   /** Polling delays: from `minMs` after events, growing to `maxMs` while idle. Default 5000–60000. */
   polling?: { minMs?: number; maxMs?: number; ack?: boolean };

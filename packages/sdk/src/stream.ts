@@ -161,7 +161,7 @@ export class StreamLink {
       if (!this.stopped) {
         // partysocket retries with backoff; it may also report this as a close of the previous socket (not counted twice).
         this.ticketFailed = true;
-        this.down();
+        this.down(!apiUnreachable(err));
       }
       throw err;
     }
@@ -220,11 +220,18 @@ export class StreamLink {
     return true;
   }
 
-  private down(): void {
+  /**
+   * The connection is down. A failed dial counts toward the polling fallback
+   * only when the API answered: sockets that fail where HTTP works (a proxy
+   * refusing upgrades) call for polling; an API that is unreachable or
+   * overloaded (a restart, a deploy) would fail the polls too, and a storm of
+   * polling clients would only slow its recovery.
+   */
+  private down(countsTowardFallback = true): void {
     const wasLive = this.live;
     this.live = false;
     this.stopHeartbeat();
-    if (!wasLive) this.failures++;
+    if (!wasLive && countsTowardFallback) this.failures++;
     this.o.onDown(this.failures);
   }
 
@@ -270,4 +277,9 @@ export class StreamLink {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }
+}
+
+/** A ticket request that failed because the API could not answer: no connection, a timeout, or a 5xx. */
+function apiUnreachable(err: unknown): boolean {
+  return err instanceof HeraldError && (err.code === "NETWORK" || (err.status !== undefined && err.status >= 500));
 }

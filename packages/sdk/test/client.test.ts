@@ -395,6 +395,31 @@ describe("polling fallback", () => {
   });
 });
 
+describe("polling fallback during an outage", () => {
+  it("does not fall back to polling while the API itself is unreachable (polls would fail too), and reconnects the socket when it answers", async () => {
+    // The server is down: every ticket request fails at the network level, as after a deploy or restart.
+    let down = true;
+    let ticketAttempts = 0;
+    const netFetch: typeof fetch = async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if (down) {
+        if (url.includes("/realtime/ticket")) ticketAttempts++;
+        throw new TypeError("fetch failed");
+      }
+      return fetch(input, init);
+    };
+    const h = client({ fetch: netFetch, pollAfterFailures: 2, polling: { minMs: 50, maxMs: 100 } });
+    const statuses: string[] = [];
+    h.on("status", (s) => statuses.push(s));
+    await eventually(() => ticketAttempts >= 5, 10_000, "several failed dials");
+    expect(h.status).toBe("connecting");
+    expect(statuses).not.toContain("polling");
+    down = false;
+    await eventually(() => h.status === "open", 10_000, "back on the socket");
+    expect(statuses).not.toContain("polling");
+  });
+});
+
 describe("close()", () => {
   it("leaves no socket, timer or poll behind and rejects what was pending", async () => {
     const h = client({ heartbeatMs: 50 });
