@@ -39,7 +39,8 @@ export async function createNotifications(
   assertDataSize(input.data ?? {}, deps.config.maxAlertDataBytes);
   const source = idempotency ? `api:${idempotency.key}` : null;
   const ctx = await loadNotifyContext(deps.db, actor.org, input.userIds);
-  const p = planNotifications(deps, ctx, input, source, now);
+  // One event source for the whole request, so a replay finishes its events in one call.
+  const p = planNotifications(deps, ctx, input, source, now, source ?? undefined);
   const { statements, staged } = notificationStatements(deps, ctx, p, [], now);
   const result = await runIdempotent(
     deps.db,
@@ -55,7 +56,8 @@ export async function createNotifications(
   );
   if (result.replayed) {
     // Finish what the first attempt may have left: its realtime events and queued deliveries.
-    for (const id of result.body.ids) await deps.realtime.finishPending(actor.org, `notification:${id}`);
+    // Only a request with an Idempotency-Key can be replayed, so `source` is set.
+    await deps.realtime.finishPending(actor.org, source!);
     await requeueDeliveriesOf(deps, actor.org, result.body.ids);
     return { body: result.body, replayed: true };
   }

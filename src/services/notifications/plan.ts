@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client";
 import { deliveries, notifications, users, type DeliveryRow, type NotificationRow, type UserRow } from "../../db/schema";
 import { idList, insertJsonRows } from "../../db/sql";
@@ -51,22 +52,20 @@ export async function loadNotifyContext(
   maxAdmins = Number.MAX_SAFE_INTEGER,
 ): Promise<NotifyContext> {
   const ids = to === "admins" ? [] : [...new Set(to)];
-  const admins = db.select({ id: users.id }).from(users).where(and(eq(users.orgId, orgId), eq(users.role, "admin")));
+  // The admins notified: the most recently seen, at most maxAdmins (+1 to tell that some were left out).
+  // SQLite sorts NULL first ascending, so last here: never-seen admins come last.
+  const admins = <T extends SQLiteSelect>(q: T) =>
+    q.where(and(eq(users.orgId, orgId), eq(users.role, "admin"))).orderBy(desc(users.lastSeenAt), users.id).limit(maxAdmins + 1);
   const [people, prefRows, endpoints, notified] = await db.batch([
     to === "admins"
-      ? db
-          .select()
-          .from(users)
-          .where(and(eq(users.orgId, orgId), eq(users.role, "admin")))
-          // SQLite sorts NULL first ascending, so last here: never-seen admins come last.
-          .orderBy(desc(users.lastSeenAt), users.id)
-          .limit(maxAdmins + 1)
+      ? admins(db.select().from(users).$dynamic())
       : db
           .select()
           .from(users)
           .where(and(eq(users.orgId, orgId), inArray(users.id, idList(ids))))
           .orderBy(users.id),
-    preferenceRowsQuery(db, orgId, to === "admins" ? sql`(${admins})` : ids),
+    // Preferences of exactly those people, not of every admin of a large org.
+    preferenceRowsQuery(db, orgId, to === "admins" ? sql`(${admins(db.select({ id: users.id }).from(users).$dynamic())})` : ids),
     enabledEndpointsQuery(db, orgId),
     db
       .select({ userId: notifications.userId })
