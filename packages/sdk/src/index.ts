@@ -60,6 +60,11 @@ export interface HeraldOptions {
    */
   pollAfterFailures?: number;
   /** Polling delays: from `minMs` after events, growing to `maxMs` while idle. Default 5000–60000. */
+  /**
+   * `ack`: also `POST /api/v1/events/ack` what was delivered. Off by default:
+   * the server keeps acks per user, so an ack would hide the events from the
+   * user's other polling devices; the SDK's own cursor already prevents repeats.
+   */
   polling?: { minMs?: number; maxMs?: number; ack?: boolean };
   /** How many recent event ids to remember for de-duplication. Default 2048. */
   dedupeWindow?: number;
@@ -514,7 +519,7 @@ export class Herald {
       http: this.http,
       minMs: this.options.polling?.minMs ?? 5000,
       maxMs: this.options.polling?.maxMs ?? 60000,
-      ack: this.options.polling?.ack ?? true,
+      ack: this.options.polling?.ack ?? false,
       random: this.options.random ?? Math.random,
       groups: () => {
         const byScope = new Map<string, { channels: string[]; scope: Scope }>();

@@ -326,7 +326,7 @@ describe("inbox", () => {
 });
 
 describe("polling fallback", () => {
-  it("polls without a WebSocket, delivers events once, acks them, and reports polling", async () => {
+  it("polls without a WebSocket, delivers events once, and reports polling", async () => {
     const h = client({ WebSocket: null, polling: { minMs: 50, maxMs: 100 } });
     expect(h.status).toBe("polling");
     const got: string[] = [];
@@ -337,9 +337,32 @@ describe("polling fallback", () => {
     server.publish("user", "alert:new", alert("p1"));
     server.publish("user", "alert:new", alert("p2"));
     await eventually(() => got.length === 2);
-    await eventually(() => server.acked.length === 2);
     await new Promise((r) => setTimeout(r, 200));
     expect(got).toEqual(["p1", "p2"]);
+  });
+
+  it("two polling devices of one user both get every event (acks are per user, so the SDK does not ack by default)", async () => {
+    const a = client({ WebSocket: null, polling: { minMs: 50, maxMs: 100 } });
+    const b = client({ WebSocket: null, polling: { minMs: 400, maxMs: 400 } });
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    a.on("alert:new", ({ alert }) => gotA.push(alert.id));
+    b.on("alert:new", ({ alert }) => gotB.push(alert.id));
+    server.publish("user", "alert:new", alert("d1"));
+    server.publish("user", "alert:new", alert("d2"));
+    await eventually(() => gotA.length === 2 && gotB.length === 2, 10_000, "both devices");
+    expect(gotA).toEqual(["d1", "d2"]);
+    expect(gotB).toEqual(["d1", "d2"]);
+    expect(server.acked).toEqual([]);
+  });
+
+  it("acks what it delivered when asked to (polling.ack: a single-device integration)", async () => {
+    const h = client({ WebSocket: null, polling: { minMs: 50, maxMs: 100, ack: true } });
+    const got: string[] = [];
+    h.on("alert:new", ({ alert }) => got.push(alert.id));
+    server.publish("user", "alert:new", alert("k1"));
+    await eventually(() => got.length === 1);
+    await eventually(() => server.acked.length === 1);
   });
 
   it("an event committed while polling, before the socket came back fresh (at the head), is still delivered once", async () => {
