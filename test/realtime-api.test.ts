@@ -769,6 +769,7 @@ describe("POST /api/v1/realtime/ticket", () => {
     expect(res.json.error.code).toBe("AUTH_REQUIRED");
     const bad = await call("POST", `${RT}/ticket`, { token: await makeToken({ expiresIn: -3600 }) });
     expect(bad.status).toBe(401);
+    expect(bad.json.error.code).toBe("TOKEN_EXPIRED");
   });
 });
 

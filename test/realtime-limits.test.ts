@@ -406,6 +406,7 @@ describe("upgrade requests", () => {
     const third = (await call("POST", "/api/v1/realtime/ticket", { token: tokens.agent })).json.ticket as string;
     const api = await call("GET", `/api/v1/alerts?ticket=${encodeURIComponent(third)}`);
     expect(api.status).toBe(401);
+    expect(api.json.error.code).toBe("AUTH_REQUIRED");
 
     s.close();
     o.close();

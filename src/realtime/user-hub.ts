@@ -41,11 +41,14 @@ export class UserHub extends HubBase {
     }
     // Reserve the slot before awaiting, so concurrent upgrades see it.
     this.#pending++;
+    let admitted = false;
     let accepted = false;
     try {
       // The org hub keeps presence and the org-wide connection count.
-      const admitted = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion());
-      if (!admitted.ok) throw connectionLimit(admitted.reason);
+      const admission = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion());
+      // A refusal stored nothing in the org hub: there is no slot to give back.
+      if (!admission.ok) throw connectionLimit(admission.reason);
+      admitted = true;
 
       // From here to the 101 nothing awaits: replay and `connected` precede any later publish.
       const { client, server, att } = this.acceptSocket(identity);
@@ -58,7 +61,7 @@ export class UserHub extends HubBase {
       return new Response(null, { status: 101, webSocket: client });
     } finally {
       this.#pending--;
-      if (!accepted) {
+      if (admitted && !accepted) {
         // Give the slot back in the org hub's count.
         await orgHub(this.env, identity.orgId)
           .reportUserConnections(identity.userId, this.sockets.open().length + this.#pending, this.#nextVersion())
