@@ -276,6 +276,19 @@ describe("Counters", () => {
   });
 });
 
+describe("Counters pruning", () => {
+  it("forgets counted ids older than the window on prune(), so a re-delivery after the window counts again", async () => {
+    await withStorage((state) => {
+      const counters = new Counters(state.storage.sql, new MetaTable(state.storage.sql), () => 1_000);
+      expect(counters.markCounted("old")).toBe(true);
+      counters.prune(Date.now() + 5_000);
+      expect(counters.markCounted("old")).toBe(true);
+      counters.prune(Date.now());
+      expect(counters.markCounted("old")).toBe(false);
+    });
+  });
+});
+
 describe("StatsFeed", () => {
   it("costs nothing while nobody watches, then ticks at most once per coalescing interval", async () => {
     await withStorage((state) => {

@@ -79,11 +79,17 @@ export class Counters {
    */
   markCounted(id: string): boolean {
     const now = Date.now();
-    if (++this.#countedSincePrune >= COUNTED_PRUNE_EVERY) {
-      this.#countedSincePrune = 0;
-      this.sql.exec("DELETE FROM counted WHERE ts < ?", now - this.retentionMs());
-    }
+    if (++this.#countedSincePrune >= COUNTED_PRUNE_EVERY) this.prune(now);
     return this.sql.exec("INSERT OR IGNORE INTO counted (id, ts) VALUES (?, ?)", id, now).rowsWritten > 0;
+  }
+
+  /**
+   * Forgets counted ids older than the window. Also run by the hub's alarm: the
+   * inline count restarts at every wake-up, so a quiet org would never reach it.
+   */
+  prune(now = Date.now()): void {
+    this.#countedSincePrune = 0;
+    this.sql.exec("DELETE FROM counted WHERE ts < ?", now - this.retentionMs());
   }
 
   /** Every counter, by type, with averages; overall latency (null before the first publish). */

@@ -259,6 +259,7 @@ export class OrgHub extends HubBase {
   }
 
   protected override async onAlarmWork(): Promise<void> {
+    this.#counters.prune();
     if (!this.#stats.takeTick()) return;
     const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, { since: this.#stats.windowStart() });
     this.#publishInternal(Events.statsUpdated, Channels.stats, {}, stats);
