@@ -2,7 +2,8 @@
 // `npm run dev`: local state only, no Cloudflare account needed.
 // 1. creates .dev.vars from .dev.vars.example on first run;
 // 2. applies the D1 migrations to the local database (.wrangler/state);
-// 3. starts `wrangler dev` with the development vars (scripts/dev-vars.mjs) over
+// 3. starts `wrangler dev` (which builds the dashboard first, in development
+//    mode: the dev-token sign-in is kept) with the development vars (scripts/dev-vars.mjs) over
 //    wrangler.toml's production-safe ones; extra arguments are passed through,
 //    e.g. --port 8788.
 import { spawnSync } from "node:child_process";
@@ -12,7 +13,7 @@ const devVars = loadDevVars();
 const varArgs = Object.entries(DEVELOPMENT_VARS)
   .filter(([key]) => !(key in devVars))
   .flatMap(([key, value]) => ["--var", `${key}:${value}`]);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", HERALD_DASHBOARD_MODE: "development" };
 const run = (args) => {
   const res = spawnSync("wrangler", args, { stdio: "inherit", env, shell: process.platform === "win32" });
   if (res.status !== 0) process.exit(res.status ?? 1);
