@@ -23,7 +23,7 @@ export default defineConfig(({ mode }) => ({
       { find: /^react$/, replacement: "preact/compat" },
     ],
   },
-  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   define: { __HERALD_DEV_TOKEN__: JSON.stringify(mode === "development") },
   build: {
     outDir: here("dist"),
