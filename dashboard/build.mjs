@@ -7,6 +7,7 @@
 //   node dashboard/build.mjs --mode development
 //   HERALD_DASHBOARD_MODE=development node dashboard/build.mjs   (what `npm run dev` sets)
 //   node dashboard/build.mjs --size          also print the JavaScript's min+gzip size and check the budget
+//                                            (and that a production build holds no dev-token code)
 //
 // A build is skipped when its inputs (the dashboard, the SDK, the protocol,
 // this mode) hash to what the last build recorded, so starting a server twice
@@ -77,5 +78,14 @@ if (args.includes("--size")) {
   if (total > BUDGET_BYTES) {
     console.error("dashboard: over budget");
     process.exit(1);
+  }
+  // The dev-token sign-in must not ship: Vite drops it when __HERALD_DEV_TOKEN__ is false.
+  if (mode === "production") {
+    const leaked = readdirSync(assets).filter((name) => name.endsWith(".js") && readFileSync(path.join(assets, name), "utf8").includes("/api/dev/token"));
+    if (leaked.length > 0) {
+      console.error(`dashboard: the production build contains the dev-token call (${leaked.join(", ")})`);
+      process.exit(1);
+    }
+    console.log("dashboard: production build holds no dev-token code");
   }
 }
