@@ -158,7 +158,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Server> 
       ];
       child = spawn(process.execPath, args, {
         cwd: ROOT,
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+        // wrangler's [build] rebuilds the dashboard on start when its inputs changed:
+        // in development mode, so the dev-token sign-in the dashboard tests use exists.
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", HERALD_DASHBOARD_MODE: "development" },
         stdio: ["ignore", out, out],
         detached: true,
       });
