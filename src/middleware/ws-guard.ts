@@ -32,7 +32,9 @@ export function refuseUpgrade(status: number, reason: RefusalReason, headers?: H
  * - not a WebSocket upgrade → 426 `UPGRADE_REQUIRED`;
  * - a browser `Origin` outside ALLOWED_ORIGINS (`*` any, empty none) → 403
  *   `ORIGIN_NOT_ALLOWED` (cross-site WebSocket hijacking). Clients that send
- *   no Origin (servers, CLIs) are not browsers and pass.
+ *   no Origin (servers, CLIs) are not browsers and pass, and so does the
+ *   Worker's own origin (scheme, host and port of the request URL): the
+ *   dashboard it serves is not another site, so it needs no configuration.
  */
 export const wsGuard = createMiddleware<AppEnv>(async (c, next) => {
   if (c.req.method !== "GET" || c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
@@ -40,7 +42,7 @@ export const wsGuard = createMiddleware<AppEnv>(async (c, next) => {
   }
   const allowed = getConfig(c.env).allowedOrigins;
   const origin = c.req.header("Origin");
-  if (origin !== undefined && !allowed.includes("*") && !allowed.includes(origin)) {
+  if (origin !== undefined && !allowed.includes("*") && !allowed.includes(origin) && origin !== new URL(c.req.url).origin) {
     throw new AppError(403, ErrorCode.ORIGIN_NOT_ALLOWED, `Origin ${origin} may not open sockets here`);
   }
   await next();
