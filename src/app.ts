@@ -13,7 +13,7 @@ import { authenticate } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
 import { recordUser } from "./middleware/record-user";
 import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
-import { devRouter } from "./routes/dev";
+import { devRouter, devTokenRouter } from "./routes/dev";
 import { eventsRouter } from "./routes/events";
 import { notificationsRouter } from "./routes/notifications";
 import { preferencesRouter } from "./routes/preferences";
@@ -99,6 +99,7 @@ export function createApp() {
   app.route("/api/v1/notifications", notificationsRouter);
   app.route("/api/v1", preferencesRouter);
   app.route("/api/v1/dev", devRouter);
+  app.route("/api/dev", devTokenRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

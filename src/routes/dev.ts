@@ -5,7 +5,8 @@ import { deps } from "../deps";
 import { devOutbox, OUTBOUND_CHANNELS } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
-import { commonErrors } from "../schemas/common";
+import { commonErrors, IdString, RoleSchema } from "../schemas/common";
+import { mintDevToken } from "../services/dev-tokens";
 import type { AppEnv } from "../types";
 
 /** Outside development, answers exactly what an unknown route answers, before any validation can hint otherwise. */
@@ -77,4 +78,61 @@ export const devRouter = createRouter().openapi(
     }));
     return c.json({ items }, 200);
   },
+);
+
+/** Longest and shortest lifetime of a dev token (seconds). */
+const DEV_TOKEN_TTL = { min: 60, max: 86_400, default: 3_600 } as const;
+
+const DevTokenBody = z
+  .strictObject({
+    sub: IdString.default("dev-admin"),
+    org: IdString.default("dev-org"),
+    role: RoleSchema.default("admin"),
+    name: z.string().min(1).max(200).optional(),
+    email: z.email().max(320).optional(),
+    ttlSeconds: z.number().int().min(DEV_TOKEN_TTL.min).max(DEV_TOKEN_TTL.max).default(DEV_TOKEN_TTL.default),
+  })
+  .openapi("DevTokenRequest");
+
+const DevTokenResponse = z
+  .object({
+    token: z.string(),
+    expiresAt: z.string(),
+    claims: z.object({
+      sub: z.string(),
+      org: z.string(),
+      role: RoleSchema,
+      name: z.string().optional(),
+      email: z.string().optional(),
+      iat: z.number().int(),
+      exp: z.number().int(),
+      iss: z.string().optional(),
+      aud: z.string().optional(),
+    }),
+  })
+  .openapi("DevToken");
+
+/**
+ * `POST /api/dev/token`, mounted at /api/dev: outside /api/v1, so no bearer
+ * token is needed (it is how the dashboard's development sign-in gets one).
+ * Answers only when ENVIRONMENT=development, otherwise 404 NOT_FOUND like an
+ * unknown route; hidden from the OpenAPI document like the dev outbox.
+ */
+export const devTokenRouter = createRouter().openapi(
+  defineRoute({
+    method: "post",
+    path: "/token",
+    operationId: "createDevToken",
+    hide: true,
+    middleware: [developmentOnly] as const,
+    tags: ["Development"],
+    summary: "Mints an HS256 token signed with JWT_SECRET for any user, org and role (ENVIRONMENT=development only; no bearer token)",
+    security: [],
+    request: { body: { content: json(DevTokenBody) } },
+    responses: {
+      200: { description: "A token the API accepts, its expiry and its claims", content: json(DevTokenResponse) },
+      ...commonErrors,
+    },
+  }),
+  async (c) => c.json(await mintDevToken(deps(c.env).config, c.req.valid("json")), 200),
 );

@@ -46,3 +46,14 @@ describe("the deployed Worker and its own dashboard (same origin)", () => {
     socket.close();
   });
 });
+
+describe("the deployed Worker and dev tokens", () => {
+  it("has no POST /api/dev/token: 404 NOT_FOUND, no token, whatever the body", async () => {
+    for (const body of [{}, { role: "admin", org: "acme" }, { role: "root" }]) {
+      const res = await call("POST", "/api/dev/token", { body });
+      expect(res.status).toBe(404);
+      expect(res.json.error.code).toBe("NOT_FOUND");
+      expect(res.text).not.toMatch(/eyJ/);
+    }
+  });
+});
