@@ -1,0 +1,173 @@
+// Page helpers for the dashboard's end-to-end tests: they find elements by
+// role and accessible name (docs/DASHBOARD.md lists them), as a screen-reader
+// user would, plus the data-* attributes that carry machine-readable state.
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from "playwright-core";
+import { ROOT } from "./server";
+import type { Role } from "./tokens";
+
+/** Where screenshots and measured figures go (git-ignored). */
+export const RESULTS_DIR = path.join(ROOT, "test-results");
+
+/** What the init script records in every page: when each alert card and each connection status first showed. */
+export interface PageRecord {
+  /** data-alert-id → when its article entered the DOM (wall clock, ms since the epoch, and performance.now()). */
+  cards: Record<string, { wall: number; perf: number }>;
+  /** Every data-status the connection indicator took, in order (repeats collapsed). */
+  statuses: string[];
+}
+
+declare global {
+  interface Window {
+    heraldE2E: PageRecord;
+  }
+}
+
+// Runs before the dashboard's own scripts in every page of a context. A
+// MutationObserver sees an article the moment it is inserted, which a poll
+// from the test could only see up to one poll interval late.
+const RECORDER = `(() => {
+  const record = { cards: {}, statuses: [] };
+  window.heraldE2E = record;
+  const scan = () => {
+    for (const el of document.querySelectorAll("article[data-alert-id]")) {
+      const id = el.getAttribute("data-alert-id");
+      if (id && !(id in record.cards)) record.cards[id] = { wall: Date.now(), perf: performance.now() };
+    }
+    for (const el of document.querySelectorAll('[role="status"][data-status]')) {
+      const s = el.getAttribute("data-status");
+      if (s && record.statuses[record.statuses.length - 1] !== s) record.statuses.push(s);
+    }
+  };
+  new MutationObserver(scan).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-status", "data-alert-id"] });
+})();`;
+
+/** A browser context whose pages record cards and statuses; page errors and CSP violations are collected in `problems`. */
+export interface DashboardContext {
+  readonly context: BrowserContext;
+  /** Uncaught page errors and Content-Security-Policy violations seen in any page of the context. */
+  readonly problems: string[];
+  newPage(): Promise<Page>;
+}
+
+/** Opens a context (desktop 1280×800 unless `options` says otherwise) with the recorder installed. */
+export async function openContext(browser: Browser, options: BrowserContextOptions = {}): Promise<DashboardContext> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  await context.addInitScript({ content: RECORDER });
+  const problems: string[] = [];
+  const watch = (page: Page) => {
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error" && /Content.Security.Policy/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+    });
+  };
+  context.on("page", watch);
+  return { context, problems, newPage: () => context.newPage() };
+}
+
+export interface DevUser {
+  userId: string;
+  org: string;
+  role: Exclude<Role, "service">;
+}
+
+/**
+ * Opens the dashboard at `baseUrl` and signs in through the sign-in page's
+ * "Dev token" form (development builds only); resolves once the signed-in
+ * layout (the banner with the connection indicator) shows.
+ */
+export async function signInWithDevToken(page: Page, baseUrl: string, user: DevUser, pathAndQuery = "/"): Promise<void> {
+  await page.goto(`${baseUrl}${pathAndQuery}`);
+  const signIn = page.getByRole("main");
+  await signIn.getByRole("heading", { name: "Sign in to Herald" }).waitFor({ timeout: 30_000 });
+  const form = page.getByRole("form", { name: "Dev token" });
+  await form.getByRole("textbox", { name: "User id" }).fill(user.userId);
+  await form.getByRole("textbox", { name: "Organization" }).fill(user.org);
+  await form.getByRole("combobox", { name: "Role" }).selectOption(user.role);
+  await form.getByRole("button", { name: "Get a dev token" }).click();
+  await connection(page).waitFor({ timeout: 30_000 });
+}
+
+/** The connection indicator (`role="status"` named "Connection"; `data-status` is the SDK's status). */
+export const connection = (page: Page): Locator => page.getByRole("status", { name: "Connection", exact: true });
+
+/** The connection indicator's data-status (open, polling, closed, connecting). */
+export const connectionStatus = (page: Page): Promise<string | null> => connection(page).getAttribute("data-status");
+
+/** The alert feed (`role="feed"` named "Alert feed"). */
+export const feed = (page: Page): Locator => page.getByRole("feed", { name: "Alert feed" });
+
+/** Every alert card in the feed. */
+export const cards = (page: Page): Locator => feed(page).locator("article[data-alert-id]");
+
+/** The card of the alert with `id`. */
+export const card = (page: Page, id: string): Locator => feed(page).locator(`article[data-alert-id="${id}"]`);
+
+/** The bell (its accessible name is "Notifications, N unread"). */
+export const bell = (page: Page): Locator => page.getByRole("banner").getByRole("button", { name: /^Notifications, \d+ unread$/ });
+
+/** The bell's unread count from its data-unread, or null when the bell is not there yet. */
+export async function unreadCount(page: Page): Promise<number | null> {
+  const b = bell(page);
+  if ((await b.count()) === 0) return null;
+  const v = await b.getAttribute("data-unread");
+  return v === null ? null : Number(v);
+}
+
+/** What the recorder saw in `page`. */
+export const record = (page: Page): Promise<PageRecord> => page.evaluate(() => window.heraldE2E);
+
+/** The ids of the cards in the feed, in order. */
+export const cardIds = (page: Page): Promise<string[]> =>
+  cards(page).evaluateAll((els) => els.map((el) => el.getAttribute("data-alert-id") ?? ""));
+
+/**
+ * Picks the option whose accessible name matches `name` in a combobox: a
+ * native <select> by its label, otherwise by opening it and clicking the
+ * option.
+ */
+export async function chooseOption(combobox: Locator, name: RegExp): Promise<void> {
+  const tag = await combobox.evaluate((el) => el.tagName);
+  if (tag === "SELECT") {
+    const label = await combobox.evaluate((el, source) => {
+      const re = new RegExp(source, "i");
+      return [...(el as HTMLSelectElement).options].find((o) => re.test(o.label))?.label ?? null;
+    }, name.source);
+    if (label === null) {
+      const all = await combobox.evaluate((el) => [...(el as HTMLSelectElement).options].map((o) => o.label));
+      throw new Error(`no option matching ${name} in ${JSON.stringify(all)}`);
+    }
+    await combobox.selectOption({ label });
+    return;
+  }
+  await combobox.click();
+  await combobox.page().getByRole("option", { name }).first().click();
+}
+
+/** The first integer in `text` ("1,204 alerts" → 1204), or null. */
+export function firstNumber(text: string | null): number | null {
+  const m = text?.replace(/[,\u202f\u00a0]/g, "").match(/-?\d+(\.\d+)?/);
+  return m ? Number(m[0]) : null;
+}
+
+/** Merges `figures` into test-results/dashboard-metrics.json (created when missing). */
+export function writeMetrics(figures: Record<string, unknown>): void {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, "dashboard-metrics.json");
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    // first figure of the run
+  }
+  fs.writeFileSync(file, `${JSON.stringify({ ...current, ...figures, updatedAt: new Date().toISOString() }, null, 2)}\n`);
+}
+
+/** Saves a full-page screenshot as test-results/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage, animations: "disabled" });
+  return file;
+}
