@@ -51,10 +51,34 @@ export interface DashboardContext {
   newPage(): Promise<Page>;
 }
 
-/** Opens a context (desktop 1280×800 unless `options` says otherwise) with the recorder installed. */
-export async function openContext(browser: Browser, options: BrowserContextOptions = {}): Promise<DashboardContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+/** A tab's sessionStorage (where the dashboard keeps a pasted or dev token), to start another tab signed in. */
+export interface TabSession {
+  origin: string;
+  items: Record<string, string>;
+}
+
+/** The sessionStorage of `page`'s tab. */
+export const tabSession = (page: Page): Promise<TabSession> =>
+  page.evaluate(() => ({ origin: location.origin, items: Object.fromEntries(Object.entries(sessionStorage)) }));
+
+/**
+ * Opens a context (desktop 1280×800 unless `options` says otherwise) with the
+ * recorder installed; with `session`, its pages start with that tab's
+ * sessionStorage, i.e. signed in, as a duplicated tab would.
+ */
+export async function openContext(browser: Browser, options: BrowserContextOptions & { session?: TabSession } = {}): Promise<DashboardContext> {
+  const { session, ...contextOptions } = options;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });
   await context.addInitScript({ content: RECORDER });
+  if (session) {
+    await context.addInitScript(
+      ({ origin, items }) => {
+        if (location.origin !== origin) return;
+        for (const [k, v] of Object.entries(items)) if (sessionStorage.getItem(k) === null) sessionStorage.setItem(k, v);
+      },
+      session,
+    );
+  }
   const problems: string[] = [];
   const watch = (page: Page) => {
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
