@@ -22,6 +22,7 @@ import {
   connectionStatus,
   feed,
   firstNumber,
+  loadTimings,
   openContext,
   record,
   RESULTS_DIR,
@@ -32,6 +33,7 @@ import {
   writeMetrics,
   type DashboardContext,
   type DevUser,
+  type LoadTimings,
 } from "./harness/dashboard";
 import { ROOT, startServer, type Server } from "./harness/server";
 import { mintToken, uid } from "./harness/tokens";
@@ -159,7 +161,7 @@ describe("dashboard", () => {
       fromResponse.push(Math.max(0, shown - answered));
     }
     console.log(`dashboard: alert visible after REST response: ${fromResponse.join(", ")} ms; after request start: ${fromRequest.join(", ")} ms`);
-    for (const ms of fromResponse) expect(ms).toBeLessThan(5_000);
+    for (const ms of fromRequest) expect(ms).toBeLessThan(5_000);
 
     // Newest first; each card an article named by its title, its priority as text, not colour alone.
     expect((await cardIds(page)).slice(0, created.length)).toEqual(created.map((a) => a.id).reverse());
@@ -171,22 +173,31 @@ describe("dashboard", () => {
       expect((await article.textContent())?.toUpperCase()).toContain(alert.priority);
     }
 
-    // First render of the feed: navigation start → first card in the DOM, on a reload (warm cache) and in a
-    // fresh context with the same tab session (cold cache).
-    await page.reload();
-    await cards(page).first().waitFor({ timeout: 15_000 });
-    const warmMs = Math.min(...Object.values((await record(page)).cards).map((c) => c.perf));
-    const cold = await openContext(browser, { session: await tabSession(page) });
-    opened.push(cold);
-    const coldPage = await cold.newPage();
-    await coldPage.goto(`${server.url}/`);
-    await cards(coldPage).first().waitFor({ timeout: 15_000 });
-    const coldMs = Math.min(...Object.values((await record(coldPage)).cards).map((c) => c.perf));
-    console.log(`dashboard: first render of the feed ${Math.round(coldMs)} ms cold, ${Math.round(warmMs)} ms warm (navigation start → first card)`);
+    // First render of the feed: navigation start → first card in the DOM, on a reload (warm cache) and in
+    // fresh contexts with the same tab session (cold cache), three times each.
+    const session = await tabSession(page);
+    const warm: LoadTimings[] = [];
+    const cold: LoadTimings[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.reload();
+      warm.push(await loadTimings(page));
+      const fresh = await openContext(browser, { session });
+      opened.push(fresh);
+      const freshPage = await fresh.newPage();
+      await freshPage.goto(`${server.url}/`);
+      cold.push(await loadTimings(freshPage));
+      await fresh.context.close();
+    }
+    const firstCard = (xs: LoadTimings[]) => xs.map((t) => t.firstCard);
+    console.log(
+      `dashboard: first render of the feed (navigation start → first card): cold ${firstCard(cold).join(", ")} ms, warm ${firstCard(warm).join(", ")} ms\n` +
+        `  cold breakdown: ${JSON.stringify(cold)}\n  warm breakdown: ${JSON.stringify(warm)}`,
+    );
+    // The socket usually beats the REST response, so "after the response" is mostly 0; "after the request started" bounds the latency.
     writeMetrics({
-      alertVisibleAfterResponseMs: { values: fromResponse, median: median(fromResponse), max: Math.max(...fromResponse) },
       alertVisibleAfterRequestStartMs: { values: fromRequest, median: median(fromRequest), max: Math.max(...fromRequest) },
-      feedFirstRenderMs: { cold: Math.round(coldMs), warm: Math.round(warmMs) },
+      alertVisibleAfterResponseMs: { values: fromResponse, median: median(fromResponse), max: Math.max(...fromResponse) },
+      feedFirstRenderMs: { cold: { median: median(firstCard(cold)), runs: cold }, warm: { median: median(firstCard(warm)), runs: warm } },
     });
   });
 
@@ -407,7 +418,8 @@ describe("dashboard", () => {
 
   it("screenshots at 1280×800 and 375×812; no horizontal scroll on a phone", async () => {
     const { org, service } = await newOrg();
-    const agentId = uid("agent");
+    // Plain names for the pictures: the organization is new, so they are this test's own.
+    const agentId = "avery";
     await service.call("PUT", `/api/v1/users/${agentId}`, { name: "Avery Agent", email: `${agentId}@example.com`, role: "agent" });
     const sample = [
       { priority: "LOW", title: "Sam Lee opened the pricing email twice", alertType: "ENGAGEMENT", confidence: 0.58, subject: { name: "Sam Lee" } },
@@ -421,25 +433,26 @@ describe("dashboard", () => {
     await service.call("POST", `/api/v1/alerts/${alerts[0]!.id}/assign`, { agentId });
     await service.call("PATCH", `/api/v1/alerts/${alerts[1]!.id}/status`, { status: "ACKNOWLEDGED" });
     await service.call("POST", `/api/v1/alerts/${alerts[2]!.id}/convert`, { conversionValue: 4200, conversionType: "listing" });
-    const admin: DevUser = { userId: uid("admin"), org, role: "admin" };
+    const admin: DevUser = { userId: "dana", org, role: "admin" };
 
     const desktop = await signedIn(admin);
     await waitForCards(desktop.page, alerts.map((a) => a.id));
-    await screenshot(desktop.page, "dashboard-feed-1280", false);
-    await screenshot(desktop.page, "dashboard", false);
+    await screenshot(desktop.page, "dashboard-feed-1280");
+    // The README's picture: the filters and the first cards.
+    await screenshot(desktop.page, "dashboard", { height: 1180 });
     await desktop.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Statistics", exact: true }).click();
     await expect.poll(() => statValue(desktop.page, "total"), { timeout: 10_000 }).toBe(5);
-    await screenshot(desktop.page, "dashboard-stats-1280", false);
+    await screenshot(desktop.page, "dashboard-stats-1280");
 
     const phone = await signedIn(admin, { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await waitForCards(phone.page, alerts.map((a) => a.id));
     const scrollWidth = () => phone.page.evaluate(() => document.documentElement.scrollWidth);
     expect(await scrollWidth(), "feed scrollWidth at 375 px").toBeLessThanOrEqual(376);
-    await screenshot(phone.page, "dashboard-feed-375");
+    await screenshot(phone.page, "dashboard-feed-375", "full");
     await phone.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Statistics", exact: true }).click();
     await expect.poll(() => statValue(phone.page, "total"), { timeout: 10_000 }).toBe(5);
     expect(await scrollWidth(), "statistics scrollWidth at 375 px").toBeLessThanOrEqual(376);
-    await screenshot(phone.page, "dashboard-stats-375");
+    await screenshot(phone.page, "dashboard-stats-375", "full");
     for (const name of ["dashboard", "dashboard-feed-1280", "dashboard-stats-1280", "dashboard-feed-375", "dashboard-stats-375"]) {
       expect(fs.statSync(path.join(RESULTS_DIR, `${name}.png`)).size).toBeGreaterThan(5_000);
     }

@@ -103,8 +103,12 @@ export interface DevUser {
  */
 export async function signInWithDevToken(page: Page, baseUrl: string, user: DevUser, pathAndQuery = "/"): Promise<void> {
   await page.goto(`${baseUrl}${pathAndQuery}`);
-  const signIn = page.getByRole("main");
-  await signIn.getByRole("heading", { name: "Sign in to Herald" }).waitFor({ timeout: 30_000 });
+  try {
+    await page.getByRole("main").getByRole("heading", { name: "Sign in to Herald" }).waitFor({ timeout: 30_000 });
+  } catch (err) {
+    const text = await page.evaluate(() => document.body?.innerText ?? "").catch(() => "");
+    throw new Error(`no sign-in page at ${page.url()}: ${(err as Error).message}\npage text: ${text.slice(0, 500)}`);
+  }
   const form = page.getByRole("form", { name: "Dev token" });
   await form.getByRole("textbox", { name: "User id" }).fill(user.userId);
   await form.getByRole("textbox", { name: "Organization" }).fill(user.org);
@@ -141,6 +145,39 @@ export async function unreadCount(page: Page): Promise<number | null> {
 
 /** What the recorder saw in `page`. */
 export const record = (page: Page): Promise<PageRecord> => page.evaluate(() => window.heraldE2E);
+
+/** When the pieces of a page load finished, in ms since its navigation started. */
+export interface LoadTimings {
+  /** The first alert card entered the DOM. */
+  firstCard: number;
+  /** The HTML document arrived. */
+  document: number;
+  /** DOMContentLoaded ended (the module script ran). */
+  domContentLoaded: number;
+  /** The last JavaScript file arrived. */
+  scripts: number;
+  /** The first alert list request (GET /api/v1/alerts) answered. */
+  alertList: number | null;
+}
+
+/** The load timings of `page`'s current document, once its first card is in the DOM. */
+export async function loadTimings(page: Page): Promise<LoadTimings> {
+  await cards(page).first().waitFor({ timeout: 15_000 });
+  return page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+    const resources = performance.getEntriesByType("resource") as PerformanceResourceTiming[];
+    const scripts = resources.filter((r) => r.name.endsWith(".js")).map((r) => r.responseEnd);
+    const list = resources.find((r) => /\/api\/v1\/alerts(\?|$)/.test(new URL(r.name).pathname + new URL(r.name).search));
+    const round = (n: number) => Math.round(n);
+    return {
+      firstCard: round(Math.min(...Object.values(window.heraldE2E.cards).map((c) => c.perf))),
+      document: round(nav.responseEnd),
+      domContentLoaded: round(nav.domContentLoadedEventEnd),
+      scripts: round(Math.max(0, ...scripts)),
+      alertList: list ? round(list.responseEnd) : null,
+    };
+  });
+}
 
 /** The ids of the cards in the feed, in order. */
 export const cardIds = (page: Page): Promise<string[]> =>
@@ -188,10 +225,19 @@ export function writeMetrics(figures: Record<string, unknown>): void {
   fs.writeFileSync(file, `${JSON.stringify({ ...current, ...figures, updatedAt: new Date().toISOString() }, null, 2)}\n`);
 }
 
-/** Saves a full-page screenshot as test-results/<name>.png and returns its path. */
-export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
+/**
+ * Saves a screenshot as test-results/<name>.png and returns its path: the
+ * viewport, the full page, or the page's top `height` pixels.
+ */
+export async function screenshot(page: Page, name: string, what: "viewport" | "full" | { height: number } = "viewport"): Promise<string> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage, animations: "disabled" });
+  const width = page.viewportSize()?.width ?? 1280;
+  await page.screenshot({
+    path: file,
+    animations: "disabled",
+    fullPage: what !== "viewport",
+    ...(typeof what === "object" ? { clip: { x: 0, y: 0, width, height: what.height } } : {}),
+  });
   return file;
 }
