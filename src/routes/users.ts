@@ -1,11 +1,24 @@
 import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, notFoundResponse } from "../schemas/common";
-import { UpsertUserBody, UserIdParams, UserSchema } from "../schemas/users";
-import { getUser, upsertUser } from "../services/users";
-
+import { ListUsersQuery, UpsertUserBody, UserIdParams, UserPageSchema, UserSchema } from "../schemas/users";
+import { getUser, listUsers, upsertUser } from "../services/users";
 
 export const usersRouter = createRouter()
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/",
+      operationId: "listUsers",
+      middleware: [requireRole("admin", "service")],
+      tags: ["Directory"],
+      summary: "The organization's directory by name, then id; unnamed users last (admin, service)",
+      security: bearerSecurity,
+      request: { query: ListUsersQuery },
+      responses: { 200: { description: "A page of users", content: json(UserPageSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await listUsers(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+  )
   .openapi(
     defineRoute({
       method: "put",

@@ -21,6 +21,14 @@ export const ClaimsSchema = z.object({
   exp: z.number().int().optional(),
 });
 
+/** A query parameter holding a comma-separated list of `values` (at least one), parsed to an array. */
+export const csvOf = <T extends [string, ...string[]]>(values: T) =>
+  z
+    .string()
+    .transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).min(1))
+    .openapi({ description: `Comma-separated: ${values.join(", ")}` });
+
 /** ISO-8601 instant with an offset, e.g. 2026-11-24T08:00:00Z. */
 export const IsoDateTime = z.iso.datetime({ offset: true });
 

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { IdString, RoleSchema } from "./common";
+import { ROLES } from "../protocol";
+import { csvOf, IdString, RoleSchema } from "./common";
 
 export const UserIdParams = z.object({ id: IdString.openapi({ param: { name: "id", in: "path" } }) });
 
@@ -33,5 +34,18 @@ export const UserSchema = z
   })
   .openapi("User");
 
+/** Query of `GET /api/v1/users` (the directory, ordered by name, case-insensitively, then id; unnamed users last). */
+export const ListUsersQuery = z.object({
+  q: z.string().trim().min(1).max(200).optional().openapi({ description: "Text in the id, name or email (case-insensitive)" }),
+  role: csvOf([...ROLES]).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(512).optional().openapi({ description: "nextCursor of the previous page" }),
+});
+
+export const UserPageSchema = z
+  .object({ items: z.array(UserSchema), nextCursor: z.string().nullable() })
+  .openapi("UserPage");
+
+export type ListUsersInput = z.infer<typeof ListUsersQuery>;
 export type UpsertUserInput = z.infer<typeof UpsertUserBody>;
 export type User = z.infer<typeof UserSchema>;

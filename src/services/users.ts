@@ -1,9 +1,13 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { z } from "zod";
 import type { Db } from "../db/client";
+import type { Page } from "../db/pagination";
 import { users, type UserRow } from "../db/schema";
-import { AppError, ErrorCode, forbidden, notFound } from "../errors";
+import { AppError, badRequest, ErrorCode, forbidden, notFound } from "../errors";
+import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { assertRole } from "../lib/roles";
-import type { UpsertUserInput, User } from "../schemas/users";
+import type { ListUsersInput, UpsertUserInput, User } from "../schemas/users";
 import type { Claims } from "../types";
 
 /** API shape of a directory entry. */
@@ -111,4 +115,60 @@ export async function getUser(db: Db, actor: Claims, id: string): Promise<User> 
 /** The directory row of a user of the org, or undefined. */
 export async function findUser(db: Db, orgId: string, id: string): Promise<UserRow | undefined> {
   return db.query.users.findFirst({ where: and(eq(users.orgId, orgId), eq(users.id, id)) });
+}
+
+/** Position after the last user of a directory page: its name (null for unnamed users, who come last) and id. */
+const UserCursorSchema = z.object({ n: z.string().max(200).nullable(), i: z.string().min(1).max(128) });
+type UserCursor = z.infer<typeof UserCursorSchema>;
+
+const encodeUserCursor = (c: UserCursor) => toBase64Url(JSON.stringify(c));
+
+function decodeUserCursor(raw: string): UserCursor {
+  try {
+    return UserCursorSchema.parse(JSON.parse(fromBase64Url(raw)));
+  } catch {
+    throw badRequest(ErrorCode.INVALID_CURSOR, "cursor is not a nextCursor this API returned");
+  }
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+const byName = sql`${users.name} COLLATE NOCASE`;
+
+/**
+ * The org's directory (admin, service), one page at a time, ordered by name
+ * case-insensitively, then id; users without a name come last, by id. `q`
+ * matches text in the id, name or email (case-insensitive); `role` keeps the
+ * listed roles. Keyset pagination over (name IS NULL, name, id), so a page is
+ * stable while users are added. Every row of the org is a candidate (there is
+ * no index on the name): fine for directories of tens of thousands.
+ */
+export async function listUsers(db: Db, actor: Claims, query: ListUsersInput): Promise<Page<User>> {
+  assertRole(actor, ["admin", "service"], "Only admins and services list the directory");
+  const conditions: (SQL | undefined)[] = [eq(users.orgId, actor.org)];
+  if (query.role) conditions.push(inArray(users.role, query.role));
+  if (query.q) {
+    const pattern = `%${escapeLike(query.q)}%`;
+    const match = (column: SQLiteColumn) => sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+    conditions.push(or(match(users.id), match(users.name), match(users.email)));
+  }
+  if (query.cursor) {
+    const { n, i } = decodeUserCursor(query.cursor);
+    conditions.push(
+      n === null
+        ? and(isNull(users.name), sql`${users.id} > ${i}`)
+        : or(isNull(users.name), sql`${byName} > ${n}`, and(sql`${byName} = ${n}`, sql`${users.id} > ${i}`)),
+    );
+  }
+  const rows = await db
+    .select()
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(sql`${users.name} IS NULL`, byName, users.id)
+    .limit(query.limit + 1);
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(toUser),
+    nextCursor: rows.length > query.limit && last ? encodeUserCursor({ n: last.name, i: last.id }) : null,
+  };
 }
