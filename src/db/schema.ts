@@ -245,6 +245,9 @@ export const notifications = sqliteTable(
     index("notifications_user_unread_idx").on(t.orgId, t.userId, t.readAt),
     // One notification per user per cause: re-running what caused it (a retry) never doubles it.
     uniqueIndex("notifications_source_unique").on(t.orgId, t.userId, t.source),
+    // By cause across users: an alert's notifications (GET /alerts/{id}/deliveries, a range on the
+    // "alert:<id>:" prefix) and re-queuing a cause's deliveries; the unique index leads with user_id.
+    index("notifications_org_source_idx").on(t.orgId, t.source),
   ],
 );
 

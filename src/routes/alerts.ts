@@ -3,11 +3,13 @@ import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import {
+  AlertDeliveriesSchema,
   AlertHistorySchema,
   AlertIdParams,
   AlertPageSchema,
   AlertSchema,
   AlertStatsSchema,
+  AlertVolumeSchema,
   AssignBody,
   BulkBody,
   BulkResultSchema,
@@ -16,10 +18,13 @@ import {
   ListAlertsQuery,
   StatsQuery,
   StatusChangeBody,
+  VolumeQuery,
 } from "../schemas/alerts";
 import { commonErrors, conflictResponse, IdempotencyHeaders, notFoundResponse, unprocessableResponse } from "../schemas/common";
 import {
+  alertDeliveries,
   alertStats,
+  alertVolume,
   assignAlert,
   bulkAction,
   changeStatus,
@@ -35,7 +40,7 @@ const tags = ["Alerts"];
 const security = bearerSecurity;
 const alertResponse = (description: string) => ({ 200: { description, content: json(AlertSchema) } });
 
-// Static paths (/stats, /bulk) are registered before /{id} so they win.
+// Static paths (/stats, /volume, /bulk) are registered before /{id} so they win.
 export const alertsRouter = createRouter()
   .openapi(
     defineRoute({
@@ -90,6 +95,21 @@ export const alertsRouter = createRouter()
   )
   .openapi(
     defineRoute({
+      method: "get",
+      path: "/volume",
+      operationId: "getAlertVolume",
+      tags,
+      security,
+      summary: "Visible alerts created per UTC hour or day, oldest first, empty buckets included",
+      description:
+        "Defaults: bucket=hour, until=now, since=until-24h (bucket=day: until-30d). since is rounded down and until up to bucket boundaries and echoed rounded. More than 1000 buckets is 400 VALIDATION_FAILED.",
+      request: { query: VolumeQuery },
+      responses: { 200: { description: "Counts per bucket", content: json(AlertVolumeSchema) }, ...commonErrors },
+    }),
+    async (c) => c.json(await alertVolume(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+  )
+  .openapi(
+    defineRoute({
       method: "post",
       path: "/bulk",
       operationId: "bulkAlertAction",
@@ -130,6 +150,24 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => c.json({ items: await getAlertHistory(deps(c.env).db, c.var.auth, c.req.valid("param").id) }, 200),
+  )
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/{id}/deliveries",
+      operationId: "getAlertDeliveries",
+      tags,
+      security,
+      summary: "Email and SMS deliveries of the notifications the alert caused, oldest first (agents and members: their own)",
+      description: "At most 500 deliveries; truncated is true when the alert has more.",
+      request: { params: AlertIdParams },
+      responses: {
+        200: { description: "Deliveries with their notification and recipient", content: json(AlertDeliveriesSchema) },
+        ...commonErrors,
+        ...notFoundResponse,
+      },
+    }),
+    async (c) => c.json(await alertDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({

@@ -8,7 +8,8 @@ import {
   PRIORITIES,
   PrioritySchema,
 } from "../protocol";
-import { IdString, IsoDateTime } from "./common";
+import { csvOf, IdString, IsoDateTime } from "./common";
+import { DeliverySchema } from "./notifications";
 
 export { AlertStatusSchema, PrioritySchema };
 
@@ -51,13 +52,6 @@ export const CreateAlertBody = z
   })
   .strict()
   .openapi("CreateAlert");
-
-const csvOf = <T extends [string, ...string[]]>(values: T) =>
-  z
-    .string()
-    .transform((s) => s.split(",").map((v) => v.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(values)).min(1))
-    .openapi({ description: `Comma-separated: ${values.join(", ")}` });
 
 export const ListAlertsQuery = z
   .object({
@@ -153,6 +147,41 @@ export const BulkResultSchema = z
   })
   .openapi("BulkResult");
 
+/** The bucket sizes of `GET /api/v1/alerts/volume`. */
+export const VOLUME_BUCKETS = ["hour", "day"] as const;
+
+export const VolumeQuery = z
+  .object({
+    since: IsoDateTime.optional().openapi({ description: "Start of the window, rounded down to its bucket (default: until - 24 h by hour, - 30 days by day)" }),
+    until: IsoDateTime.optional().openapi({ description: "End of the window, rounded up to a bucket boundary (default: now)" }),
+    bucket: z.enum(VOLUME_BUCKETS).default("hour").openapi({ description: "UTC hours or UTC days" }),
+  })
+  .refine((q) => !q.since || !q.until || Date.parse(q.since) < Date.parse(q.until), {
+    message: "since must be before until",
+    path: ["until"],
+  });
+
+export const AlertVolumeSchema = z
+  .object({
+    bucket: z.enum(VOLUME_BUCKETS),
+    since: z.string().openapi({ description: "Start of the first bucket" }),
+    until: z.string().openapi({ description: "End of the last bucket (exclusive)" }),
+    items: z.array(z.object({ start: z.string(), count: z.number().int() })),
+  })
+  .openapi("AlertVolume");
+
+export const AlertDeliverySchema = DeliverySchema.extend({ notificationId: z.string(), userId: z.string() }).openapi("AlertDelivery");
+
+export const AlertDeliveriesSchema = z
+  .object({
+    items: z.array(AlertDeliverySchema),
+    truncated: z.boolean().openapi({ description: "True when the alert has more deliveries than the 500 listed (the oldest)" }),
+  })
+  .openapi("AlertDeliveries");
+
+export type VolumeInput = z.infer<typeof VolumeQuery>;
+export type AlertVolume = z.infer<typeof AlertVolumeSchema>;
+export type AlertDelivery = z.infer<typeof AlertDeliverySchema>;
 export type CreateAlertInput = z.infer<typeof CreateAlertBody>;
 export type ListAlertsInput = z.infer<typeof ListAlertsQuery>;
 export type { Alert, AlertStats, AlertStatus } from "../protocol";

@@ -10,4 +10,6 @@ export { alertEvent } from "./events";
 export { toAlert, toHistoryEntry, type AlertDeps } from "./model";
 export { getAlert, getAlertHistory, listAlerts } from "./queries";
 export { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "./state";
+export { alertDeliveries, MAX_ALERT_DELIVERIES } from "./deliveries";
 export { alertStats } from "./stats";
+export { alertVolume, MAX_VOLUME_BUCKETS } from "./volume";

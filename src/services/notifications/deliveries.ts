@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, or } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { deliveries, notifications } from "../../db/schema";
+import { deliveries, notifications, type DeliveryRow } from "../../db/schema";
 import { idList } from "../../db/sql";
 import { MAX_QUEUE_DELAY_SECONDS } from "../../delivery/backoff";
 import { enqueueDeliveries } from "../../delivery/enqueue";
@@ -43,7 +43,12 @@ export async function notificationDeliveries(db: Db, actor: Claims, id: string) 
   // The recipient's view ends with the delete; admins and services keep the audit trail.
   if (!row || (!privileged && (row.userId !== actor.sub || row.deletedAt !== null))) throw notificationNotFound(id);
   const rows = await db.select().from(deliveries).where(eq(deliveries.notificationId, id)).orderBy(deliveries.createdAt, deliveries.channel);
-  return rows.map((d) => ({
+  return rows.map(toDelivery);
+}
+
+/** API shape of a delivery row (the `Delivery` schema). */
+export function toDelivery(d: DeliveryRow) {
+  return {
     id: d.id,
     channel: d.channel,
     address: d.address,
@@ -56,7 +61,7 @@ export async function notificationDeliveries(db: Db, actor: Claims, id: string) 
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
     sentAt: d.sentAt?.toISOString() ?? null,
-  }));
+  };
 }
 
 /**

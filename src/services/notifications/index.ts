@@ -5,7 +5,7 @@
  * from here.
  */
 export { PRIORITY_MATRIX, quietUntil, route, type NotificationChannel, type Route } from "./channel-rules";
-export { notificationDeliveries, requeueDeliveriesOf, requeueDeliveriesOfSource, requeueStaleDeliveries } from "./deliveries";
+export { notificationDeliveries, requeueDeliveriesOf, requeueDeliveriesOfSource, requeueStaleDeliveries, toDelivery } from "./deliveries";
 export { changeNotification, listNotifications, markAll, notificationCounts, unreadCounts } from "./inbox";
 export { notificationDeps, notificationNotFound, toNotification, type NotificationDeps, type NotifyInput } from "./model";
 export { createNotifications, notifyOrgAdmins, notifyUsers, requireProducer, type CreateNotificationsInput } from "./notify";
