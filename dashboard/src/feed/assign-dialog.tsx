@@ -8,25 +8,26 @@ export interface AssignDialogProps {
   what: string;
   /** Whether a note may go with it (single alerts; the bulk route takes none). */
   withNote: boolean;
+  /** Preselected (the alert's current assignee). */
+  current?: string | null;
   onSubmit: (agentId: string, note: string | undefined) => void;
   onClose: () => void;
   fallbackFocus?: () => HTMLElement | null;
 }
 
 /** "Assign alert": pick an agent from the directory (online first, with presence), optionally with a note. */
-export function AssignDialog({ what, withNote, onSubmit, onClose, fallbackFocus }: AssignDialogProps) {
+export function AssignDialog({ what, withNote, current, onSubmit, onClose, fallbackFocus }: AssignDialogProps) {
   const { agents, error, loading } = useAgents({ withPresence: true });
-  const [agentId, setAgentId] = useState("");
+  const [agentId, setAgentId] = useState(current ?? "");
   const [note, setNote] = useState("");
-  const chosen = agentId || agents?.[0]?.id || "";
   return (
     <Modal title="Assign alert" onClose={onClose} fallbackFocus={fallbackFocus}>
       <form
         className="modal-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (!chosen.trim()) return;
-          onSubmit(chosen.trim(), note.trim() || undefined);
+          if (!agentId.trim()) return;
+          onSubmit(agentId.trim(), note.trim() || undefined);
         }}
       >
         <p>Assign {what} to:</p>
@@ -38,10 +39,13 @@ export function AssignDialog({ what, withNote, onSubmit, onClose, fallbackFocus 
         {agents && agents.length > 0 ? (
           <label className="field">
             <span>Agent</span>
-            <select value={chosen} onChange={(e) => setAgentId(e.currentTarget.value)}>
+            <select required value={agentId} onChange={(e) => setAgentId(e.currentTarget.value)}>
+              <option value="" disabled>
+                Choose an agent…
+              </option>
               {agents.map((a) => (
                 <option key={a.id} value={a.id}>
-                  {a.name} ({a.id}) — {a.online ? "online" : "offline"}
+                  {a.name === a.id ? a.id : `${a.name} (${a.id})`} — {a.online ? "online" : "offline"}
                 </option>
               ))}
             </select>

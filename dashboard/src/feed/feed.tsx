@@ -48,7 +48,9 @@ export function Feed({ me: given }: { me?: Me | null }) {
   // --- arrivals: announced, and counted while the user is scrolled away ---
   const arrived = useRef<Alert[]>([]);
   const announced = useRef(new Set<string>());
-  const [announcement, setAnnouncement] = useState("");
+  // The last few announcements, each its own node: an added node is read out, a replaced text may be skipped.
+  const [announcements, setAnnouncements] = useState<{ key: number; text: string }[]>([]);
+  const announceKey = useRef(0);
   const [newCount, setNewCount] = useState(0);
   useEvent("alert:new", ({ alert }) => void arrived.current.push(alert));
   useEffect(() => {
@@ -58,7 +60,8 @@ export function Feed({ me: given }: { me?: Me | null }) {
     arrived.current = [];
     if (!fresh.length) return;
     for (const a of fresh) announced.current.add(a.id);
-    setAnnouncement(fresh.map((a) => `New ${a.priority} alert: ${a.title}`).join(". "));
+    const added = fresh.map((a) => ({ key: ++announceKey.current, text: `New ${a.priority} alert: ${a.title}` }));
+    setAnnouncements((list) => [...list, ...added].slice(-5));
     if (scrollY > AWAY_PX) setNewCount((n) => n + fresh.length);
   }, [alerts]);
   useEffect(() => {
@@ -175,7 +178,9 @@ export function Feed({ me: given }: { me?: Me | null }) {
       </h1>
       <Filters filters={filters} isAdmin={privileged} onChange={onFilter} onClear={clearFilters} />
       <div aria-live="polite" className="visually-hidden">
-        {announcement}
+        {announcements.map((a) => (
+          <p key={a.key}>{a.text}</p>
+        ))}
       </div>
       {newCount > 0 && (
         <button type="button" className="new-alerts" onClick={showNew}>
@@ -248,6 +253,7 @@ export function Feed({ me: given }: { me?: Me | null }) {
         <AssignDialog
           what={dialog.bulk ? `${dialog.alerts.length} selected ${dialog.alerts.length === 1 ? "alert" : "alerts"}` : `“${dialog.alerts[0]!.title}”`}
           withNote={!dialog.bulk}
+          current={dialog.bulk ? undefined : dialog.alerts[0]!.assigneeId}
           onClose={() => setDialog(null)}
           fallbackFocus={dialog.bulk ? () => selectAllRef.current : cardFocus(dialog.alerts[0]!.id)}
           onSubmit={(agentId, note) => {
