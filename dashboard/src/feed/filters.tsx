@@ -72,12 +72,21 @@ export function Filters({ filters, isAdmin, onChange, onClear }: FiltersProps) {
   const [q, setQ, resetQ] = useDebounced(filters.q, (v) => onChange({ q: v }, { replace: true }));
   const { agents } = useAgents({ enabled: isAdmin });
   const problems = filterProblems({ ...filters, minConfidence: confidence });
+  // On a phone the filters below the search fold away behind a toggle (CSS shows them always on wider screens).
+  const [open, setOpen] = useState(false);
+  const active = filters.priority.length + filters.status.length + [filters.type, filters.assignee, filters.since, filters.until, filters.minConfidence].filter(Boolean).length;
   return (
-    <form role="search" aria-label="Filters" className="filters" onSubmit={(e) => e.preventDefault()}>
-      <label className="field field-search">
-        <span>Search</span>
-        <input type="search" placeholder="Title or subject" maxLength={200} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-      </label>
+    <form role="search" aria-label="Filters" className={`filters${open ? " is-open" : ""}`} onSubmit={(e) => e.preventDefault()}>
+      <div className="filters-top">
+        <label className="field field-search">
+          <span>Search</span>
+          <input type="search" placeholder="Title or subject" maxLength={200} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        </label>
+        <button type="button" className="filters-toggle" aria-expanded={open} aria-controls="feed-filters-more" onClick={() => setOpen(!open)}>
+          {open ? "Fewer filters" : `More filters${active ? ` (${active})` : ""}`}
+        </button>
+      </div>
+      <div className="filters-more" id="feed-filters-more">
       <CheckGroup<Priority>
         legend="Priority"
         values={PRIORITY_ORDER}
@@ -132,6 +141,7 @@ export function Filters({ filters, isAdmin, onChange, onClear }: FiltersProps) {
             </small>
           )}
         </label>
+      </div>
       </div>
       <button type="button" className="filters-clear" disabled={!hasFilters(filters) && !q && !type && !assignee && !confidence} onClick={() => {
           for (const reset of [resetType, resetAssignee, resetConfidence, resetQ]) reset();
