@@ -119,7 +119,7 @@ function toMe(claims: Claims): Me {
 function NotFound({ path }: { path: string }) {
   return (
     <>
-      <h2>Page not found</h2>
+      <h1>Page not found</h1>
       <p>
         Nothing lives at <code>{path}</code>. <a href="/">Go to the alerts</a>.
       </p>

@@ -19,7 +19,7 @@ export function AdminPage({ isAdmin, role }: { isAdmin: boolean; role: string | 
   if (!isAdmin) {
     return (
       <div className="stack">
-        <h2>Admin</h2>
+        <h1>Admin</h1>
         <p className="notice">
           This page is for administrators{role ? `; you are signed in as ${role === "agent" ? "an agent" : `a ${role}`}` : ""}.
         </p>
@@ -99,7 +99,7 @@ function AdminView() {
 
   return (
     <div className="stack admin-page">
-      <h2>Admin</h2>
+      <h1>Admin</h1>
       <div className="figures">
         <figure className="card stat" data-stat="connections" data-value={stats?.connections.total ?? ""}>
           <figcaption>Open connections</figcaption>
@@ -132,7 +132,7 @@ function AdminView() {
       ) : null}
 
       <section className="card" aria-labelledby="who-title">
-        <h3 id="who-title">Who is online</h3>
+        <h2 id="who-title">Who is online</h2>
         {loaded && list.length === 0 ? <p className="muted">Nobody has connected yet.</p> : null}
         <ul className="people" aria-labelledby="who-title">
           {list.map((p) => {

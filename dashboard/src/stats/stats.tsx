@@ -88,7 +88,7 @@ export function StatsPage({ role }: { role: string | undefined }) {
   return (
     <div className="stats-page stack">
       <div className="page-head">
-        <h2>Statistics</h2>
+        <h1>Statistics</h1>
         <div className="field inline">
           <label htmlFor="stats-window">Window</label>
           <select id="stats-window" value={key} onChange={(e) => setQuery({ window: e.currentTarget.value === "30d" ? "30d" : undefined })}>
@@ -113,7 +113,7 @@ export function StatsPage({ role }: { role: string | undefined }) {
         {stats ? <Figures stats={stats} /> : loading ? <p className="muted">Loading…</p> : null}
         <figure className="card volume" aria-labelledby="volume-title">
           <figcaption id="volume-title">
-            <h3>Alert volume</h3>
+            <h2>Alert volume</h2>
           </figcaption>
           {volume ? <VolumeChart volume={volume} windowLabel={win.label} /> : null}
           {volumeError ? <p className="error">The volume could not be loaded: {volumeError}</p> : null}
@@ -147,7 +147,7 @@ function Figures({ stats }: { stats: AlertStats }) {
         {formatPercent(stats.conversionRate)}
       </Figure>
       <Figure stat="avgTimeToAcknowledge" caption="Average time to acknowledge" value={avg ?? ""}>
-        {avg === null ? <span className="muted">None acknowledged</span> : formatDuration(avg)}
+        {avg === null ? <span className="stat-none">None acknowledged yet</span> : formatDuration(avg)}
       </Figure>
       {stats.conversionValueTotal ? (
         <Figure stat="conversionValueTotal" caption="Conversion value" value={stats.conversionValueTotal}>
@@ -172,36 +172,38 @@ function Breakdown(props: { title: string; label: string; counts: Record<string,
   const { title, label, counts, order, total, raw } = props;
   const keys = order ? [...order, ...Object.keys(counts).filter((k) => !order.includes(k))] : Object.keys(counts).sort((a, b) => counts[b]! - counts[a]! || a.localeCompare(b));
   return (
-    <table className="card breakdown">
-      <caption>{title}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{label}</th>
-          <th scope="col" className="num">
-            Alerts
-          </th>
-          <th scope="col" className="num">
-            Share
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {keys.length === 0 ? (
+    <div className="card">
+      <table className="breakdown">
+        <caption>{title}</caption>
+        <thead>
           <tr>
-            <td colSpan={3} className="muted">
-              No alerts
-            </td>
+            <th scope="col">{label}</th>
+            <th scope="col" className="num">
+              Alerts
+            </th>
+            <th scope="col" className="num">
+              Share
+            </th>
           </tr>
-        ) : (
-          keys.map((k) => (
-            <tr key={k} data-key={k}>
-              <th scope="row">{raw ? k : formatEnum(k)}</th>
-              <td className="num">{formatCount(counts[k] ?? 0)}</td>
-              <td className="num">{formatPercent(total ? (counts[k] ?? 0) / total : 0)}</td>
+        </thead>
+        <tbody>
+          {keys.length === 0 ? (
+            <tr>
+              <td colSpan={3} className="muted">
+                No alerts
+              </td>
             </tr>
-          ))
-        )}
-      </tbody>
-    </table>
+          ) : (
+            keys.map((k) => (
+              <tr key={k} data-key={k}>
+                <th scope="row">{raw ? k : formatEnum(k)}</th>
+                <td className="num">{formatCount(counts[k] ?? 0)}</td>
+                <td className="num">{formatPercent(total ? (counts[k] ?? 0) / total : 0)}</td>
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </div>
   );
 }
