@@ -21,7 +21,9 @@ const BULK_MAX = 100;
 
 type Dialog = { kind: "assign"; alerts: Alert[]; bulk: boolean } | { kind: "convert"; alert: Alert } | null;
 
-const cardFocus = (id: string) => () => document.querySelector<HTMLElement>(`[data-alert-id="${CSS.escape(id)}"] .card-title a`);
+/** Where focus goes when a dialog's opener is gone: the alert's card title, else the page heading. */
+const cardFocus = (id: string) => () =>
+  document.querySelector<HTMLElement>(`[data-alert-id="${CSS.escape(id)}"] .card-title a`) ?? document.getElementById("feed-heading");
 
 /**
  * The alert feed (`/`): filters in the URL, the live list with infinite
