@@ -191,7 +191,7 @@ describe("dashboard", () => {
     const firstCard = (xs: LoadTimings[]) => xs.map((t) => t.firstCard);
     console.log(
       `dashboard: first render of the feed (navigation start → first card): cold ${firstCard(cold).join(", ")} ms, warm ${firstCard(warm).join(", ")} ms\n` +
-        `  cold breakdown: ${JSON.stringify(cold)}\n  warm breakdown: ${JSON.stringify(warm)}`,
+        `  first cold load: ${JSON.stringify(cold[0])}\n  first warm load: ${JSON.stringify(warm[0])}`,
     );
     // The socket usually beats the REST response, so "after the response" is mostly 0; "after the request started" bounds the latency.
     writeMetrics({

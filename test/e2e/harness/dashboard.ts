@@ -158,6 +158,8 @@ export interface LoadTimings {
   scripts: number;
   /** The first alert list request (GET /api/v1/alerts) answered. */
   alertList: number | null;
+  /** Every API request of the load: path, start and end. */
+  api: { path: string; start: number; end: number }[];
 }
 
 /** The load timings of `page`'s current document, once its first card is in the DOM. */
@@ -175,6 +177,9 @@ export async function loadTimings(page: Page): Promise<LoadTimings> {
       domContentLoaded: round(nav.domContentLoadedEventEnd),
       scripts: round(Math.max(0, ...scripts)),
       alertList: list ? round(list.responseEnd) : null,
+      api: resources
+        .filter((r) => new URL(r.name).pathname.startsWith("/api/"))
+        .map((r) => ({ path: new URL(r.name).pathname, start: round(r.startTime), end: round(r.responseEnd) })),
     };
   });
 }
