@@ -71,7 +71,7 @@ afterEach(async () => {
   expect(problems, "page errors or CSP violations").toEqual([]);
 });
 
-/** A new organization with a service token to create alerts and an admin token for the directory and notifications. */
+/** A new organization and a service token of it (creates alerts, fills the directory, sends notifications). */
 async function newOrg() {
   const org = uid("org");
   const service = api(server.url, await mintToken({ sub: uid("svc"), org, role: "service" }));
@@ -79,12 +79,11 @@ async function newOrg() {
 }
 
 /** Opens a context, signs `user` in with the dev-token form and waits until the indicator is Live. */
-async function signedIn(user: DevUser, options: BrowserContextOptions & { path?: string } = {}): Promise<{ ctx: DashboardContext; page: Page }> {
-  const { path: at = "/", ...contextOptions } = options;
-  const ctx = await openContext(browser, contextOptions);
+async function signedIn(user: DevUser, options: BrowserContextOptions = {}): Promise<{ ctx: DashboardContext; page: Page }> {
+  const ctx = await openContext(browser, options);
   opened.push(ctx);
   const page = await ctx.newPage();
-  await signInWithDevToken(page, server.url, user, at);
+  await signInWithDevToken(page, server.url, user);
   await expect.poll(() => connectionStatus(page), { timeout: 30_000 }).toBe("open");
   return { ctx, page };
 }
@@ -172,6 +171,11 @@ describe("dashboard", () => {
       expect(await article.getAttribute("data-status")).toBe(alert.status);
       expect((await article.textContent())?.toUpperCase()).toContain(alert.priority);
     }
+    // Screen readers hear each arrival from the polite live region.
+    const last = created[created.length - 1]!;
+    await expect
+      .poll(() => page.locator('[aria-live="polite"]').allTextContents().then((t) => t.join("\n")))
+      .toContain(`New ${last.priority} alert: ${last.title}`);
 
     // First render of the feed: navigation start → first card in the DOM, on a reload (warm cache) and in
     // fresh contexts with the same tab session (cold cache), three times each.
@@ -251,6 +255,30 @@ describe("dashboard", () => {
       await expect.poll(() => acknowledge.evaluate((el) => (el as HTMLButtonElement).disabled || el.getAttribute("aria-disabled") === "true")).toBe(true);
     }
     expect((await service.call<Alert>("GET", `/api/v1/alerts/${alert.id}`)).status).toBe("ACKNOWLEDGED");
+  });
+
+  it("bulk acknowledges the selected alerts with per-item results: a converted one fails with the API's message, the rest succeed", async () => {
+    const { org, service } = await newOrg();
+    const alerts: Alert[] = [];
+    for (const priority of ["HIGH", "MEDIUM", "LOW", "LOW"]) alerts.push(await createAlert(service, { priority }));
+    const [a, b, done, untouched] = alerts as [Alert, Alert, Alert, Alert];
+    await service.call("POST", `/api/v1/alerts/${done.id}/convert`, { conversionValue: 10, conversionType: "listing" });
+    const { page } = await signedIn({ userId: uid("admin"), org, role: "admin" });
+    await waitForCards(page, alerts.map((x) => x.id));
+
+    const toolbar = page.getByRole("toolbar", { name: "Bulk actions" });
+    expect(await toolbar.count()).toBe(0);
+    for (const alert of [a, b, done]) await card(page, alert.id).getByRole("checkbox", { name: `Select ${alert.title}` }).check();
+    await toolbar.waitFor();
+    await toolbar.getByRole("button", { name: "Acknowledge selected" }).click();
+    for (const alert of [a, b]) await expect.poll(() => card(page, alert.id).getAttribute("data-status"), { timeout: 5_000 }).toBe("ACKNOWLEDGED");
+    const results = page.getByRole("status", { name: "Bulk results" });
+    await expect.poll(() => results.textContent(), { timeout: 5_000 }).toMatch(/2 acknowledged, 1 failed/);
+    expect(await results.textContent()).toContain(done.title);
+    expect(await card(page, done.id).getAttribute("data-status")).toBe("CONVERTED");
+    expect(await card(page, untouched.id).getAttribute("data-status")).toBe("PENDING");
+    const expected: Record<string, string> = { [a.id]: "ACKNOWLEDGED", [b.id]: "ACKNOWLEDGED", [done.id]: "CONVERTED", [untouched.id]: "PENDING" };
+    for (const alert of alerts) expect((await service.call<Alert>("GET", `/api/v1/alerts/${alert.id}`)).status).toBe(expected[alert.id]);
   });
 
   it("assigns to an agent from the directory and converts through the dialogs; the detail view shows the history with notes", async () => {
