@@ -169,8 +169,12 @@ export function restApi(http: Http) {
       bulk: (body: BulkAction) => http.request<BulkResult>("POST", "/api/v1/alerts/bulk", body),
       /** `GET /api/v1/alerts/{id}/history`: the audit trail, oldest first. */
       history: (alertId: string) => http.request<{ items: AlertHistoryEntry[] }>("GET", `/api/v1/alerts/${id(alertId)}/history`),
-      /** `GET /api/v1/alerts/{id}/deliveries`: the outbound deliveries of the alert's notifications (yours only, unless admin or service). */
-      deliveries: (alertId: string) => http.request<{ items: AlertDelivery[] }>("GET", `/api/v1/alerts/${id(alertId)}/deliveries`),
+      /**
+       * `GET /api/v1/alerts/{id}/deliveries`: the outbound deliveries of the alert's notifications (yours only, unless admin
+       * or service), oldest first; at most 500, `truncated` when there are more.
+       */
+      deliveries: (alertId: string) =>
+        http.request<{ items: AlertDelivery[]; truncated: boolean }>("GET", `/api/v1/alerts/${id(alertId)}/deliveries`),
       /** `GET /api/v1/alerts/volume`: alerts created per hour or day over a window (default: the last 24 hours by hour). */
       volume: (window: { since?: string; until?: string; bucket?: "hour" | "day" } = {}) =>
         http.request<AlertVolume>("GET", `/api/v1/alerts/volume${queryString(window)}`),
