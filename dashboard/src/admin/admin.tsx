@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
-import { useEvent, useHerald, useSubscription } from "@herald/sdk/react";
+import { useEvent, useHerald } from "@herald/sdk/react";
 import type { EventMap, Herald, User } from "@herald/sdk";
 import { errorMessage, formatCount, formatDateTime, formatRelative } from "../lib/format";
+import { useSubscriptionReady } from "../lib/subscription";
 import { useCoalesced, useVisibleInterval } from "../lib/timing";
 
 type RealtimeStats = Awaited<ReturnType<Herald["api"]["realtime"]["stats"]>>;
@@ -83,7 +84,10 @@ function AdminView() {
   useVisibleInterval(() => void loadStats(), 10_000);
   const refreshStats = useCoalesced(() => void loadStats(), 1000);
 
-  const refused = useSubscription("presence");
+  const refused = useSubscriptionReady("presence", () => {
+    void loadPresence();
+    void loadStats();
+  });
   const onPresence = (data: EventMap["presence:online"]) => {
     setPeople((old) => new Map(old).set(data.userId, { ...data }));
     refreshStats();

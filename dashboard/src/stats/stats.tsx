@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
-import { useEvent, useHerald, useSubscription } from "@herald/sdk/react";
+import { useEvent, useHerald } from "@herald/sdk/react";
 import type { AlertStats, AlertVolume } from "@herald/sdk";
 import { errorMessage, formatCount, formatDuration, formatEnum, formatPercent } from "../lib/format";
 import { setQuery, useLocation } from "../lib/router";
+import { useSubscriptionReady } from "../lib/subscription";
 import { useCoalesced } from "../lib/timing";
 import { VolumeChart } from "./volume-chart";
 
@@ -67,7 +68,7 @@ export function StatsPage({ role }: { role: string | undefined }) {
   const refetchVolume = useCoalesced(() => void load({ stats: false, volume: true }), 1000);
 
   const admin = role === "admin" || role === "service";
-  const refused = useSubscription(admin ? "stats" : undefined);
+  const refused = useSubscriptionReady(admin ? "stats" : undefined, refetchAll);
   const live = admin && !refused;
   useEvent("stats:updated", (data: AlertStats) => {
     // The event's figures cover the last 24 hours: use them as they are for that window.
