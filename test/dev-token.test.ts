@@ -102,6 +102,19 @@ describe("POST /api/dev/token", () => {
     expect(res.json.error.code).toBe("INVALID_JSON");
   });
 
+  it("is inside the /api body limit: a body over MAX_BODY_BYTES is 413 PAYLOAD_TOO_LARGE", async () => {
+    const res = await fetchWith({ ...DEV, MAX_BODY_BYTES: "1024" }, "POST", "/api/dev/token", { body: { name: "x".repeat(2000) } });
+    expect(res.status).toBe(413);
+    expect(res.json.error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("needs no body in production to answer 404, and a JSON body in development (415 without)", async () => {
+    expect((await fetchWith({ ENVIRONMENT: "production" }, "POST", "/api/dev/token")).status).toBe(404);
+    const res = await fetchWith(DEV, "POST", "/api/dev/token");
+    expect(res.status).toBe(415);
+    expect(res.json.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
   it("is 503 SERVICE_UNAVAILABLE when tokens are verified against a JWKS (an HS256 token could not pass)", async () => {
     const res = await fetchWith({ ...DEV, JWT_JWKS_URL: "https://keys.example/.well-known/jwks.json" }, "POST", "/api/dev/token", { body: {} });
     expect(res.status).toBe(503);

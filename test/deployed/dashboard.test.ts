@@ -55,5 +55,8 @@ describe("the deployed Worker and dev tokens", () => {
       expect(res.json.error.code).toBe("NOT_FOUND");
       expect(res.text).not.toMatch(/eyJ/);
     }
+    const bare = await call("POST", "/api/dev/token");
+    expect(bare.status).toBe(404);
+    expect(bare.json.error.code).toBe("NOT_FOUND");
   });
 });
