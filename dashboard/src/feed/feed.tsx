@@ -92,6 +92,13 @@ export function Feed({ me: given }: { me?: Me | null }) {
       setLoadingMore(false);
     }
   }, [loadMore]);
+  const feedRef = useRef<HTMLDivElement>(null);
+  // A keyboard user who pressed "Load more" continues at the first alert it brought (the button may vanish).
+  const loadMoreByButton = async () => {
+    const before = feedRef.current?.children.length ?? 0;
+    await more();
+    requestAnimationFrame(() => (feedRef.current?.children[before] as HTMLElement | undefined)?.focus());
+  };
   const sentinel = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!hasMore || loading || !sentinel.current || typeof IntersectionObserver === "undefined") return;
@@ -223,7 +230,7 @@ export function Feed({ me: given }: { me?: Me | null }) {
           </button>
         </div>
       )}
-      <div role="feed" aria-label="Alert feed" aria-busy={loading || loadingMore} className="feed" onKeyDown={onFeedKey}>
+      <div ref={feedRef} role="feed" aria-label="Alert feed" aria-busy={loading || loadingMore} className="feed" onKeyDown={onFeedKey}>
         {shown.map(({ alert, pending }, i) => (
           <AlertCard
             key={alert.id}
@@ -245,7 +252,7 @@ export function Feed({ me: given }: { me?: Me | null }) {
       {!loading && !shown.length && !error && <p className="feed-empty">{filtered ? "No alerts match these filters." : "No alerts yet."}</p>}
       <div ref={sentinel} className="feed-sentinel" aria-hidden="true" />
       {hasMore && !loading && (
-        <button type="button" className="load-more" disabled={loadingMore} onClick={() => void more()}>
+        <button type="button" className="load-more" disabled={loadingMore} onClick={() => void loadMoreByButton()}>
           {loadingMore ? "Loading…" : "Load more"}
         </button>
       )}
