@@ -29,7 +29,7 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    document.title = session ? "Herald" : "Sign in · Herald";
+    if (!session) document.title = "Sign in · Herald";
   }, [session]);
 
   if (!session) return <SignIn notice={notice} lastTokenUrl={lastTokenUrl.current} onSignIn={signIn} />;
