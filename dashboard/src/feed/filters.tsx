@@ -70,7 +70,9 @@ export function Filters({ filters, isAdmin, onChange, onClear }: FiltersProps) {
   const [assignee, setAssignee, resetAssignee] = useDebounced(filters.assignee, (v) => onChange({ assignee: v }, { replace: true }));
   const [confidence, setConfidence, resetConfidence] = useDebounced(filters.minConfidence, (v) => onChange({ minConfidence: v }, { replace: true }));
   const [q, setQ, resetQ] = useDebounced(filters.q, (v) => onChange({ q: v }, { replace: true }));
-  const { agents } = useAgents({ enabled: isAdmin });
+  // The directory is read when the assignee field is first used, not on every page load.
+  const [wantAgents, setWantAgents] = useState(false);
+  const { agents } = useAgents({ enabled: isAdmin && wantAgents });
   const problems = filterProblems({ ...filters, minConfidence: confidence });
   // On a phone the filters below the search fold away behind a toggle (CSS shows them always on wider screens).
   const [open, setOpen] = useState(false);
@@ -110,7 +112,7 @@ export function Filters({ filters, isAdmin, onChange, onClear }: FiltersProps) {
         {isAdmin && (
           <label className="field">
             <span>Assignee</span>
-            <input list="feed-assignees" placeholder="Anyone" value={assignee} onInput={(e) => setAssignee(e.currentTarget.value)} />
+            <input list="feed-assignees" placeholder="Anyone" value={assignee} onFocus={() => setWantAgents(true)} onInput={(e) => setAssignee(e.currentTarget.value)} />
             <datalist id="feed-assignees">
               {agents?.map((a) => (
                 <option key={a.id} value={a.id}>
@@ -143,10 +145,15 @@ export function Filters({ filters, isAdmin, onChange, onClear }: FiltersProps) {
         </label>
       </div>
       </div>
-      <button type="button" className="filters-clear" disabled={!hasFilters(filters) && !q && !type && !assignee && !confidence} onClick={() => {
+      <button
+        type="button"
+        className="filters-clear"
+        disabled={!hasFilters(filters) && !q && !type && !assignee && !confidence}
+        onClick={() => {
           for (const reset of [resetType, resetAssignee, resetConfidence, resetQ]) reset();
           onClear();
-        }}>
+        }}
+      >
         Clear filters
       </button>
     </form>
