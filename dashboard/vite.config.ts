@@ -32,5 +32,10 @@ export default defineConfig(({ mode }) => ({
     sourcemap: false,
     // Built once for development too: the Worker serves files, not Vite's dev server.
     minify: true,
+    rolldownOptions: {
+      // The protocol's modules only define things (as the SDK's build assumes):
+      // what the dashboard does not use, zod included, is dropped.
+      treeshake: { moduleSideEffects: (id: string) => !/[\\/]src[\\/]protocol[\\/]/.test(id) },
+    },
   },
 }));
