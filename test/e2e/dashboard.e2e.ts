@@ -396,7 +396,7 @@ describe("dashboard", () => {
     expect({ total: rest.total, converted: rest.converted }).toEqual({ total: 3, converted: 1 });
   });
 
-  it("has no serious or critical axe-core violation on the feed, an open dialog, the open bell, statistics and admin", async () => {
+  it("no serious or critical axe-core violation on the feed, an open dialog, the open bell, statistics and admin; the dialog works by keyboard with visible focus", async () => {
     const { org, service } = await newOrg();
     const admin: DevUser = { userId: uid("admin"), org, role: "admin" };
     const agentId = uid("agent");
@@ -416,12 +416,23 @@ describe("dashboard", () => {
     };
     await scan("feed");
 
-    await card(page, alerts[0]!.id).getByRole("button", { name: "Assign", exact: true }).click();
+    // By keyboard: Enter opens the dialog with focus inside it, Escape closes it and focus returns, visibly, to the button.
+    const assignButton = card(page, alerts[0]!.id).getByRole("button", { name: "Assign", exact: true });
+    await assignButton.focus();
+    await page.keyboard.press("Enter");
     const dialog = page.getByRole("dialog", { name: "Assign alert" });
     await dialog.waitFor();
+    await poll(() => dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
     await scan("assign dialog");
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
+    await poll(() => assignButton.evaluate((el) => el === document.activeElement)).toBe(true);
+    const ring = await assignButton.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return { focusVisible: el.matches(":focus-visible"), outline: `${style.outlineStyle} ${style.outlineWidth}`, shadow: style.boxShadow };
+    });
+    expect(ring.focusVisible, JSON.stringify(ring)).toBe(true);
+    expect(!/^none\b|\b0px$/.test(ring.outline) || ring.shadow !== "none", `no visible focus: ${JSON.stringify(ring)}`).toBe(true);
 
     await poll(() => unreadCount(page)).toBeGreaterThan(0);
     await bell(page).click();
@@ -463,9 +474,11 @@ describe("dashboard", () => {
     await service.call("PATCH", `/api/v1/alerts/${alerts[1]!.id}/status`, { status: "ACKNOWLEDGED" });
     await service.call("POST", `/api/v1/alerts/${alerts[2]!.id}/convert`, { conversionValue: 4200, conversionType: "listing" });
     const admin: DevUser = { userId: "dana", org, role: "admin" };
+    await service.call("POST", "/api/v1/notifications", { userIds: [admin.userId], type: "task", title: "Call Jane Doe back today", priority: "HIGH", channels: ["in_app", "realtime"] });
 
     const desktop = await signedIn(admin);
     await waitForCards(desktop.page, alerts.map((a) => a.id));
+    await poll(() => unreadCount(desktop.page)).toBeGreaterThan(0);
     await screenshot(desktop.page, "dashboard-feed-1280");
     // The README's picture: the filters and the first cards.
     await screenshot(desktop.page, "dashboard", { height: 1180 });
