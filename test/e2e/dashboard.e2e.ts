@@ -206,6 +206,31 @@ describe("dashboard", () => {
     });
   });
 
+  it("scrolls through pages of the REST cursor; alerts arriving while scrolled away show as 'N new alerts'", async () => {
+    const { org, service } = await newOrg();
+    const alerts: Alert[] = [];
+    // One more page than the API's default page of 20.
+    for (let i = 0; i < 25; i++) alerts.push(await createAlert(service, { priority: ["LOW", "MEDIUM", "HIGH"][i % 3] }));
+    const { page } = await signedIn({ userId: uid("admin"), org, role: "admin" });
+    await waitForCards(page, alerts.slice(-20).map((a) => a.id));
+    expect(await cards(page).count()).toBe(20);
+
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await poll(() => cards(page).count()).toBe(25);
+    const ids = await cardIds(page);
+    expect(ids).toEqual(alerts.map((a) => a.id).reverse());
+
+    await page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    const fresh = await createAlert(service, { priority: "CRITICAL" });
+    const newAlerts = page.getByRole("button", { name: "1 new alert", exact: true });
+    await newAlerts.waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => scrollY)).toBeGreaterThan(200);
+    await newAlerts.click();
+    await poll(() => page.evaluate(() => scrollY)).toBe(0);
+    await newAlerts.waitFor({ state: "hidden" });
+    expect((await cardIds(page))[0]).toBe(fresh.id);
+  });
+
   it("filters by priority: only critical cards, priority=CRITICAL in the URL, kept on reload and for live alerts", async () => {
     const { org, service } = await newOrg();
     const all: Alert[] = [];
