@@ -23,6 +23,7 @@ const BAD_ID = "w".repeat(65);
 
 const cases: Case[] = [
   { name: "create an alert", method: "POST", path: "/api/v1/alerts", refused: ["agent", "member"], body: { confidence: 2, priority: "URGENT" } },
+  { name: "list the directory", method: "GET", path: "/api/v1/users?limit=0&role=owner", refused: ["agent", "member"] },
   { name: "upsert a user", method: "PUT", path: "/api/v1/users/has%20space", refused: ["agent", "member"], body: { email: "nope", role: "owner" } },
   { name: "broadcast", method: "POST", path: "/api/v1/realtime/broadcast", refused: ["agent", "member"], body: { event: "Not Valid", target: {} } },
   { name: "realtime stats", method: "GET", path: "/api/v1/realtime/stats", refused: ["service", "agent", "member"] },
