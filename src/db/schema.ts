@@ -1,9 +1,10 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, PRIORITIES, ROLES } from "../protocol";
+import { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, ASSIGNMENT_KINDS, AVAILABILITIES, PRIORITIES, ROLES, ROUTING_STRATEGIES } from "../protocol";
+import type { Priority } from "../protocol";
 
 // The enums are the protocol's (the SDK's too); re-exported for the server code that reads them from here.
-export { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, PRIORITIES, ROLES };
+export { ALERT_HISTORY_ACTIONS, ALERT_STATUSES, ASSIGNMENT_KINDS, AVAILABILITIES, PRIORITIES, ROLES, ROUTING_STRATEGIES };
 
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
 
@@ -24,6 +25,14 @@ export const users = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
     lastSeenAt: timestamp("last_seen_at"),
+    // Agent profile (routing, docs/ROUTING.md): what an admin sets with PUT /users/:id.
+    /** Region codes or postal prefixes the agent covers; a territory rule matches by prefix. */
+    territories: text("territories", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** Alert types the agent handles (the `skills` strategy). */
+    skills: text("skills", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** Most open alerts routing gives the agent; null: ROUTING_DEFAULT_CAPACITY. */
+    capacity: integer("capacity"),
+    availability: text("availability", { enum: AVAILABILITIES }).notNull().default("available"),
   },
   (t) => [primaryKey({ columns: [t.orgId, t.id] }), index("users_org_role_idx").on(t.orgId, t.role)],
 );
@@ -343,3 +352,87 @@ export const devOutbox = sqliteTable(
 export type NotificationRow = typeof notifications.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
+
+/** What a routing rule matches on (all given conditions must hold; none given: every alert). */
+export interface RuleMatch {
+  alertTypes?: string[];
+  priorities?: Priority[];
+  minConfidence?: number;
+  /** The alert's territory (see `RuleParams.territoryField`) starts with one of these. */
+  territories?: string[];
+  /** Top-level `data` fields equal to the value, or to one of the values of an array. */
+  data?: Record<string, string | number | boolean | (string | number | boolean)[]>;
+}
+
+/** What a strategy needs besides the candidates. */
+export interface RuleParams {
+  /** `specific_agent`: the agent. */
+  agentId?: string;
+  /** `pool`: the agents of the pool; any strategy: restricts the candidates to these. */
+  agentIds?: string[];
+  /** Where the alert's territory is read: a top-level `data` field. Default "territory". */
+  territoryField?: string;
+}
+
+/** What happens when an alert of the rule is not acknowledged in time. */
+export interface EscalationPolicy {
+  /** Seconds to acknowledge, per priority; a priority without one never escalates. */
+  slaSeconds: Partial<Record<Priority, number>>;
+  /** Next agent by the rule's own strategy (excluding who had it), or the next of `poolAgentIds`. */
+  to: "next_agent" | "pool";
+  poolAgentIds?: string[];
+  /** Escalations at most, then the chain ends (the alert stays with its last assignee). */
+  maxLevels: number;
+}
+
+/** An org's routing rules, tried in `position` order on every alert created without an assignee. */
+export const routingRules = sqliteTable(
+  "routing_rules",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    position: integer("position").notNull(),
+    /** Starts at 1, +1 on every change; PUT must name the version it read (409 otherwise). */
+    version: integer("version").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    match: text("match", { mode: "json" }).$type<RuleMatch>().notNull().default(sql`'{}'`),
+    strategy: text("strategy", { enum: ROUTING_STRATEGIES }).notNull(),
+    params: text("params", { mode: "json" }).$type<RuleParams>().notNull().default(sql`'{}'`),
+    escalation: text("escalation", { mode: "json" }).$type<EscalationPolicy>(),
+    /** When no agent qualifies: try the next rule (true) or queue the alert unassigned (false). */
+    fallthrough: integer("fallthrough", { mode: "boolean" }).notNull().default(true),
+    createdBy: text("created_by").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [index("routing_rules_org_position_idx").on(t.orgId, t.position)],
+);
+
+/** Every assignment of an alert: by the rules, by a person, by an escalation; the leaderboard reads it. */
+export const alertAssignments = sqliteTable(
+  "alert_assignments",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    alertId: text("alert_id").notNull(),
+    kind: text("kind", { enum: ASSIGNMENT_KINDS }).notNull(),
+    agentId: text("agent_id"),
+    previousAgentId: text("previous_agent_id"),
+    ruleId: text("rule_id"),
+    ruleName: text("rule_name"),
+    ruleVersion: integer("rule_version"),
+    strategy: text("strategy", { enum: ROUTING_STRATEGIES }),
+    reason: text("reason").notNull(),
+    level: integer("level").notNull().default(0),
+    actorId: text("actor_id").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [
+    index("alert_assignments_alert_idx").on(t.alertId, t.createdAt),
+    index("alert_assignments_org_created_idx").on(t.orgId, t.createdAt),
+  ],
+);
+
+export type RoutingRuleRow = typeof routingRules.$inferSelect;
+export type AlertAssignmentRow = typeof alertAssignments.$inferSelect;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AlertStatusSchema, PrioritySchema } from "./enums";
+import { AssignmentSchema } from "./routing";
 
 /** An alert as the API returns it and as every `alert:*` event carries it. */
 export const AlertSchema = z.object({
@@ -39,8 +40,12 @@ export const AlertChangeSchema = z.object({
 });
 export type AlertChange = z.infer<typeof AlertChangeSchema>;
 
-/** The data of every alert event: the alert as the API returns it, and the change (none for alert:new). */
-export const AlertEventDataSchema = z.object({ alert: AlertSchema, change: AlertChangeSchema.optional() });
+/**
+ * The data of every alert event: the alert as the API returns it, the change
+ * (none for alert:new), and on `alert:assigned` / `alert:escalated` the
+ * assignment record (which rule, why; docs/ROUTING.md).
+ */
+export const AlertEventDataSchema = z.object({ alert: AlertSchema, change: AlertChangeSchema.optional(), assignment: AssignmentSchema.optional() });
 export type AlertEventData = z.infer<typeof AlertEventDataSchema>;
 
 /** Alert statistics: the body of `GET /api/v1/alerts/stats` and the data of `stats:updated`. */

@@ -26,7 +26,7 @@ export const AlertStatusSchema = z.enum(ALERT_STATUSES);
 export type AlertStatus = z.infer<typeof AlertStatusSchema>;
 
 /** What an alert history entry records. */
-export const ALERT_HISTORY_ACTIONS = ["created", "status", "assigned", "converted"] as const;
+export const ALERT_HISTORY_ACTIONS = ["created", "status", "assigned", "converted", "escalated"] as const;
 export const AlertHistoryActionSchema = z.enum(ALERT_HISTORY_ACTIONS);
 export type AlertHistoryAction = z.infer<typeof AlertHistoryActionSchema>;
 

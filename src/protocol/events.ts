@@ -15,6 +15,8 @@ export interface AlertEventMap {
   "alert:updated": AlertEventData;
   "alert:assigned": AlertEventData;
   "alert:converted": AlertEventData;
+  /** An alert nobody acknowledged within its rule's SLA went to the next agent (or found nobody: `assignment.agentId` null). */
+  "alert:escalated": AlertEventData;
 }
 
 /** The inbox's events, on the user stream (every device of the user). */

@@ -21,6 +21,7 @@ export * from "./scopes";
 export * from "./alerts";
 export * from "./notifications";
 export * from "./realtime";
+export * from "./routing";
 export * from "./events";
 export * from "./server-frames";
 export * from "./client-frames";

@@ -17,6 +17,7 @@ export const Events = {
   alertUpdated: "alert:updated",
   alertAssigned: "alert:assigned",
   alertConverted: "alert:converted",
+  alertEscalated: "alert:escalated",
   statsUpdated: "stats:updated",
   presenceOnline: "presence:online",
   presenceOffline: "presence:offline",

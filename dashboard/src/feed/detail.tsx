@@ -133,7 +133,7 @@ function AlertFields({ alert }: { alert: Alert }) {
   );
 }
 
-const ACTION_LABEL: Record<AlertHistoryEntry["action"], string> = { created: "Created", status: "Status changed", assigned: "Assigned", converted: "Converted" };
+const ACTION_LABEL: Record<AlertHistoryEntry["action"], string> = { created: "Created", status: "Status changed", assigned: "Assigned", converted: "Converted", escalated: "Escalated" };
 
 function HistoryItem({ entry: e }: { entry: AlertHistoryEntry }) {
   const move = e.fromStatus || e.toStatus ? `${e.fromStatus ? STATUS_LABEL[e.fromStatus] : "—"} → ${e.toStatus ? STATUS_LABEL[e.toStatus] : "—"}` : "";
