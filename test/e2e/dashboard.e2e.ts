@@ -90,7 +90,10 @@ async function signedIn(user: DevUser, options: BrowserContextOptions = {}): Pro
 
 let titleCounter = 0;
 /** Creates an alert over REST; a unique title unless given. */
-function createAlert(producer: Api, fields: Partial<{ priority: string; title: string; alertType: string; confidence: number; assigneeId: string; subject: object }> = {}) {
+function createAlert(
+  producer: Api,
+  fields: Partial<{ priority: string; title: string; alertType: string; confidence: number; assigneeId: string; recipients: string[]; subject: object }> = {},
+) {
   return producer.call<Alert>("POST", "/api/v1/alerts", {
     alertType: "LIKELY_TO_SELL",
     priority: "MEDIUM",
@@ -305,6 +308,27 @@ describe("dashboard", () => {
     expect(await card(page, untouched.id).getAttribute("data-status")).toBe("PENDING");
     const expected: Record<string, string> = { [a.id]: "ACKNOWLEDGED", [b.id]: "ACKNOWLEDGED", [done.id]: "CONVERTED", [untouched.id]: "PENDING" };
     for (const alert of alerts) expect((await service.call<Alert>("GET", `/api/v1/alerts/${alert.id}`)).status).toBe(expected[alert.id]);
+  });
+
+  it("an agent sees only the alerts meant for them and takes one; no Admin link", async () => {
+    const { org, service } = await newOrg();
+    const agent: DevUser = { userId: uid("agent"), org, role: "agent" };
+    const mine = await createAlert(service, { priority: "HIGH", recipients: [agent.userId] });
+    const other = await createAlert(service, { priority: "HIGH" });
+    const { page } = await signedIn(agent);
+    await waitForCards(page, [mine.id]);
+    expect(await cardIds(page)).toEqual([mine.id]);
+    expect(await card(page, other.id).count()).toBe(0);
+    expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin", exact: true }).count()).toBe(0);
+
+    const article = card(page, mine.id);
+    expect(await article.getByRole("button", { name: "Assign", exact: true }).count()).toBe(0);
+    await article.getByRole("button", { name: "Take", exact: true }).click();
+    await poll(async () => (await service.call<Alert>("GET", `/api/v1/alerts/${mine.id}`)).assigneeId).toBe(agent.userId);
+    await poll(() => article.textContent()).toContain(`${agent.userId} (you)`);
+    // A live alert assigned to them arrives too.
+    const assigned = await createAlert(service, { priority: "CRITICAL", assigneeId: agent.userId });
+    await card(page, assigned.id).waitFor({ timeout: 10_000 });
   });
 
   it("assigns to an agent from the directory and converts through the dialogs; the detail view shows the history with notes", async () => {
