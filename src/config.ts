@@ -43,6 +43,10 @@ const ConfigSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: int(10, 1, 1_440),
   HUB_CALL_CONCURRENCY: int(50, 1, 1_000),
   MAX_ADMIN_NOTIFICATIONS: int(1_000, 1, 5_000),
+  MAX_ROUTING_RULES: int(50, 1, 500),
+  ROUTING_DEFAULT_CAPACITY: int(25, 1, 10_000),
+  ROUTING_RESERVATION_SECONDS: int(60, 5, 3_600),
+  ROUTING_MAX_ESCALATION_LEVELS: int(5, 1, 20),
   EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
   EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
   SENDGRID_API_KEY: optionalString,
@@ -106,6 +110,17 @@ const ConfigSchema = z.object({
     hubCallConcurrency: e.HUB_CALL_CONCURRENCY,
     /** Admins an alert without assignee or recipients notifies, most recently seen first (MAX_ADMIN_NOTIFICATIONS). */
     maxAdminNotifications: e.MAX_ADMIN_NOTIFICATIONS,
+    /** Alert auto-routing (docs/ROUTING.md). */
+    routing: {
+      /** Routing rules per org (MAX_ROUTING_RULES). */
+      maxRules: e.MAX_ROUTING_RULES,
+      /** Open alerts an agent without a `capacity` of their own may hold (ROUTING_DEFAULT_CAPACITY). */
+      defaultCapacity: e.ROUTING_DEFAULT_CAPACITY,
+      /** Seconds a hub reservation waits for the alert's event before it is dropped (ROUTING_RESERVATION_SECONDS). */
+      reservationSeconds: e.ROUTING_RESERVATION_SECONDS,
+      /** Upper bound of a rule's `escalation.maxLevels` (ROUTING_MAX_ESCALATION_LEVELS). */
+      maxEscalationLevels: e.ROUTING_MAX_ESCALATION_LEVELS,
+    },
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,
       emailFrom: e.EMAIL_FROM,
