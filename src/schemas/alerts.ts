@@ -13,7 +13,7 @@ import { DeliverySchema } from "./notifications";
 
 export { AlertStatusSchema, PrioritySchema };
 
-const AlertType = z
+export const AlertType = z
   .string()
   .min(1)
   .max(64)
