@@ -1,7 +1,10 @@
 import { getDb } from "../db/client";
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
+import { runEscalation } from "../services/routing/escalate";
+import { deps } from "../deps";
 import { Counters } from "./counters";
+import { Escalations, type PendingEscalation } from "./escalations";
 import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { recordPublished, userHub } from "../outbox";
@@ -18,6 +21,7 @@ import {
   scopeKey,
   scopesOverlap,
   SocketErrorCode,
+  type AlertEventData,
   type ConnectionInfo,
   type PresenceEventData,
   type PresenceInfo,
@@ -29,6 +33,12 @@ import {
 
 /** How long hub-born events wait to be recorded in D1 together (ms). */
 const POLLING_FLUSH_MS = 50;
+
+/** Most escalations one alarm runs; the rest re-arm the alarm at once. */
+const ESCALATIONS_PER_ALARM = 50;
+
+/** How long an escalation that failed (D1 or a hub unreachable) waits before it is tried again (ms). */
+const ESCALATION_RETRY_MS = 30_000;
 
 /** Most user hubs asked for their connections by one admin listing. */
 const CONNECTION_LISTING_MAX_USERS = 200;
@@ -51,6 +61,7 @@ export class OrgHub extends HubBase {
     () => this.config.statsCoalesceMs,
     (at) => this.armAlarm(at),
   );
+  readonly #escalations = new Escalations(this.ctx.storage.sql);
   /** Events born in this hub waiting to be recorded in D1 for polling clients (one batch per flush). */
   #pollingQueue: HubEvent[] = [];
 
@@ -229,6 +240,7 @@ export class OrgHub extends HubBase {
   async publishMany(items: { event: HubEvent; userIds: string[] }[]): Promise<(PublishResult | null)[]> {
     let alertChanged = false;
     const results = items.map(({ event, userIds }) => {
+      if (event.type.startsWith("alert:")) this.#observeAlert(event);
       const result = event.channel !== undefined ? this.#fanOut(event, false) : null;
       const fresh = this.#counters.markCounted(event.id);
       if (fresh && !result?.duplicate) {
@@ -255,15 +267,76 @@ export class OrgHub extends HubBase {
   }
 
   protected override nextWorkAt(): number | undefined {
-    return this.#stats.nextTickAt();
+    const tick = this.#stats.nextTickAt();
+    const escalation = this.#escalations.nextAt();
+    return tick === undefined || escalation === undefined ? (tick ?? escalation) : Math.min(tick, escalation);
   }
 
   protected override async onAlarmWork(): Promise<void> {
     this.#counters.prune();
+    await this.#runDueEscalations();
     if (!this.#stats.takeTick()) return;
     const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, { since: this.#stats.windowStart() });
     this.#publishInternal(Events.statsUpdated, Channels.stats, {}, stats);
   }
+
+  // ─────────────────────────── escalations ───────────────────────────
+
+  /** An alert event passed through: an escalation of an alert no longer PENDING, or reassigned by someone else, is cancelled. */
+  #observeAlert(event: HubEvent): void {
+    const alert = (event.data as Partial<AlertEventData> | null)?.alert;
+    if (alert && typeof alert.id === "string") this.#escalations.observe(alert);
+  }
+
+  /** Records the alert's pending escalation (replacing any) and arms the alarm for it. Routing calls this in-hub. */
+  #scheduleEscalation(alertId: string, e: Omit<PendingEscalation, "alertId" | "since"> & { since?: number }): void {
+    this.#escalations.schedule(alertId, e);
+    this.armAlarm(e.dueAt);
+  }
+
+  /** Schedules an alert's escalation (docs/ROUTING.md, "Escalation"): due at `dueAt` unless an alert event cancels it first. */
+  async scheduleEscalation(alertId: string, e: Omit<PendingEscalation, "alertId" | "since"> & { since?: number }): Promise<void> {
+    this.#scheduleEscalation(alertId, e);
+  }
+
+  /** Cancels an alert's pending escalation, if any. */
+  async cancelEscalation(alertId: string): Promise<void> {
+    this.#escalations.cancel(alertId);
+  }
+
+  /** The alert's pending escalation (admin views, tests), or null. */
+  async pendingEscalation(alertId: string): Promise<PendingEscalation | null> {
+    return this.#escalations.get(alertId) ?? null;
+  }
+
+  /** Runs the escalations due now, at most ESCALATIONS_PER_ALARM (the alarm re-arms for the rest); one failing does not stop the others. */
+  async #runDueEscalations(): Promise<void> {
+    const now = Date.now();
+    const due = this.#escalations.due(now, ESCALATIONS_PER_ALARM);
+    if (due.length === 0) return;
+    const d = deps(this.env);
+    const context = {
+      online: (uid: string) => this.#presence.userConns(uid) + this.sockets.userCount(uid) > 0,
+      schedule: (alertId: string, e: Omit<PendingEscalation, "alertId">) => this.#scheduleEscalation(alertId, e),
+      cancel: (alertId: string) => this.#escalations.cancel(alertId),
+    };
+    for (const pending of due) {
+      // Still pending and unchanged (an event handled while an earlier one awaited may have cancelled or moved it).
+      const current = this.#escalations.get(pending.alertId);
+      if (!current || current.dueAt > now || current.level !== pending.level) continue;
+      try {
+        await runEscalation(d, this.#orgId(), current, context);
+      } catch (err) {
+        console.error(`${this.logPrefix} escalation of ${pending.alertId}:`, err);
+        // Tried again a little later, not in a loop of alarms (D1 or a hub was unreachable).
+        const after = this.#escalations.get(pending.alertId);
+        if (after && after.level === current.level && after.dueAt === current.dueAt) {
+          this.#scheduleEscalation(pending.alertId, { ...after, dueAt: Date.now() + ESCALATION_RETRY_MS });
+        }
+      }
+    }
+  }
+
 
   // ─────────────────────────── admin views ───────────────────────────
 

@@ -1,0 +1,267 @@
+import { and, count, eq, inArray, sql } from "drizzle-orm";
+import { alertAssignments, alertHistory, alerts, routingRules, users, type AlertAssignmentRow, type AlertHistoryRow, type AlertRow, type RoutingRuleRow } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { newId } from "../../lib/ids";
+import { Events, type AlertEventData, type Assignment, type Priority } from "../../protocol";
+import { alertEvent } from "../alerts/events";
+import { historyRow, toAlert } from "../alerts/model";
+import { notifyAssigned } from "../alerts/notices";
+import type { Claims } from "../../types";
+
+/** The statuses an alert counts as open (an agent's load). */
+const OPEN_STATUSES = ["PENDING", "ACKNOWLEDGED", "IN_PROGRESS"] as const;
+
+/** Who an escalation acts as: the hub itself (history, assignments, the notification's "assigned by"). */
+export const escalationActor = (orgId: string): Claims => ({ sub: "herald", org: orgId, role: "service", name: "Escalation" });
+
+/** The pending escalation an alarm found due (see src/realtime/escalations.ts). */
+export interface DueEscalation {
+  alertId: string;
+  ruleId: string;
+  /** The level of the assignment whose SLA passed. */
+  level: number;
+  assigneeId: string;
+  priority: Priority;
+}
+
+/** What the hub gives an escalation: presence, and its table of pending escalations. */
+export interface EscalationContext {
+  /** Whether the agent has a connection open (the org hub's presence). */
+  online(agentId: string): boolean;
+  /** Records the next level's escalation (replacing the current one). */
+  schedule(alertId: string, next: { ruleId: string; level: number; dueAt: number; assigneeId: string; priority: Priority; since: number }): void;
+  /** Drops the alert's escalation. */
+  cancel(alertId: string): void;
+}
+
+/** What one due escalation came to. */
+export type EscalationOutcome =
+  | { kind: "escalated"; agentId: string; level: number; nextDueAt: number | null }
+  | { kind: "ended"; reason: string }
+  | { kind: "dropped"; reason: string };
+
+/** A directory entry routing may give an alert to. */
+interface Agent {
+  id: string;
+  name: string | null;
+  role: string;
+  capacity: number | null;
+  availability: string;
+}
+
+/**
+ * Runs one due escalation inside the org hub (docs/ROUTING.md, "Escalation"):
+ * if the alert is still PENDING with the assignee the escalation knows, and
+ * its rule still exists with an escalation policy, the next agent gets it
+ * (conditional update: an acknowledge that came first wins), with a history
+ * entry `escalated`, an assignment of kind `escalated` at level + 1,
+ * `alert:escalated` and an `alert.assigned` notification; the next level is
+ * scheduled at now + SLA. When the chain is over (maxLevels reached, or
+ * nobody left) one `escalated` assignment without agent says why and
+ * nothing more is scheduled.
+ */
+export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, ctx: EscalationContext, now = new Date()): Promise<EscalationOutcome> {
+  const { db } = d;
+  const [alertRows, ruleRows, agentRows, history] = await db.batch([
+    db.select().from(alerts).where(and(eq(alerts.id, due.alertId), eq(alerts.orgId, orgId))),
+    db.select().from(routingRules).where(and(eq(routingRules.id, due.ruleId), eq(routingRules.orgId, orgId))),
+    db
+      .select({ id: users.id, name: users.name, role: users.role, capacity: users.capacity, availability: users.availability })
+      .from(users)
+      .where(and(eq(users.orgId, orgId), inArray(users.role, ["agent", "admin"]))),
+    db.select({ agentId: alertAssignments.agentId }).from(alertAssignments).where(and(eq(alertAssignments.orgId, orgId), eq(alertAssignments.alertId, due.alertId))),
+  ]);
+  const alert = alertRows[0];
+  const rule = ruleRows[0];
+  const drop = (reason: string): EscalationOutcome => {
+    ctx.cancel(due.alertId);
+    return { kind: "dropped", reason };
+  };
+  if (!alert) return drop("the alert no longer exists");
+  if (alert.status !== "PENDING") return drop(`the alert is ${alert.status}`);
+  if (alert.assigneeId !== due.assigneeId) return drop("the alert was reassigned");
+  if (!rule || !rule.escalation) return drop("the rule or its escalation policy was deleted");
+  const policy = rule.escalation;
+  const maxLevels = Math.min(policy.maxLevels, d.config.routing.maxEscalationLevels);
+  if (due.level >= maxLevels) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; ${maxLevels} escalation(s) is the rule's limit`, now);
+
+  const tried = new Set<string>([due.assigneeId]);
+  for (const h of history) if (h.agentId) tried.add(h.agentId);
+  const agents = agentRows as Agent[];
+  const next = await chooseNext(d, orgId, rule, agents, tried, ctx);
+  if (!next) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; no agent left to escalate to`, now);
+
+  const level = due.level + 1;
+  const sla = policy.slaSeconds[alert.priority];
+  const nextDueAt = sla === undefined ? null : now.getTime() + sla * 1000;
+  const reason = `Not acknowledged within ${policy.slaSeconds[alert.priority] ?? "the"} s (level ${due.level}): ${next.reason}`;
+  const applied = await apply(d, orgId, alert, rule, due, { agentId: next.agentId, level, reason }, now, () => {
+    // Before the event reaches this hub's observe: the new assignee is the escalation's own.
+    if (nextDueAt === null) ctx.cancel(due.alertId);
+    else ctx.schedule(due.alertId, { ruleId: rule.id, level, dueAt: nextDueAt, assigneeId: next.agentId, priority: alert.priority, since: now.getTime() });
+  });
+  if (!applied) return drop("the alert changed meanwhile");
+  await notifyAssigned(d, toAlert(applied), escalationActor(orgId), applied.lastChangeId ?? applied.updatedAt.toISOString());
+  return { kind: "escalated", agentId: next.agentId, level, nextDueAt };
+}
+
+/** The agent an escalation goes to, by the policy's `to`, or null when nobody qualifies. */
+async function chooseNext(
+  d: Deps,
+  orgId: string,
+  rule: RoutingRuleRow,
+  agents: Agent[],
+  tried: ReadonlySet<string>,
+  ctx: EscalationContext,
+): Promise<{ agentId: string; reason: string } | null> {
+  const policy = rule.escalation!;
+  const loads = await openLoads(d, orgId, agents.map((a) => a.id));
+  const qualifies = (a: Agent) => a.availability === "available" && (loads.get(a.id) ?? 0) < (a.capacity ?? d.config.routing.defaultCapacity);
+  if (policy.to === "pool") {
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    for (const id of policy.poolAgentIds ?? []) {
+      const agent = byId.get(id);
+      if (agent && !tried.has(id) && qualifies(agent)) return { agentId: id, reason: `next of the escalation pool: ${id}` };
+    }
+    return null;
+  }
+  // next_agent: the rule's own strategy over the agents who never had the alert.
+  const candidates = agents.filter((a) => !tried.has(a.id) && qualifies(a));
+  candidates.sort((a, b) => Number(ctx.online(b.id)) - Number(ctx.online(a.id)) || (loads.get(a.id) ?? 0) - (loads.get(b.id) ?? 0) || a.id.localeCompare(b.id));
+  const pick = candidates[0];
+  return pick ? { agentId: pick.id, reason: `next agent by rule "${rule.name}": ${pick.id}` } : null;
+}
+
+/** Open alerts per agent (D1). */
+async function openLoads(d: Deps, orgId: string, agentIds: string[]): Promise<Map<string, number>> {
+  if (agentIds.length === 0) return new Map();
+  const rows = await d.db
+    .select({ agentId: alerts.assigneeId, n: count() })
+    .from(alerts)
+    .where(and(eq(alerts.orgId, orgId), inArray(alerts.status, [...OPEN_STATUSES])))
+    .groupBy(alerts.assigneeId);
+  return new Map(rows.filter((r) => r.agentId !== null).map((r) => [r.agentId!, r.n]));
+}
+
+/** The chain is over: one `escalated` record without agent says why; the alert stays with its assignee. */
+async function end(
+  d: Deps,
+  orgId: string,
+  alert: AlertRow,
+  rule: RoutingRuleRow,
+  due: DueEscalation,
+  ctx: EscalationContext,
+  reason: string,
+  now: Date,
+): Promise<EscalationOutcome> {
+  const applied = await apply(d, orgId, alert, rule, due, { agentId: null, level: due.level, reason }, now, () => ctx.cancel(due.alertId));
+  if (!applied) {
+    ctx.cancel(due.alertId);
+    return { kind: "dropped", reason: "the alert changed meanwhile" };
+  }
+  return { kind: "ended", reason };
+}
+
+/**
+ * The escalation's change in one batch: the alert (still PENDING with the
+ * expected assignee) goes to `to.agentId` (null: stays where it is), with
+ * its history entry, its assignment record and `alert:escalated`, each
+ * applying only if the update did. `beforePublish` runs after the commit,
+ * before the event is delivered. Returns the new row, or undefined when the
+ * alert changed first.
+ */
+async function apply(
+  d: Deps,
+  orgId: string,
+  current: AlertRow,
+  rule: RoutingRuleRow,
+  due: DueEscalation,
+  to: { agentId: string | null; level: number; reason: string },
+  now: Date,
+  beforePublish: () => void,
+): Promise<AlertRow | undefined> {
+  const { db, realtime } = d;
+  const actor = escalationActor(orgId);
+  const entry = historyRow(current, actor, now, { action: "escalated", assigneeId: to.agentId ?? current.assigneeId, note: to.reason });
+  const record: AlertAssignmentRow = {
+    id: newId("asg", now.getTime()),
+    orgId,
+    alertId: current.id,
+    kind: "escalated",
+    agentId: to.agentId,
+    previousAgentId: current.assigneeId,
+    ruleId: rule.id,
+    ruleName: rule.name,
+    ruleVersion: rule.version,
+    strategy: rule.strategy,
+    reason: to.reason,
+    level: to.level,
+    actorId: actor.sub,
+    createdAt: now,
+  };
+  const changes: Partial<AlertRow> = to.agentId ? { assigneeId: to.agentId, assignedAt: now } : {};
+  const after = toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id });
+  const { orgId: _org, createdAt: _at, ...shared } = record;
+  const assignment: Assignment = { ...shared, createdAt: now.toISOString() };
+  const event = alertEvent(Events.alertEscalated, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note: to.reason }, [current.assigneeId]);
+  const staged = realtime.stage([{ ...event, data: { ...(event.data as AlertEventData), assignment } }], { guard: { alertId: current.id, changeId: entry.id } });
+  const applies = and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id));
+  const [updated] = await db.batch([
+    db
+      .update(alerts)
+      .set({ ...changes, updatedAt: now, lastChangeId: entry.id })
+      .where(
+        and(
+          eq(alerts.id, current.id),
+          eq(alerts.orgId, orgId),
+          eq(alerts.status, "PENDING"),
+          eq(alerts.assigneeId, due.assigneeId),
+        ),
+      )
+      .returning(),
+    db.insert(alertHistory).select(
+      db
+        .select({
+          id: sql<string>`${entry.id}`.as("id"),
+          alertId: alerts.id,
+          orgId: alerts.orgId,
+          actorId: sql<string>`${entry.actorId}`.as("actor_id"),
+          action: sql<AlertHistoryRow["action"]>`${entry.action}`.as("action"),
+          fromStatus: sql<string | null>`${entry.fromStatus}`.as("from_status"),
+          toStatus: sql<string | null>`${entry.toStatus}`.as("to_status"),
+          assigneeId: sql<string | null>`${entry.assigneeId}`.as("assignee_id"),
+          note: sql<string | null>`${entry.note}`.as("note"),
+          createdAt: alerts.updatedAt,
+        })
+        .from(alerts)
+        .where(applies),
+    ),
+    db.insert(alertAssignments).select(
+      db
+        .select({
+          id: sql<string>`${record.id}`.as("id"),
+          orgId: alerts.orgId,
+          alertId: alerts.id,
+          kind: sql<AlertAssignmentRow["kind"]>`${record.kind}`.as("kind"),
+          agentId: sql<string | null>`${record.agentId}`.as("agent_id"),
+          previousAgentId: sql<string | null>`${record.previousAgentId}`.as("previous_agent_id"),
+          ruleId: sql<string | null>`${record.ruleId}`.as("rule_id"),
+          ruleName: sql<string | null>`${record.ruleName}`.as("rule_name"),
+          ruleVersion: sql<number | null>`${record.ruleVersion}`.as("rule_version"),
+          strategy: sql<AlertAssignmentRow["strategy"]>`${record.strategy}`.as("strategy"),
+          reason: sql<string>`${record.reason}`.as("reason"),
+          level: sql<number>`${record.level}`.as("level"),
+          actorId: sql<string>`${record.actorId}`.as("actor_id"),
+          createdAt: alerts.updatedAt,
+        })
+        .from(alerts)
+        .where(applies),
+    ),
+    ...staged.statements,
+  ]);
+  const row = updated[0];
+  if (!row) return undefined;
+  beforePublish();
+  await realtime.publish(staged);
+  return row;
+}

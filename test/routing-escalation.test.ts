@@ -1,0 +1,247 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { and, asc, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { getDb } from "../src/db/client";
+import { alertAssignments, alerts, routingRules, users, type EscalationPolicy, type RoutingRuleRow } from "../src/db/schema";
+import type { AlertEventData, EventFrame, ServerFrame } from "../src/protocol";
+import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { connect, eventually } from "./ws-helpers";
+
+// Escalation (docs/ROUTING.md, "Escalation"): the org hub's alarm fires at
+// assignment + SLA; a still-PENDING alert goes to the next agent with a
+// conditional update (an acknowledge that came first wins), an `escalated`
+// assignment and `alert:escalated`; the chain ends at maxLevels or when nobody
+// is left, once. Every test uses its own org.
+
+const db = () => getDb(env);
+const orgHubOf = (org: string) => env.ORG_HUB.getByName(org);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alarmOf = (org: string) => runInDurableObject(orgHubOf(org), (_i, state) => state.storage.getAlarm());
+
+/** Waits until the clock is past `ms`. */
+async function untilPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await sleep(Math.min(100, ms - Date.now() + 1));
+}
+
+/** An org (admin1, agent1, agent2, member1) plus agent3, a rule with `policy`, and admin1 away (so it is never escalated to). */
+async function setup(policy: EscalationPolicy, strategy: RoutingRuleRow["strategy"] = "least_loaded") {
+  const { org, tokens } = await setupOrg();
+  const put = await call("PUT", "/api/v1/users/agent3", { token: tokens.admin, body: { role: "agent" } });
+  expect(put.status, put.text).toBeLessThan(300);
+  const admin = await call("PUT", "/api/v1/users/admin1", { token: tokens.admin, body: { role: "admin" } });
+  expect(admin.status, admin.text).toBeLessThan(300);
+  await db().update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "admin1")));
+  const now = new Date();
+  const ruleId = `rule-${crypto.randomUUID().slice(0, 8)}`;
+  await db()
+    .insert(routingRules)
+    .values({ id: ruleId, orgId: org, name: "Everyone", position: 0, version: 1, strategy, escalation: policy, createdBy: "admin1", createdAt: now, updatedAt: now });
+  return { org, tokens, ruleId, agent3: await makeToken({ org, sub: "agent3", role: "agent" }) };
+}
+
+/**
+ * A HIGH alert assigned to agent1 (the routed assignment, level 0) and its
+ * escalation scheduled in the org hub at assignment + SLA, as routing does.
+ */
+async function routedAlert(org: string, token: string, ruleId: string, slaSeconds: number) {
+  const res = await call("POST", "/api/v1/alerts", { token, body: alertBody({ assigneeId: "agent1" }) });
+  expect(res.status, res.text).toBe(201);
+  const alert = res.json as { id: string; assignedAt: string; updatedAt: string };
+  const assignedAt = Date.parse(alert.assignedAt);
+  await db().insert(alertAssignments).values({
+    id: `asg-${crypto.randomUUID()}`,
+    orgId: org,
+    alertId: alert.id,
+    kind: "routed",
+    agentId: "agent1",
+    previousAgentId: null,
+    ruleId,
+    ruleName: "Everyone",
+    ruleVersion: 1,
+    strategy: "least_loaded",
+    reason: "test",
+    level: 0,
+    actorId: "herald",
+    createdAt: new Date(assignedAt),
+  });
+  const dueAt = assignedAt + slaSeconds * 1000;
+  await orgHubOf(org).scheduleEscalation(alert.id, { ruleId, level: 0, dueAt, assigneeId: "agent1", priority: "HIGH", since: Date.parse(alert.updatedAt) });
+  return { id: alert.id, dueAt };
+}
+
+const assignmentsOf = (alertId: string) =>
+  db().select().from(alertAssignments).where(eq(alertAssignments.alertId, alertId)).orderBy(asc(alertAssignments.createdAt), asc(alertAssignments.level));
+
+const alertRow = async (alertId: string) => (await db().select().from(alerts).where(eq(alerts.id, alertId)))[0]!;
+
+const escalatedOf = (alertId: string) => (f: ServerFrame) =>
+  f.type === "alert:escalated" && (f as EventFrame<AlertEventData>).data.alert.id === alertId;
+
+async function assignedNotices(token: string, alertId: string) {
+  const res = await call("GET", "/api/v1/notifications?limit=100", { token });
+  expect(res.status, res.text).toBe(200);
+  return (res.json.items as { type: string; data: { alertId?: string } }[]).filter((n) => n.type === "alert.assigned" && n.data.alertId === alertId);
+}
+
+describe("escalation on the org hub's alarm", () => {
+  it("arms the alarm at exactly assignment + SLA; early it does nothing; at due it reassigns, records, publishes and notifies once", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 2 }, to: "pool", poolAgentIds: ["agent3", "agent2"], maxLevels: 1 });
+    const feed = await connect("/api/v1/ws/org", { token: tokens.admin });
+    const agent2Stream = await connect("/api/v1/ws", { token: tokens.agent2 });
+    const agent1Stream = await connect("/api/v1/ws", { token: tokens.agent });
+    // agent3 (first of the pool) is away: the pool's next qualifying agent is agent2.
+    await db().update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "agent3")));
+    const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 2);
+
+    expect(await alarmOf(org)).toBe(dueAt);
+    expect(await orgHubOf(org).pendingEscalation(id)).toMatchObject({ level: 0, dueAt, assigneeId: "agent1", ruleId });
+
+    // Early: nothing happens, the alarm stays at due.
+    await runDurableObjectAlarm(orgHubOf(org));
+    expect((await alertRow(id)).assigneeId).toBe("agent1");
+    expect(await assignmentsOf(id)).toHaveLength(1);
+    expect(await alarmOf(org)).toBe(dueAt);
+
+    await untilPast(dueAt);
+    await runDurableObjectAlarm(orgHubOf(org)); // it may have fired already: harmless
+    await eventually(async () => (await alertRow(id)).assigneeId === "agent2", "the escalation reassigned the alert");
+
+    const row = await alertRow(id);
+    expect(row.status).toBe("PENDING");
+    const records = await assignmentsOf(id);
+    expect(records.map((r) => [r.kind, r.agentId, r.previousAgentId, r.level])).toEqual([
+      ["routed", "agent1", null, 0],
+      ["escalated", "agent2", "agent1", 1],
+    ]);
+    expect(records[1]).toMatchObject({ ruleId, ruleName: "Everyone", ruleVersion: 1, actorId: "herald" });
+    const history = await call("GET", `/api/v1/alerts/${id}/history`, { token: tokens.admin });
+    expect((history.json.items ?? history.json).some((h: { action: string; assigneeId: string }) => h.action === "escalated" && h.assigneeId === "agent2")).toBe(true);
+
+    // The org feed, the new assignee and the previous one see alert:escalated with the assignment.
+    for (const s of [feed, agent2Stream, agent1Stream]) {
+      const frame = await s.waitFor<EventFrame<AlertEventData>>(escalatedOf(id));
+      expect(frame.data.alert.assigneeId).toBe("agent2");
+      expect(frame.data.assignment).toMatchObject({ kind: "escalated", agentId: "agent2", previousAgentId: "agent1", level: 1, ruleId });
+      expect(frame.data.change).toMatchObject({ previousAssigneeId: "agent1" });
+    }
+    await eventually(async () => (await assignedNotices(tokens.agent2, id)).length === 1, "agent2 notified");
+
+    // maxLevels 1: the next SLA ends the chain once, the alert stays with agent2.
+    const next = await orgHubOf(org).pendingEscalation(id);
+    expect(next).toMatchObject({ level: 1, assigneeId: "agent2" });
+    expect(await alarmOf(org)).toBe(next!.dueAt);
+    await untilPast(next!.dueAt);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await eventually(async () => (await assignmentsOf(id)).length === 3, "the chain's end recorded");
+    await sleep(300);
+    expect((await assignmentsOf(id)).map((r) => [r.kind, r.agentId, r.level])).toEqual([
+      ["routed", "agent1", 0],
+      ["escalated", "agent2", 1],
+      ["escalated", null, 1],
+    ]);
+    expect((await alertRow(id)).assigneeId).toBe("agent2");
+    expect(await orgHubOf(org).pendingEscalation(id)).toBeNull();
+    await feed.waitForCount(escalatedOf(id), 2);
+    expect(await assignedNotices(tokens.agent2, id)).toHaveLength(1);
+    for (const s of [feed, agent2Stream, agent1Stream]) s.close();
+  }, 20_000);
+
+  it("an acknowledge before due cancels the escalation: the alarm reassigns nothing", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
+    const ack = await call("PATCH", `/api/v1/alerts/${id}/status`, { token: tokens.agent, body: { status: "ACKNOWLEDGED" } });
+    expect(ack.status, ack.text).toBe(200);
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the acknowledge cancelled the escalation");
+    await untilPast(dueAt);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await sleep(200);
+    expect(await alertRow(id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
+    expect(await assignmentsOf(id)).toHaveLength(1);
+  });
+
+  it("a manual reassignment cancels the escalation; a late event from before the escalation's assignment does not", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 60 }, to: "next_agent", maxLevels: 3 });
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 60);
+    const alert = (await call("GET", `/api/v1/alerts/${id}`, { token: tokens.admin })).json;
+    // A redelivered older event (same assignee) or one older than the escalation: ignored.
+    await orgHubOf(org).publishMany([
+      { event: { id: `evt-old-${crypto.randomUUID()}`, type: "alert:assigned", ts: Date.now(), data: { alert: { ...alert, assigneeId: "agent9", updatedAt: new Date(0).toISOString() } } }, userIds: [] },
+    ]);
+    expect(await orgHubOf(org).pendingEscalation(id)).not.toBeNull();
+    const moved = await call("POST", `/api/v1/alerts/${id}/assign`, { token: tokens.admin, body: { agentId: "agent2" } });
+    expect(moved.status, moved.text).toBe(200);
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the reassignment cancelled the escalation");
+  });
+
+  it("a chain with maxLevels 2 over three agents escalates twice, to two different agents, then ends once and never loops", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 2 });
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
+    await eventually(async () => (await assignmentsOf(id)).length >= 4, "two escalations and the end", 8000);
+    await sleep(2500); // more than an SLA: nothing more happens
+    const records = await assignmentsOf(id);
+    expect(records.map((r) => [r.kind, r.level])).toEqual([
+      ["routed", 0],
+      ["escalated", 1],
+      ["escalated", 2],
+      ["escalated", 2],
+    ]);
+    const [, first, second, last] = records;
+    expect(new Set([first!.agentId, second!.agentId])).toEqual(new Set(["agent2", "agent3"]));
+    expect(second!.previousAgentId).toBe(first!.agentId);
+    expect(last!.agentId).toBeNull();
+    expect(last!.reason).toMatch(/2 escalation/);
+    expect((await alertRow(id)).assigneeId).toBe(second!.agentId);
+    expect(await orgHubOf(org).pendingEscalation(id)).toBeNull();
+  }, 20_000);
+
+  it("nobody left: the chain ends at once with one record, and the alert stays with its assignee", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent1", "nobody"], maxLevels: 3 });
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
+    await eventually(async () => (await assignmentsOf(id)).length === 2, "the end recorded", 5000);
+    await sleep(1500);
+    const records = await assignmentsOf(id);
+    expect(records.map((r) => [r.kind, r.agentId, r.level])).toEqual([
+      ["routed", "agent1", 0],
+      ["escalated", null, 0],
+    ]);
+    expect(records[1]!.reason).toMatch(/no agent left/);
+    expect((await alertRow(id)).assigneeId).toBe("agent1");
+  }, 10_000);
+
+  it("an acknowledge that reached D1 just before the alarm wins, even before its event reached the hub", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
+    // The acknowledge's write, without its event (still on its way to the hub).
+    await db().update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, id));
+    await untilPast(dueAt);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the escalation was dropped");
+    expect(await alertRow(id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
+    expect(await assignmentsOf(id)).toHaveLength(1);
+  });
+
+  it("a deleted rule drops the escalation", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
+    await db().delete(routingRules).where(eq(routingRules.id, ruleId));
+    await untilPast(dueAt);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the escalation was dropped");
+    expect((await alertRow(id)).assigneeId).toBe("agent1");
+    expect(await assignmentsOf(id)).toHaveLength(1);
+  });
+
+  it("isolation: another org's hub never escalates this org's alert, nor with this org's rule", async () => {
+    const a = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    const b = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    const res = await call("POST", "/api/v1/alerts", { token: a.tokens.admin, body: alertBody({ assigneeId: "agent1" }) });
+    const dueAt = Date.now() + 500;
+    await orgHubOf(b.org).scheduleEscalation(res.json.id, { ruleId: a.ruleId, level: 0, dueAt, assigneeId: "agent1", priority: "HIGH" });
+    await untilPast(dueAt);
+    await runDurableObjectAlarm(orgHubOf(b.org));
+    await eventually(async () => (await orgHubOf(b.org).pendingEscalation(res.json.id)) === null, "dropped");
+    expect((await alertRow(res.json.id)).assigneeId).toBe("agent1");
+    expect(await assignmentsOf(res.json.id)).toHaveLength(0);
+  });
+});
