@@ -22,6 +22,7 @@ import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
+import { availabilityRouter, routingRouter } from "./routes/routing";
 import { unsubscribeRouter } from "./routes/unsubscribe";
 import type { AppEnv } from "./types";
 
@@ -98,6 +99,8 @@ export function createApp() {
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/notifications", notificationsRouter);
   app.route("/api/v1", preferencesRouter);
+  app.route("/api/v1/routing", routingRouter);
+  app.route("/api/v1", availabilityRouter);
   app.route("/api/v1/dev", devRouter);
   app.route("/api/dev", devTokenRouter);
 

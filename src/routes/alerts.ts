@@ -20,6 +20,8 @@ import {
   StatusChangeBody,
   VolumeQuery,
 } from "../schemas/alerts";
+import { AssignmentListSchema } from "../schemas/routing";
+import { listAssignments } from "../services/routing/assignments";
 import { commonErrors, conflictResponse, IdempotencyHeaders, notFoundResponse, unprocessableResponse } from "../schemas/common";
 import {
   alertDeliveries,
@@ -168,6 +170,24 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => c.json(await alertDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    defineRoute({
+      method: "get",
+      path: "/{id}/assignments",
+      operationId: "getAlertAssignments",
+      tags,
+      security,
+      summary: "The alert's assignments (routed, queued, manual, escalated) with rule and reason, oldest first",
+      description: "Whoever may read the alert may read its assignments. At most 500; truncated is true when the alert has more.",
+      request: { params: AlertIdParams },
+      responses: {
+        200: { description: "Assignments", content: json(AssignmentListSchema) },
+        ...commonErrors,
+        ...notFoundResponse,
+      },
+    }),
+    async (c) => c.json(await listAssignments(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({

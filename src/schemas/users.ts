@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ROLES } from "../protocol";
 import { csvOf, IdString, RoleSchema } from "./common";
+import { AvailabilitySchema, Capacity, SkillList, TerritoryList } from "./routing";
 
 export const UserIdParams = z.object({ id: IdString.openapi({ param: { name: "id", in: "path" } }) });
 
@@ -15,6 +16,10 @@ export const UpsertUserBody = z
       .optional(),
     role: RoleSchema.optional(),
     departments: z.array(z.string().min(1).max(64)).max(50).optional(),
+    territories: TerritoryList.optional().openapi({ description: "Agent profile: region codes or postal prefixes (routing: territory)" }),
+    skills: SkillList.optional().openapi({ description: "Agent profile: alert types the agent handles (routing: skills)" }),
+    capacity: Capacity.optional().openapi({ description: "Agent profile: most open alerts routing gives them; null: ROUTING_DEFAULT_CAPACITY" }),
+    availability: AvailabilitySchema.optional(),
   })
   .strict()
   .openapi("UpsertUser");
@@ -28,6 +33,10 @@ export const UserSchema = z
     phone: z.string().nullable(),
     role: RoleSchema,
     departments: z.array(z.string()),
+    territories: z.array(z.string()),
+    skills: z.array(z.string()),
+    capacity: z.number().int().nullable(),
+    availability: AvailabilitySchema,
     createdAt: z.string(),
     updatedAt: z.string(),
     lastSeenAt: z.string().nullable(),

@@ -7,6 +7,7 @@ import { users, type UserRow } from "../db/schema";
 import { AppError, badRequest, ErrorCode, forbidden, notFound } from "../errors";
 import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { assertRole } from "../lib/roles";
+import type { Availability } from "../protocol";
 import type { ListUsersInput, UpsertUserInput, User } from "../schemas/users";
 import type { Claims } from "../types";
 
@@ -20,6 +21,10 @@ export function toUser(row: UserRow): User {
     phone: row.phone,
     role: row.role,
     departments: row.departments,
+    territories: row.territories,
+    skills: row.skills,
+    capacity: row.capacity,
+    availability: row.availability,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
@@ -94,6 +99,10 @@ export async function upsertUser(
     ...(input.phone !== undefined && { phone: input.phone }),
     ...(input.role !== undefined && { role: input.role }),
     ...(input.departments !== undefined && { departments: input.departments }),
+    ...(input.territories !== undefined && { territories: input.territories }),
+    ...(input.skills !== undefined && { skills: input.skills }),
+    ...(input.capacity !== undefined && { capacity: input.capacity }),
+    ...(input.availability !== undefined && { availability: input.availability }),
   };
   const [row] = await db
     .insert(users)
@@ -171,4 +180,29 @@ export async function listUsers(db: Db, actor: Claims, query: ListUsersInput): P
     items: items.map(toUser),
     nextCursor: rows.length > query.limit && last ? encodeUserCursor({ n: last.name, i: last.id }) : null,
   };
+}
+
+/**
+ * Sets the caller's own availability (any person; services are not routed to:
+ * 403). Creates the directory row from the token's claims if it is missing.
+ */
+export async function setMyAvailability(db: Db, actor: Claims, availability: Availability, now = new Date()): Promise<User> {
+  assertRole(actor, ["admin", "agent", "member"], "Services have no availability");
+  const [row] = await db
+    .insert(users)
+    .values({
+      orgId: actor.org,
+      id: actor.sub,
+      email: actor.email ?? null,
+      name: actor.name ?? null,
+      role: actor.role,
+      availability,
+      createdAt: now,
+      updatedAt: now,
+      lastSeenAt: now,
+    })
+    .onConflictDoUpdate({ target: [users.orgId, users.id], set: { availability, updatedAt: now } })
+    .returning();
+  if (!row) throw new AppError(500, ErrorCode.INTERNAL, "Upsert returned no row");
+  return toUser(row);
 }
