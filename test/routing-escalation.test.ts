@@ -114,7 +114,7 @@ describe("escalation on the org hub's alarm", () => {
       ["routed", "agent1", null, 0],
       ["escalated", "agent2", "agent1", 1],
     ]);
-    expect(records[1]).toMatchObject({ ruleId, ruleName: "Everyone", ruleVersion: 1, actorId: "herald" });
+    expect(records[1]).toMatchObject({ ruleId, ruleName: "Everyone", ruleVersion: 1, actorId: "system:escalation" });
     const history = await call("GET", `/api/v1/alerts/${id}/history`, { token: tokens.admin });
     expect((history.json.items ?? history.json).some((h: { action: string; assigneeId: string }) => h.action === "escalated" && h.assigneeId === "agent2")).toBe(true);
 
@@ -221,16 +221,25 @@ describe("escalation on the org hub's alarm", () => {
     expect(await assignmentsOf(id)).toHaveLength(1);
   });
 
-  it("a deleted rule drops the escalation", async () => {
+  it("a deleted or disabled rule drops the escalation", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
-    const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
-    await db().delete(routingRules).where(eq(routingRules.id, ruleId));
-    await untilPast(dueAt);
+    const disabled = await routedAlert(org, tokens.admin, ruleId, 1);
+    await db().update(routingRules).set({ enabled: false }).where(eq(routingRules.id, ruleId));
+    await untilPast(disabled.dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
-    await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the escalation was dropped");
-    expect((await alertRow(id)).assigneeId).toBe("agent1");
-    expect(await assignmentsOf(id)).toHaveLength(1);
-  });
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(disabled.id)) === null, "the disabled rule's escalation was dropped");
+
+    await db().update(routingRules).set({ enabled: true }).where(eq(routingRules.id, ruleId));
+    const deleted = await routedAlert(org, tokens.admin, ruleId, 1);
+    await db().delete(routingRules).where(eq(routingRules.id, ruleId));
+    await untilPast(deleted.dueAt);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await eventually(async () => (await orgHubOf(org).pendingEscalation(deleted.id)) === null, "the deleted rule's escalation was dropped");
+    for (const { id } of [disabled, deleted]) {
+      expect((await alertRow(id)).assigneeId).toBe("agent1");
+      expect(await assignmentsOf(id)).toHaveLength(1);
+    }
+  }, 10_000);
 
   it("isolation: another org's hub never escalates this org's alert, nor with this org's rule", async () => {
     const a = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });

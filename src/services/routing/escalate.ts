@@ -1,18 +1,19 @@
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { alertAssignments, alertHistory, alerts, routingRules, users, type AlertAssignmentRow, type AlertHistoryRow, type AlertRow, type RoutingRuleRow } from "../../db/schema";
 import type { Deps } from "../../deps";
-import { newId } from "../../lib/ids";
-import { Events, type AlertEventData, type Assignment, type Priority } from "../../protocol";
+import { Events, type AlertEventData, type Priority } from "../../protocol";
+import { decide, type AgentCandidate, type RoutingState } from "../../routing/decide";
+import type { Claims } from "../../types";
 import { alertEvent } from "../alerts/events";
 import { historyRow, toAlert } from "../alerts/model";
 import { notifyAssigned } from "../alerts/notices";
-import type { Claims } from "../../types";
+import { assignmentRow, toAssignment } from "./assignments";
 
 /** The statuses an alert counts as open (an agent's load). */
 const OPEN_STATUSES = ["PENDING", "ACKNOWLEDGED", "IN_PROGRESS"] as const;
 
 /** Who an escalation acts as: the hub itself (history, assignments, the notification's "assigned by"). */
-export const escalationActor = (orgId: string): Claims => ({ sub: "herald", org: orgId, role: "service", name: "Escalation" });
+export const escalationActor = (orgId: string): Claims => ({ sub: "system:escalation", org: orgId, role: "service", name: "Escalation" });
 
 /** The pending escalation an alarm found due (see src/realtime/escalations.ts). */
 export interface DueEscalation {
@@ -24,10 +25,12 @@ export interface DueEscalation {
   priority: Priority;
 }
 
-/** What the hub gives an escalation: presence, and its table of pending escalations. */
+/** What the hub gives an escalation: the routing state, and its table of pending escalations. */
 export interface EscalationContext {
   /** Whether the agent has a connection open (the org hub's presence). */
   online(agentId: string): boolean;
+  /** The hub's routing state (loads with reservations, rotation); without it, loads are counted in D1. */
+  state?: () => Promise<RoutingState>;
   /** Records the next level's escalation (replacing the current one). */
   schedule(alertId: string, next: { ruleId: string; level: number; dueAt: number; assigneeId: string; priority: Priority; since: number }): void;
   /** Drops the alert's escalation. */
@@ -39,15 +42,6 @@ export type EscalationOutcome =
   | { kind: "escalated"; agentId: string; level: number; nextDueAt: number | null }
   | { kind: "ended"; reason: string }
   | { kind: "dropped"; reason: string };
-
-/** A directory entry routing may give an alert to. */
-interface Agent {
-  id: string;
-  name: string | null;
-  role: string;
-  capacity: number | null;
-  availability: string;
-}
 
 /**
  * Runs one due escalation inside the org hub (docs/ROUTING.md, "Escalation"):
@@ -66,7 +60,15 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
     db.select().from(alerts).where(and(eq(alerts.id, due.alertId), eq(alerts.orgId, orgId))),
     db.select().from(routingRules).where(and(eq(routingRules.id, due.ruleId), eq(routingRules.orgId, orgId))),
     db
-      .select({ id: users.id, name: users.name, role: users.role, capacity: users.capacity, availability: users.availability })
+      .select({
+        id: users.id,
+        name: users.name,
+        role: users.role,
+        territories: users.territories,
+        skills: users.skills,
+        capacity: users.capacity,
+        availability: users.availability,
+      })
       .from(users)
       .where(and(eq(users.orgId, orgId), inArray(users.role, ["agent", "admin"]))),
     db.select({ agentId: alertAssignments.agentId }).from(alertAssignments).where(and(eq(alertAssignments.orgId, orgId), eq(alertAssignments.alertId, due.alertId))),
@@ -81,20 +83,20 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
   if (alert.status !== "PENDING") return drop(`the alert is ${alert.status}`);
   if (alert.assigneeId !== due.assigneeId) return drop("the alert was reassigned");
   if (!rule || !rule.escalation) return drop("the rule or its escalation policy was deleted");
+  if (!rule.enabled) return drop("the rule is disabled");
   const policy = rule.escalation;
   const maxLevels = Math.min(policy.maxLevels, d.config.routing.maxEscalationLevels);
   if (due.level >= maxLevels) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; ${maxLevels} escalation(s) is the rule's limit`, now);
 
   const tried = new Set<string>([due.assigneeId]);
   for (const h of history) if (h.agentId) tried.add(h.agentId);
-  const agents = agentRows as Agent[];
-  const next = await chooseNext(d, orgId, rule, agents, tried, ctx);
+  const next = await chooseNext(d, orgId, alert, rule, agentRows, tried, ctx);
   if (!next) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; no agent left to escalate to`, now);
 
   const level = due.level + 1;
   const sla = policy.slaSeconds[alert.priority];
   const nextDueAt = sla === undefined ? null : now.getTime() + sla * 1000;
-  const reason = `Not acknowledged within ${policy.slaSeconds[alert.priority] ?? "the"} s (level ${due.level}): ${next.reason}`;
+  const reason = `Not acknowledged within the SLA at level ${due.level}; ${next.reason}`;
   const applied = await apply(d, orgId, alert, rule, due, { agentId: next.agentId, level, reason }, now, () => {
     // Before the event reaches this hub's observe: the new assignee is the escalation's own.
     if (nextDueAt === null) ctx.cancel(due.alertId);
@@ -105,42 +107,55 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
   return { kind: "escalated", agentId: next.agentId, level, nextDueAt };
 }
 
-/** The agent an escalation goes to, by the policy's `to`, or null when nobody qualifies. */
+/**
+ * The agent an escalation goes to, or null when nobody qualifies: `pool`
+ * takes the first of `poolAgentIds` not tried yet that is available and
+ * under capacity; `next_agent` runs the rule's own decision again without
+ * everyone who already had the alert.
+ */
 async function chooseNext(
   d: Deps,
   orgId: string,
+  alert: AlertRow,
   rule: RoutingRuleRow,
-  agents: Agent[],
+  agents: AgentCandidate[],
   tried: ReadonlySet<string>,
   ctx: EscalationContext,
 ): Promise<{ agentId: string; reason: string } | null> {
   const policy = rule.escalation!;
-  const loads = await openLoads(d, orgId, agents.map((a) => a.id));
-  const qualifies = (a: Agent) => a.availability === "available" && (loads.get(a.id) ?? 0) < (a.capacity ?? d.config.routing.defaultCapacity);
+  const state = ctx.state ? await ctx.state() : await d1State(d, orgId, ctx);
+  const capacity = (a: AgentCandidate) => a.capacity ?? d.config.routing.defaultCapacity;
   if (policy.to === "pool") {
     const byId = new Map(agents.map((a) => [a.id, a]));
     for (const id of policy.poolAgentIds ?? []) {
       const agent = byId.get(id);
-      if (agent && !tried.has(id) && qualifies(agent)) return { agentId: id, reason: `next of the escalation pool: ${id}` };
+      if (!agent || tried.has(id) || agent.availability !== "available") continue;
+      const load = state.load(id);
+      if (load < capacity(agent)) return { agentId: id, reason: `next of the escalation pool: ${agent.name ? `${agent.name} (${id})` : id}, ${load} of ${capacity(agent)} open` };
     }
     return null;
   }
-  // next_agent: the rule's own strategy over the agents who never had the alert.
-  const candidates = agents.filter((a) => !tried.has(a.id) && qualifies(a));
-  candidates.sort((a, b) => Number(ctx.online(b.id)) - Number(ctx.online(a.id)) || (loads.get(a.id) ?? 0) - (loads.get(b.id) ?? 0) || a.id.localeCompare(b.id));
-  const pick = candidates[0];
-  return pick ? { agentId: pick.id, reason: `next agent by rule "${rule.name}": ${pick.id}` } : null;
+  const decision = decide({
+    alert: { id: alert.id, alertType: alert.alertType, priority: alert.priority, confidence: alert.confidence, data: alert.data },
+    rules: [rule],
+    agents,
+    state,
+    exclude: tried,
+    defaultCapacity: d.config.routing.defaultCapacity,
+    onlyRule: rule.id,
+  });
+  return decision.agentId === null ? null : { agentId: decision.agentId, reason: decision.reason };
 }
 
-/** Open alerts per agent (D1). */
-async function openLoads(d: Deps, orgId: string, agentIds: string[]): Promise<Map<string, number>> {
-  if (agentIds.length === 0) return new Map();
+/** Routing state from D1 (open alerts per agent) when the hub gives none: no rotation or last-assignment times. */
+async function d1State(d: Deps, orgId: string, ctx: EscalationContext): Promise<RoutingState> {
   const rows = await d.db
     .select({ agentId: alerts.assigneeId, n: count() })
     .from(alerts)
     .where(and(eq(alerts.orgId, orgId), inArray(alerts.status, [...OPEN_STATUSES])))
     .groupBy(alerts.assigneeId);
-  return new Map(rows.filter((r) => r.agentId !== null).map((r) => [r.agentId!, r.n]));
+  const loads = new Map(rows.filter((r) => r.agentId !== null).map((r) => [r.agentId!, r.n]));
+  return { load: (id) => loads.get(id) ?? 0, online: (id) => ctx.online(id), lastAssignedAt: () => null, cursor: () => null };
 }
 
 /** The chain is over: one `escalated` record without agent says why; the alert stays with its assignee. */
@@ -183,26 +198,21 @@ async function apply(
   const { db, realtime } = d;
   const actor = escalationActor(orgId);
   const entry = historyRow(current, actor, now, { action: "escalated", assigneeId: to.agentId ?? current.assigneeId, note: to.reason });
-  const record: AlertAssignmentRow = {
-    id: newId("asg", now.getTime()),
+  const record = assignmentRow({
     orgId,
     alertId: current.id,
     kind: "escalated",
     agentId: to.agentId,
     previousAgentId: current.assigneeId,
-    ruleId: rule.id,
-    ruleName: rule.name,
-    ruleVersion: rule.version,
-    strategy: rule.strategy,
+    rule: { id: rule.id, name: rule.name, version: rule.version, strategy: rule.strategy },
     reason: to.reason,
     level: to.level,
     actorId: actor.sub,
-    createdAt: now,
-  };
+    now,
+  });
   const changes: Partial<AlertRow> = to.agentId ? { assigneeId: to.agentId, assignedAt: now } : {};
   const after = toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id });
-  const { orgId: _org, createdAt: _at, ...shared } = record;
-  const assignment: Assignment = { ...shared, createdAt: now.toISOString() };
+  const assignment = toAssignment(record);
   const event = alertEvent(Events.alertEscalated, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note: to.reason }, [current.assigneeId]);
   const staged = realtime.stage([{ ...event, data: { ...(event.data as AlertEventData), assignment } }], { guard: { alertId: current.id, changeId: entry.id } });
   const applies = and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id));
