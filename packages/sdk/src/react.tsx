@@ -238,7 +238,7 @@ interface AlertsSnapshot {
   error: HeraldError | undefined;
 }
 
-const ALERT_EVENTS = ["alert:new", "alert:updated", "alert:assigned", "alert:converted"] as const;
+const ALERT_EVENTS = ["alert:new", "alert:updated", "alert:assigned", "alert:escalated", "alert:converted"] as const;
 
 /** One `useAlerts` list: the REST page, live events applied to it. */
 class AlertsStore {

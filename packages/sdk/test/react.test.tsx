@@ -321,6 +321,27 @@ describe("useAlerts", () => {
     await until(() => text("alerts") === "alr_5:PENDING,alr_3:PENDING,alr_1:ACKNOWLEDGED", "only the matching one");
   });
 
+  it("moves an escalated alert to its new assignee in place (alert:escalated)", async () => {
+    const a1 = makeAlert("alr_1", "2026-11-30T10:01:00.000Z", { assigneeId: "agent1" });
+    const h = client({ fetch: alertsApi(async () => ({ items: [a1], nextCursor: null })) });
+    function Assignees() {
+      const { alerts } = useAlerts();
+      return <span data-testid="assignees">{alerts.map((a) => `${a.id}:${a.assigneeId}`).join(",")}</span>;
+    }
+    render(
+      <HeraldProvider client={h}>
+        <Assignees />
+      </HeraldProvider>,
+    );
+    await until(() => text("assignees") === "alr_1:agent1", "the page");
+    await until(() => h.status === "open", "open");
+    server.publish("user", "alert:escalated", {
+      alert: { ...a1, assigneeId: "agent2", updatedAt: "2026-11-30T10:05:00.000Z" },
+      change: { actorId: "system:escalation", previousAssigneeId: "agent1", note: "SLA passed" },
+    });
+    await until(() => text("assignees") === "alr_1:agent2", "the escalation applied");
+  });
+
   it("keeps an event that arrives while the page is still loading", async () => {
     const a1 = makeAlert("alr_1", "2026-11-30T10:01:00.000Z");
     let release!: () => void;
