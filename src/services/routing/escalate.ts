@@ -31,6 +31,14 @@ export interface EscalationContext {
   online(agentId: string): boolean;
   /** The hub's routing state (loads with reservations, rotation); without it, loads are counted in D1. */
   state?: () => Promise<RoutingState>;
+  /**
+   * Holds the alert for the chosen agent in the hub's loads, in the same
+   * turn as the choice (no agent past capacity, whatever runs concurrently),
+   * and moves the rule's rotation; `release` gives it back when the update
+   * loses to a concurrent change.
+   */
+  reserve?(alertId: string, agentId: string, ruleId: string): void;
+  release?(alertId: string): void;
   /** Records the next level's escalation (replacing the current one). */
   schedule(alertId: string, next: { ruleId: string; level: number; dueAt: number; assigneeId: string; priority: Priority; since: number }): void;
   /** Drops the alert's escalation. */
@@ -92,6 +100,7 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
   for (const h of history) if (h.agentId) tried.add(h.agentId);
   const next = await chooseNext(d, orgId, alert, rule, agentRows, tried, ctx);
   if (!next) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; no agent left to escalate to`, now);
+  ctx.reserve?.(alert.id, next.agentId, rule.id);
 
   const level = due.level + 1;
   const sla = policy.slaSeconds[alert.priority];
@@ -102,7 +111,10 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
     if (nextDueAt === null) ctx.cancel(due.alertId);
     else ctx.schedule(due.alertId, { ruleId: rule.id, level, dueAt: nextDueAt, assigneeId: next.agentId, priority: alert.priority, since: now.getTime() });
   });
-  if (!applied) return drop("the alert changed meanwhile");
+  if (!applied) {
+    ctx.release?.(alert.id);
+    return drop("the alert changed meanwhile");
+  }
   await notifyAssigned(d, toAlert(applied), escalationActor(orgId), applied.lastChangeId ?? applied.updatedAt.toISOString());
   return { kind: "escalated", agentId: next.agentId, level, nextDueAt };
 }
