@@ -38,6 +38,14 @@ const cases: Case[] = [
   { name: "change a webhook", method: "PATCH", path: `/api/v1/webhooks/${BAD_ID}`, refused: ["service", "agent", "member"], body: { enabled: "yes" } },
   { name: "delete a webhook", method: "DELETE", path: `/api/v1/webhooks/${BAD_ID}`, refused: ["service", "agent", "member"] },
   { name: "test a webhook", method: "POST", path: `/api/v1/webhooks/${BAD_ID}/test`, refused: ["service", "agent", "member"] },
+  { name: "list routing rules", method: "GET", path: "/api/v1/routing/rules", refused: ["service", "agent", "member"] },
+  { name: "create a routing rule", method: "POST", path: "/api/v1/routing/rules", refused: ["service", "agent", "member"], body: { strategy: "random", position: 0 } },
+  { name: "read a routing rule", method: "GET", path: `/api/v1/routing/rules/${BAD_ID}`, refused: ["service", "agent", "member"] },
+  { name: "replace a routing rule", method: "PUT", path: `/api/v1/routing/rules/${BAD_ID}`, refused: ["service", "agent", "member"], body: { name: "", version: 0 } },
+  { name: "delete a routing rule", method: "DELETE", path: `/api/v1/routing/rules/${BAD_ID}`, refused: ["service", "agent", "member"] },
+  { name: "routing agents", method: "GET", path: "/api/v1/routing/agents?limit=0&cursor=", refused: ["agent", "member"] },
+  { name: "routing stats", method: "GET", path: "/api/v1/routing/stats?since=yesterday", refused: ["service", "agent", "member"] },
+  { name: "set one's availability", method: "PUT", path: "/api/v1/me/availability", refused: ["service"], body: { availability: "busy" } },
   { name: "a webhook's deliveries", method: "GET", path: `/api/v1/webhooks/${BAD_ID}/deliveries?limit=0&status=nope`, refused: ["service", "agent", "member"] },
 ];
 
