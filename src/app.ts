@@ -20,6 +20,7 @@ import { preferencesRouter } from "./routes/preferences";
 import { webhooksRouter } from "./routes/webhooks";
 import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
+import { routingActionsRouter } from "./routes/routing-actions";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
 import { availabilityRouter, routingRouter } from "./routes/routing";
@@ -93,6 +94,7 @@ export function createApp() {
   app.route("/", unsubscribeRouter);
   app.route("/api/v1/alerts", alertsRouter);
   app.route("/api/v1/users", usersRouter);
+  app.route("/api/v1/routing", routingActionsRouter);
   app.route("/api/v1", wsRouter);
   app.route("/api/v1/realtime", realtimeRouter);
   app.route("/api/v1/events", eventsRouter);

@@ -1,6 +1,7 @@
 import { getConfig, type Config } from "./config";
 import { getDb, type Db } from "./db/client";
 import { realtimePort, type RealtimePort } from "./outbox";
+import { routingPort, type RoutingPort } from "./services/routing/port";
 
 /** What most services take: the env, D1 through drizzle, the parsed config and the realtime port. */
 export interface ServiceDeps {
@@ -18,6 +19,8 @@ export interface ServiceDeps {
 export interface Deps extends ServiceDeps {
   /** The notification service's dependencies (the alert service notifies through them). */
   notifications: ServiceDeps;
+  /** The org hubs' routing (decide and reserve). */
+  routing: RoutingPort;
   limits: { maxAlertDataBytes: number };
 }
 
@@ -33,7 +36,7 @@ export function deps(env: Env): Deps {
     const config = getConfig(env);
     const db = getDb(env);
     const base: ServiceDeps = { env, db, config, realtime: realtimePort(env, db, config) };
-    built = { ...base, notifications: base, limits: { maxAlertDataBytes: config.maxAlertDataBytes } };
+    built = { ...base, notifications: base, routing: routingPort(env), limits: { maxAlertDataBytes: config.maxAlertDataBytes } };
     cache.set(env, built);
   }
   return built;

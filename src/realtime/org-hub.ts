@@ -3,12 +3,16 @@ import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { runEscalation } from "../services/routing/escalate";
 import { deps } from "../deps";
+import type { RoutingRuleRow } from "../db/schema";
+import { decide, type AgentCandidate, type RoutableAlert, type RoutingDecision } from "../routing/decide";
+import { openAssignedPage } from "../services/routing/open-alerts";
 import { Counters } from "./counters";
 import { Escalations, type PendingEscalation } from "./escalations";
 import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { recordPublished, userHub } from "../outbox";
 import { PresenceTable } from "./presence";
+import { RouterTable } from "./router";
 import type { Attachment } from "./socket-index";
 import { StatsFeed } from "./stats-feed";
 import { dedupeSubs, rowScope, SubscriptionIndex } from "./subscriptions";
@@ -40,6 +44,9 @@ const ESCALATIONS_PER_ALARM = 50;
 /** How long an escalation that failed (D1 or a hub unreachable) waits before it is tried again (ms). */
 const ESCALATION_RETRY_MS = 30_000;
 
+/** Open assigned alerts read from D1 per statement while seeding the routing loads. */
+const ROUTING_SEED_PAGE = 500;
+
 /** Most user hubs asked for their connections by one admin listing. */
 const CONNECTION_LISTING_MAX_USERS = 200;
 
@@ -62,6 +69,9 @@ export class OrgHub extends HubBase {
     (at) => this.armAlarm(at),
   );
   readonly #escalations = new Escalations(this.ctx.storage.sql);
+  readonly #router = new RouterTable(this.ctx.storage.sql, this.meta, () => this.config.routing.reservationSeconds * 1000);
+  /** The one seeding of the routing loads from D1 in flight, shared by concurrent route calls. */
+  #routingSeed: Promise<void> | undefined;
   /** Events born in this hub waiting to be recorded in D1 for polling clients (one batch per flush). */
   #pollingQueue: HubEvent[] = [];
 
@@ -240,6 +250,7 @@ export class OrgHub extends HubBase {
   async publishMany(items: { event: HubEvent; userIds: string[] }[]): Promise<(PublishResult | null)[]> {
     let alertChanged = false;
     const results = items.map(({ event, userIds }) => {
+      if (event.type.startsWith("alert:")) this.#routerObserve(event);
       if (event.type.startsWith("alert:")) this.#observeAlert(event);
       const result = event.channel !== undefined ? this.#fanOut(event, false) : null;
       const fresh = this.#counters.markCounted(event.id);
@@ -337,6 +348,96 @@ export class OrgHub extends HubBase {
     }
   }
 
+
+  // ─────────────────────────── routing ───────────────────────────
+
+  /** Whether the user has a connection open to this hub or their user hub. */
+  #online(userId: string): boolean {
+    return this.#presence.userConns(userId) + this.sockets.userCount(userId) > 0;
+  }
+
+  /** An alert event moves the alert's entry in the open loads (confirms a reservation, closes, reassigns). */
+  #routerObserve(event: HubEvent): void {
+    const alert = (event.data as Partial<AlertEventData> | null)?.alert;
+    if (alert && typeof alert.id === "string") this.#router.observe(alert);
+  }
+
+  /** Loads the org's open assigned alerts from D1 once (meta flag), page by page. */
+  async #seedRouting(): Promise<void> {
+    if (this.#router.seeded()) return;
+    this.#routingSeed ??= (async () => {
+      const db = getDb(this.env);
+      let after = "";
+      for (;;) {
+        const page = await openAssignedPage(db, this.#orgId(), after, ROUTING_SEED_PAGE);
+        this.#router.seed(page);
+        if (page.length < ROUTING_SEED_PAGE) break;
+        after = page[page.length - 1]!.id;
+      }
+      this.#router.markSeeded();
+    })().finally(() => {
+      this.#routingSeed = undefined;
+    });
+    await this.#routingSeed;
+  }
+
+  /**
+   * Routes an alert (docs/ROUTING.md): the decision over the org's loads,
+   * presence, cursors and last assignments, and with `reserve` the
+   * reservation of the alert for the chosen agent, the rule's cursor, and
+   * the escalation when the rule has an SLA for the alert's priority. From
+   * the decision to the reservation nothing awaits, so concurrent calls
+   * never see the same free capacity. A retry for an alert already reserved
+   * does not reserve again.
+   */
+  async route(input: { alert: RoutableAlert; rules: RoutingRuleRow[]; agents: AgentCandidate[]; reserve: boolean; exclude?: string[] }): Promise<RoutingDecision> {
+    await this.#seedRouting();
+    const now = Date.now();
+    this.#router.expire(now);
+    const loads = this.#router.loads();
+    const decision = decide({
+      alert: input.alert,
+      rules: input.rules,
+      agents: input.agents,
+      exclude: new Set(input.exclude ?? []),
+      defaultCapacity: this.config.routing.defaultCapacity,
+      state: {
+        load: (id) => loads.get(id) ?? 0,
+        online: (id) => this.#online(id),
+        lastAssignedAt: (id) => this.#router.lastAssignedAt(id),
+        cursor: (id) => this.#router.cursor(id),
+      },
+    });
+    if (input.reserve && decision.agentId !== null && decision.rule !== null) {
+      this.#router.reserve(input.alert.id, decision.agentId, now);
+      this.#router.assigned(decision.rule.id, decision.agentId, now);
+      const sla = decision.escalation?.slaSeconds[input.alert.priority];
+      if (sla !== undefined && sla > 0) {
+        this.#scheduleEscalation(input.alert.id, {
+          ruleId: decision.rule.id,
+          level: 0,
+          dueAt: now + sla * 1000,
+          assigneeId: decision.agentId,
+          priority: input.alert.priority,
+        });
+      }
+    }
+    return decision;
+  }
+
+  /** Gives back a reservation whose create did not happen (a lost idempotent race, a failed write) and its escalation. */
+  async releaseRoute(alertId: string): Promise<void> {
+    this.#router.release(alertId);
+    this.#escalations.cancel(alertId);
+  }
+
+  /** Open load and presence of the given agents (the routing agents view). */
+  async routingState(agentIds: string[]): Promise<{ agentId: string; load: number; online: boolean }[]> {
+    await this.#seedRouting();
+    this.#router.expire();
+    const loads = this.#router.loads();
+    return agentIds.map((agentId) => ({ agentId, load: loads.get(agentId) ?? 0, online: this.#online(agentId) }));
+  }
 
   // ─────────────────────────── admin views ───────────────────────────
 

@@ -22,6 +22,8 @@ import {
 } from "../schemas/alerts";
 import { AssignmentListSchema } from "../schemas/routing";
 import { listAssignments } from "../services/routing/assignments";
+import { ReassignBody } from "../schemas/routing-actions";
+import { reassignAlert, type ReassignInput } from "../services/routing/route";
 import { commonErrors, conflictResponse, IdempotencyHeaders, notFoundResponse, unprocessableResponse } from "../schemas/common";
 import {
   alertDeliveries,
@@ -221,6 +223,28 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => c.json(await assignAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(
+    defineRoute({
+      method: "post",
+      path: "/{id}/reassign",
+      operationId: "reassignAlert",
+      middleware: [requireRole("admin", "service")],
+      tags,
+      security,
+      summary: "Reassign an alert to a named agent, or through the routing rules again (admin, service)",
+      description:
+        "Body { agentId } gives it to that person (assignment kind manual); { route: true } runs the org's rules excluding the current assignee (kind routed; 409 CONFLICT when no enabled rule or nobody qualifies). Publishes alert:assigned with the assignment and notifies the new assignee. A resolved, dismissed or converted alert is 409 INVALID_TRANSITION; someone else's change first is 409 CONFLICT.",
+      request: { params: AlertIdParams, body: { required: true, content: json(ReassignBody) } },
+      responses: {
+        ...alertResponse("Reassigned"),
+        ...commonErrors,
+        ...notFoundResponse,
+        ...conflictResponse,
+        ...unprocessableResponse,
+      },
+    }),
+    async (c) => c.json(await reassignAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json") as ReassignInput), 200),
   )
   .openapi(
     defineRoute({

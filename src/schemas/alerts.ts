@@ -59,6 +59,11 @@ export const ListAlertsQuery = z
     priority: csvOf([...PRIORITIES]).optional(),
     type: AlertType.optional(),
     assigneeId: IdString.optional(),
+    unassigned: z
+      .enum(["true", "false"])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === "true"))
+      .openapi({ description: "true: only alerts without an assignee (the routing queue); false: only assigned ones" }),
     since: IsoDateTime.optional().openapi({ description: "Created at or after" }),
     until: IsoDateTime.optional().openapi({ description: "Created before" }),
     minConfidence: z.coerce.number().min(0).max(1).optional(),

@@ -4,11 +4,14 @@ import { alertHistory, alertRecipients, alerts, type AlertRow } from "../../db/s
 import { forbidden } from "../../errors";
 import { newId } from "../../lib/ids";
 import { assertDataSize } from "../../lib/size-limit";
-import { Events } from "../../protocol";
+import { Events, type AlertEventData } from "../../protocol";
+import type { RoutingDecision } from "../../routing/decide";
 import type { Alert, CreateAlertInput } from "../../schemas/alerts";
 import type { Claims } from "../../types";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "../idempotency";
 import { finishNotifications, loadNotifyContext, notificationStatements, planNotifications, requeueDeliveriesOfSource } from "../notifications";
+import { recordAssignment, toAssignment } from "../routing/assignments";
+import { loadRoutingInputs, routedAssignment, toRoutable } from "../routing/route";
 import { isPrivileged, requireAssignable } from "./access";
 import { alertEvent } from "./events";
 import { historyRow, toAlert, type AlertDeps } from "./model";
@@ -18,8 +21,12 @@ import { newAlertNotice } from "./notices";
 const RECIPIENT_ROWS_PER_INSERT = rowsPerInsert(alertRecipients);
 
 /**
- * Creates an alert (admins and services). With an idempotency key, a retry
- * replays the first response instead of creating a second alert.
+ * Creates an alert (admins and services). Without an assignee, an org with
+ * enabled routing rules has the org hub route it: created assigned (a
+ * `routed` assignment, `alert:assigned`), or queued unassigned (a `queued`
+ * assignment; nobody is notified but its recipients); an org without rules
+ * notifies its admins as before. With an idempotency key, a retry replays
+ * the first response instead of creating (or routing) a second alert.
  */
 export async function createAlert(
   deps: AlertDeps,
@@ -31,69 +38,103 @@ export async function createAlert(
   const { db, realtime, limits } = deps;
   if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
   assertDataSize(input.data, limits.maxAlertDataBytes);
+  const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
+  const id = newId("alr", now.getTime());
+
+  // Without an assignee the org's rules decide (docs/ROUTING.md): the org
+  // hub picks the agent and reserves this very id for them. A request whose
+  // idempotency key is stored already will replay: nothing is routed.
+  let decision: RoutingDecision | undefined;
+  if (!input.assigneeId) {
+    const routing = await loadRoutingInputs(db, actor.org, request && { scope: request.scope, key: request.key }, now);
+    if (routing.rules.length > 0 && !routing.replay) {
+      decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
+    }
+  }
+  const reserved = decision?.agentId ? decision : undefined;
+  const assigneeId = input.assigneeId ?? decision?.agentId ?? null;
+
   // One D1 round trip reads everything the create decides on: the
-  // assignee's and recipients' directory rows (or the admins') and
-  // preferences, and the org's webhook endpoints.
-  const people = [...new Set([input.assigneeId, ...input.recipients].filter((id): id is string => Boolean(id)))];
-  const context = await loadNotifyContext(db, actor.org, people.length > 0 ? people : "admins", undefined, deps.notifications.config.maxAdminNotifications);
+  // assignee's and recipients' directory rows (or the admins', in an org
+  // without routing rules) and preferences, and the org's webhook endpoints.
+  const people = [...new Set([assigneeId, ...input.recipients].filter((p): p is string => Boolean(p)))];
+  const to = people.length > 0 || decision ? people : "admins";
+  const context = await loadNotifyContext(db, actor.org, to, undefined, deps.notifications.config.maxAdminNotifications);
   if (input.assigneeId) requireAssignable(context.people.get(input.assigneeId), input.assigneeId);
 
-  const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
   let after: (() => Promise<unknown>) | undefined;
-  const result = await runIdempotent<Alert>(
-    db,
-    request,
-    () => {
-      const id = newId("alr", now.getTime());
-      const created = historyRow({ id, orgId: actor.org }, actor, now, { action: "created", toStatus: "PENDING" });
-      const row: AlertRow = {
-        id,
-        orgId: actor.org,
-        alertType: input.alertType,
-        priority: input.priority,
-        status: "PENDING",
-        confidence: input.confidence ?? null,
-        title: input.title,
-        message: input.message ?? null,
-        subjectId: input.subject?.id ?? null,
-        subjectEmail: input.subject?.email ?? null,
-        subjectName: input.subject?.name ?? null,
-        data: input.data,
-        assigneeId: input.assigneeId ?? null,
-        recipients: input.recipients,
-        modelVersion: input.modelVersion ?? null,
-        signalCount: input.signalCount ?? null,
-        createdBy: actor.sub,
-        createdAt: now,
-        updatedAt: now,
-        acknowledgedAt: null,
-        assignedAt: input.assigneeId ? now : null,
-        resolvedAt: null,
-        convertedAt: null,
-        conversionValue: null,
-        conversionType: null,
-        lastChangeId: created.id,
-      };
-      const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
-      for (const part of chunk(input.recipients, RECIPIENT_ROWS_PER_INSERT)) {
-        statements.push(db.insert(alertRecipients).values(part.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))));
-      }
-      statements.push(db.insert(alertHistory).values(created));
-      if (row.assigneeId) {
-        statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId })));
-      }
-      const alert = toAlert(row);
-      const event = alertEvent(Events.alertNew, alert, now);
-      // The notifications it causes are written in the same batch; their
-      // events share the alert's source, so a retry finishes them together.
-      const plan = planNotifications(deps.notifications, context, newAlertNotice(alert), `alert:${id}:new`, now, `alert:${id}`);
-      const notices = notificationStatements(deps.notifications, context, plan, [event], now);
-      statements.push(...notices.statements);
-      after = () => finishNotifications(deps.notifications, plan, notices.staged);
-      return { statements, body: alert };
-    },
-    now,
-  );
+  let result: IdempotentResult<Alert>;
+  try {
+    result = await runIdempotent<Alert>(
+      db,
+      request,
+      () => {
+        const created = historyRow({ id, orgId: actor.org }, actor, now, { action: "created", toStatus: "PENDING" });
+        const row: AlertRow = {
+          id,
+          orgId: actor.org,
+          alertType: input.alertType,
+          priority: input.priority,
+          status: "PENDING",
+          confidence: input.confidence ?? null,
+          title: input.title,
+          message: input.message ?? null,
+          subjectId: input.subject?.id ?? null,
+          subjectEmail: input.subject?.email ?? null,
+          subjectName: input.subject?.name ?? null,
+          data: input.data,
+          assigneeId,
+          recipients: input.recipients,
+          modelVersion: input.modelVersion ?? null,
+          signalCount: input.signalCount ?? null,
+          createdBy: actor.sub,
+          createdAt: now,
+          updatedAt: now,
+          acknowledgedAt: null,
+          assignedAt: assigneeId ? now : null,
+          resolvedAt: null,
+          convertedAt: null,
+          conversionValue: null,
+          conversionType: null,
+          lastChangeId: created.id,
+        };
+        const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
+        for (const part of chunk(input.recipients, RECIPIENT_ROWS_PER_INSERT)) {
+          statements.push(db.insert(alertRecipients).values(part.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))));
+        }
+        statements.push(db.insert(alertHistory).values(created));
+        if (row.assigneeId) {
+          statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId, note: decision?.reason ?? null })));
+        }
+        const alert = toAlert(row);
+        const events = [alertEvent(Events.alertNew, alert, now)];
+        if (decision) {
+          // The rules' outcome: `routed` (also published as alert:assigned) or `queued`, with the reason.
+          const record = routedAssignment(actor.org, id, decision, actor, now);
+          statements.push(recordAssignment(db, record));
+          const assignment = toAssignment(record);
+          events[0] = { ...events[0]!, data: { ...(events[0]!.data as AlertEventData), assignment } };
+          if (row.assigneeId) {
+            const assigned = alertEvent(Events.alertAssigned, alert, now, { actorId: actor.sub, previousAssigneeId: null, note: decision.reason });
+            events.push({ ...assigned, data: { ...(assigned.data as AlertEventData), assignment } });
+          }
+        }
+        // The notifications it causes are written in the same batch; their
+        // events share the alert's source, so a retry finishes them together.
+        const plan = planNotifications(deps.notifications, context, newAlertNotice(alert), `alert:${id}:new`, now, `alert:${id}`);
+        const notices = notificationStatements(deps.notifications, context, plan, events, now);
+        statements.push(...notices.statements);
+        after = () => finishNotifications(deps.notifications, plan, notices.staged);
+        return { statements, body: alert };
+      },
+      now,
+    );
+  } catch (err) {
+    if (reserved) await deps.routing.release(actor.org, id).catch(() => undefined);
+    throw err;
+  }
+  // A concurrent twin with the same key won: its alert stands, this id never existed.
+  if (result.replayed && reserved) await deps.routing.release(actor.org, id);
   // After the commit: every event to the hubs in one round, then the queued
   // deliveries. A replay finishes what the first attempt may have left undone.
   if (result.replayed) {

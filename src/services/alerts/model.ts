@@ -4,6 +4,7 @@ import { newId } from "../../lib/ids";
 import type { RealtimePort } from "../../outbox/port";
 import type { Alert, AlertHistoryEntry, AlertStatus } from "../../schemas/alerts";
 import type { Claims } from "../../types";
+import type { RoutingPort } from "../routing/port";
 import type { NotificationDeps } from "../notifications";
 
 /**
@@ -14,10 +15,11 @@ import type { NotificationDeps } from "../notifications";
  * and the rows' API shapes.
  */
 
-/** What the alert service works with: D1, realtime publishing, notifications, limits. */
+/** What the alert service works with: D1, realtime publishing, the org hub's routing, notifications, limits. */
 export interface AlertDeps {
   db: Db;
   realtime: RealtimePort;
+  routing: RoutingPort;
   notifications: NotificationDeps;
   limits: { maxAlertDataBytes: number };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client";
 import { keysetPage } from "../../db/pagination";
@@ -39,6 +39,7 @@ export async function listAlerts(
   if (query.priority) conditions.push(inArray(alerts.priority, query.priority));
   if (query.type) conditions.push(eq(alerts.alertType, query.type));
   if (query.assigneeId) conditions.push(eq(alerts.assigneeId, query.assigneeId));
+  if (query.unassigned !== undefined) conditions.push(query.unassigned ? isNull(alerts.assigneeId) : isNotNull(alerts.assigneeId));
   if (query.since) conditions.push(gte(alerts.createdAt, new Date(query.since)));
   if (query.until) conditions.push(lt(alerts.createdAt, new Date(query.until)));
   if (query.minConfidence !== undefined) conditions.push(gte(alerts.confidence, query.minConfidence));

@@ -1,0 +1,28 @@
+import type { RoutingRuleRow } from "../../db/schema";
+import { orgHub } from "../../outbox";
+import type { AgentCandidate, RoutableAlert, RoutingDecision } from "../../routing/decide";
+
+/** What the org hub's `route` RPC takes. */
+export interface RouteRequest {
+  alert: RoutableAlert;
+  rules: RoutingRuleRow[];
+  agents: AgentCandidate[];
+  /** Reserve the alert for the chosen agent (a real assignment), or only decide (preview). */
+  reserve: boolean;
+  exclude?: string[];
+}
+
+/** How services reach the org hub's routing (docs/ROUTING.md): decide, reserve, give a reservation back. */
+export interface RoutingPort {
+  route(orgId: string, request: RouteRequest): Promise<RoutingDecision>;
+  /** Gives back a reservation whose alert was not created (a lost idempotent race, a failed write). */
+  release(orgId: string, alertId: string): Promise<void>;
+}
+
+/** The routing port over this env's org hubs. */
+export function routingPort(env: Env): RoutingPort {
+  return {
+    route: (orgId, request) => orgHub(env, orgId).route(request),
+    release: (orgId, alertId) => orgHub(env, orgId).releaseRoute(alertId),
+  };
+}
