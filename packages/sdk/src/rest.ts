@@ -3,6 +3,7 @@ import type {
   AlertHistoryAction,
   AlertStats,
   AlertStatus,
+  Availability,
   ConnectionInfo,
   Notification,
   PresenceInfo,
@@ -128,6 +129,14 @@ export interface User {
   phone: string | null;
   role: Role;
   departments: string[];
+  /** Agent profile (routing): region codes or postal prefixes. */
+  territories: string[];
+  /** Agent profile (routing): the alert types the agent handles. */
+  skills: string[];
+  /** Agent profile (routing): most open alerts routing gives them; null: the deployment's default. */
+  capacity: number | null;
+  /** `available` agents only are routed to. */
+  availability: Availability;
   createdAt: string;
   updatedAt: string;
   lastSeenAt: string | null;
