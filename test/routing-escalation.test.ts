@@ -4,6 +4,8 @@ import { and, asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { alertAssignments, alerts, routingRules, users, type EscalationPolicy, type RoutingRuleRow } from "../src/db/schema";
+import { Escalations } from "../src/realtime/escalations";
+import type { Alert } from "../src/schemas/alerts";
 import type { AlertEventData, EventFrame, ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { connect, eventually } from "./ws-helpers";
@@ -147,6 +149,49 @@ describe("escalation on the org hub's alarm", () => {
     for (const s of [feed, agent2Stream, agent1Stream]) s.close();
   }, 20_000);
 
+  it("end to end: a rule (REST) routes an alert on create, the hub arms its alarm at assignment + SLA, and the SLA escalates it to another agent", async () => {
+    const { org, tokens } = await setupOrg();
+    for (const id of ["agent3", "admin1"]) {
+      const put = await call("PUT", `/api/v1/users/${id}`, { token: tokens.admin, body: { role: id === "admin1" ? "admin" : "agent" } });
+      expect(put.status, put.text).toBeLessThan(300);
+    }
+    const away = await call("PUT", "/api/v1/me/availability", { token: tokens.admin, body: { availability: "away" } });
+    expect(away.status, away.text).toBe(200);
+    const rule = await call("POST", "/api/v1/routing/rules", {
+      token: tokens.admin,
+      body: { name: "Everyone", match: {}, strategy: "least_loaded", escalation: { slaSeconds: { HIGH: 10 }, to: "next_agent", maxLevels: 1 } },
+    });
+    expect(rule.status, rule.text).toBe(201);
+    const created = await call("POST", "/api/v1/alerts", { token: tokens.service, body: alertBody() });
+    expect(created.status, created.text).toBe(201);
+    const alert = created.json as { id: string; assigneeId: string | null; assignedAt: string };
+    expect(alert.assigneeId).not.toBeNull();
+
+    const pending = await orgHubOf(org).pendingEscalation(alert.id);
+    expect(pending).toMatchObject({ level: 0, assigneeId: alert.assigneeId, ruleId: rule.json.id });
+    // Armed at the assignment + SLA: the hub's clock at routing, a moment before the row's assignedAt.
+    expect(await alarmOf(org)).toBe(pending!.dueAt);
+    expect(Math.abs(pending!.dueAt - (Date.parse(alert.assignedAt) + 10_000))).toBeLessThan(1000);
+
+    // Fast-forward (the API's shortest SLA is 10 s): the same escalation, due now.
+    const dueNow = Date.now() + 100;
+    await orgHubOf(org).scheduleEscalation(alert.id, { ...pending!, dueAt: dueNow });
+    await untilPast(dueNow);
+    await runDurableObjectAlarm(orgHubOf(org));
+    await eventually(async () => (await assignmentsOf(alert.id)).some((r) => r.kind === "escalated"), "escalated");
+    const records = await call("GET", `/api/v1/alerts/${alert.id}/assignments`, { token: tokens.admin });
+    expect(records.status, records.text).toBe(200);
+    const items = records.json.items as { kind: string; agentId: string | null; previousAgentId: string | null; level: number }[];
+    expect(items.map((r) => [r.kind, r.level])).toEqual([
+      ["routed", 0],
+      ["escalated", 1],
+    ]);
+    expect(items[1]!.previousAgentId).toBe(alert.assigneeId);
+    expect(items[1]!.agentId).not.toBe(alert.assigneeId);
+    expect(["agent1", "agent2", "agent3"]).toContain(items[1]!.agentId);
+    expect((await alertRow(alert.id)).assigneeId).toBe(items[1]!.agentId);
+  }, 15_000);
+
   it("an acknowledge before due cancels the escalation: the alarm reassigns nothing", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
     const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
@@ -209,6 +254,19 @@ describe("escalation on the org hub's alarm", () => {
     expect((await alertRow(id)).assigneeId).toBe("agent1");
   }, 10_000);
 
+  it("pool: the first agent of the pool not tried yet who is available and under capacity", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent1", "agent2", "member1", "agent3"], maxLevels: 3 });
+    // agent2 is at capacity (one open alert, capacity 1); member1 is no agent; agent1 already has it.
+    await db().update(users).set({ capacity: 1 }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
+    const busy = await call("POST", "/api/v1/alerts", { token: tokens.admin, body: alertBody({ assigneeId: "agent2" }) });
+    expect(busy.status, busy.text).toBe(201);
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
+    await eventually(async () => (await assignmentsOf(id)).length === 2, "escalated", 5000);
+    const [, escalated] = await assignmentsOf(id);
+    expect(escalated).toMatchObject({ kind: "escalated", agentId: "agent3", previousAgentId: "agent1", level: 1 });
+    expect(escalated!.reason).toMatch(/pool/);
+  }, 10_000);
+
   it("an acknowledge that reached D1 just before the alarm wins, even before its event reached the hub", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
     const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
@@ -252,5 +310,49 @@ describe("escalation on the org hub's alarm", () => {
     await eventually(async () => (await orgHubOf(b.org).pendingEscalation(res.json.id)) === null, "dropped");
     expect((await alertRow(res.json.id)).assigneeId).toBe("agent1");
     expect(await assignmentsOf(res.json.id)).toHaveLength(0);
+  });
+});
+
+describe("Escalations (the hub part)", () => {
+  /** Runs `fn` on the SQLite storage of a Durable Object no other test uses. */
+  const withPart = <T>(fn: (part: Escalations, sql: SqlStorage) => T) =>
+    runInDurableObject(env.USER_HUB.getByName(`parts/${crypto.randomUUID()}`), (_i, state) => fn(new Escalations(state.storage.sql), state.storage.sql));
+  const base = { ruleId: "r1", level: 0, assigneeId: "agent1", priority: "HIGH" as const };
+  const alertOf = (id: string, patch: Partial<Alert>) => ({ id, status: "PENDING", assigneeId: "agent1", updatedAt: new Date(2_000).toISOString(), ...patch }) as Alert;
+
+  it("keeps one per alert; nextAt is the earliest after schedules, replacements and cancels; due is ordered and bounded", async () => {
+    await withPart((part, sql) => {
+      expect(part.nextAt()).toBeUndefined();
+      part.schedule("a", { ...base, dueAt: 3_000 });
+      part.schedule("b", { ...base, dueAt: 1_000 });
+      part.schedule("c", { ...base, dueAt: 2_000 });
+      expect(part.nextAt()).toBe(1_000);
+      part.schedule("b", { ...base, level: 1, dueAt: 5_000 }); // replaced: later
+      expect(part.nextAt()).toBe(2_000);
+      expect(part.get("b")).toMatchObject({ level: 1, dueAt: 5_000 });
+      part.cancel("c");
+      expect(part.nextAt()).toBe(3_000);
+      expect(part.due(4_000, 10).map((e) => e.alertId)).toEqual(["a"]);
+      part.schedule("d", { ...base, dueAt: 3_500 });
+      expect(part.due(10_000, 2).map((e) => e.alertId)).toEqual(["a", "d"]);
+      // A fresh part over the same table reads what is there.
+      expect(new Escalations(sql).nextAt()).toBe(3_000);
+      part.cancel("a");
+      part.cancel("b");
+      part.cancel("d");
+      expect(part.nextAt()).toBeUndefined();
+    });
+  });
+
+  it("observe: leaving PENDING or another assignee cancels; the same assignee or an event older than the assignment does not", async () => {
+    await withPart((part) => {
+      for (const id of ["same", "acked", "moved", "stale"]) part.schedule(id, { ...base, dueAt: 9_000, since: 2_000 });
+      part.observe(alertOf("same", {}));
+      part.observe(alertOf("acked", { status: "ACKNOWLEDGED" }));
+      part.observe(alertOf("moved", { assigneeId: "agent2" }));
+      part.observe(alertOf("stale", { assigneeId: "agent2", updatedAt: new Date(1_000).toISOString() }));
+      part.observe(alertOf("unknown", { status: "RESOLVED" }));
+      expect(["same", "acked", "moved", "stale"].map((id) => part.get(id) !== undefined)).toEqual([true, false, false, true]);
+    });
   });
 });

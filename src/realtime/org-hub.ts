@@ -1,7 +1,7 @@
 import { getDb } from "../db/client";
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
-import { runEscalation } from "../services/routing/escalate";
+import { runEscalation, type EscalationContext } from "../services/routing/escalate";
 import { deps } from "../deps";
 import type { RoutingRuleRow } from "../db/schema";
 import { decide, type AgentCandidate, type RoutableAlert, type RoutingDecision } from "../routing/decide";
@@ -326,10 +326,26 @@ export class OrgHub extends HubBase {
     const due = this.#escalations.due(now, ESCALATIONS_PER_ALARM);
     if (due.length === 0) return;
     const d = deps(this.env);
-    const context = {
-      online: (uid: string) => this.#presence.userConns(uid) + this.sockets.userCount(uid) > 0,
-      schedule: (alertId: string, e: Omit<PendingEscalation, "alertId">) => this.#scheduleEscalation(alertId, e),
-      cancel: (alertId: string) => this.#escalations.cancel(alertId),
+    const context: EscalationContext = {
+      online: (uid) => this.#online(uid),
+      state: async () => {
+        await this.#seedRouting();
+        this.#router.expire();
+        const loads = this.#router.loads();
+        return {
+          load: (id) => loads.get(id) ?? 0,
+          online: (id) => this.#online(id),
+          lastAssignedAt: (id) => this.#router.lastAssignedAt(id),
+          cursor: (id) => this.#router.cursor(id),
+        };
+      },
+      reserve: (alertId, agentId, ruleId) => {
+        this.#router.reserve(alertId, agentId);
+        this.#router.assigned(ruleId, agentId);
+      },
+      release: (alertId) => this.#router.release(alertId),
+      schedule: (alertId, e) => this.#scheduleEscalation(alertId, e),
+      cancel: (alertId) => this.#escalations.cancel(alertId),
     };
     for (const pending of due) {
       // Still pending and unchanged (an event handled while an earlier one awaited may have cancelled or moved it).
@@ -347,7 +363,6 @@ export class OrgHub extends HubBase {
       }
     }
   }
-
 
   // ─────────────────────────── routing ───────────────────────────
 
