@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
-import { routingRules, users, type RoutingRuleRow } from "../src/db/schema";
+import { alerts, routingRules, users, type RoutingRuleRow } from "../src/db/schema";
 import { orgHub } from "../src/outbox";
 import { and, eq } from "drizzle-orm";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
@@ -86,12 +86,32 @@ describe("routing on create: strategies", () => {
   });
 
   it("least_loaded gives the alert to the agent with the fewest open alerts", async () => {
-    const { org, service, admin } = await routingOrg({ a1: {}, a2: {} }, [{ strategy: "least_loaded" }]);
+    const { service, admin } = await routingOrg({ a1: {}, a2: {} }, [{ strategy: "least_loaded" }]);
     // a1 gets one by hand; the rules then prefer a2.
     expect((await call("POST", "/api/v1/alerts", { token: admin, body: alertBody({ assigneeId: "a1" }) })).status).toBe(201);
     expect((await create(service)).assigneeId).toBe("a2");
     expect((await create(service)).assigneeId).toBe("a1");
-    expect(org).toBeTruthy();
+  });
+
+  it("counts the open alerts D1 already had before the hub's first routing (seeded once)", async () => {
+    const { org, service } = await routingOrg({ a1: {}, a2: {} }, [{ strategy: "least_loaded" }]);
+    const now = new Date();
+    // Written straight to D1: no event ever told the hub about these.
+    const row = (id: string, assigneeId: string, status: "PENDING" | "RESOLVED") => ({
+      id,
+      orgId: org,
+      alertType: "LIKELY_TO_SELL",
+      priority: "HIGH" as const,
+      status,
+      title: "old",
+      assigneeId,
+      createdBy: "scorer",
+      createdAt: now,
+      updatedAt: now,
+    });
+    await getDb(env).insert(alerts).values([row(`alr-${org}-1`, "a1", "PENDING"), row(`alr-${org}-2`, "a1", "PENDING"), row(`alr-${org}-3`, "a2", "RESOLVED")]);
+    expect((await create(service)).assigneeId).toBe("a2");
+    expect((await orgHub(env, org).routingState(["a1", "a2"])).map((s) => s.load)).toEqual([2, 1]);
   });
 
   it("skills routes to an agent with the alert's type among their skills", async () => {
@@ -235,12 +255,16 @@ describe("routing actions", () => {
   });
 
   it("reassign to a named agent (manual) or by the rules excluding the current assignee (routed); 409 when closed", async () => {
-    const { admin, service } = await routingOrg({ a1: {}, a2: {}, a3: {} }, [{ strategy: "round_robin" }]);
+    const { org, admin, service } = await routingOrg({ a1: {}, a2: {}, a3: {} }, [{ strategy: "round_robin" }]);
+    const loads = async () => (await orgHub(env, org).routingState(["a1", "a2", "a3"])).map((s) => s.load);
     const alert = await create(service);
     expect(alert.assigneeId).toBe("a1");
+    expect(await loads()).toEqual([1, 0, 0]);
     const manual = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: admin, body: { agentId: "a3", note: "VIP" } });
     expect(manual.status, manual.text).toBe(200);
     expect(manual.json.assigneeId).toBe("a3");
+    // The hub follows the alert:assigned event: the open alert moved from a1 to a3.
+    expect(await loads()).toEqual([0, 0, 1]);
     const routed = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: service, body: { route: true } });
     expect(routed.status, routed.text).toBe(200);
     expect(routed.json.assigneeId).not.toBe("a3");
@@ -253,6 +277,7 @@ describe("routing actions", () => {
     const bad = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: admin, body: { agentId: "a1", route: true } });
     expect(bad.status).toBe(400);
     expect((await call("PATCH", `/api/v1/alerts/${alert.id}/status`, { token: admin, body: { status: "DISMISSED" } })).status).toBe(200);
+    expect(await loads()).toEqual([0, 0, 0]);
     const closed = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: admin, body: { agentId: "a2" } });
     expect(closed.status).toBe(409);
     expect(closed.json.error.code).toBe("INVALID_TRANSITION");
