@@ -327,7 +327,6 @@ export class OrgHub extends HubBase {
     if (due.length === 0) return;
     const d = deps(this.env);
     const context: EscalationContext = {
-      online: (uid) => this.#online(uid),
       state: async () => {
         await this.#seedRouting();
         this.#router.expire();

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { alertAssignments, alertHistory, alerts, routingRules, users, type AlertAssignmentRow, type AlertHistoryRow, type AlertRow, type RoutingRuleRow } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { Events, type AlertEventData, type Priority } from "../../protocol";
@@ -8,9 +8,6 @@ import { alertEvent } from "../alerts/events";
 import { historyRow, toAlert } from "../alerts/model";
 import { notifyAssigned } from "../alerts/notices";
 import { assignmentRow, toAssignment } from "./assignments";
-
-/** The statuses an alert counts as open (an agent's load). */
-const OPEN_STATUSES = ["PENDING", "ACKNOWLEDGED", "IN_PROGRESS"] as const;
 
 /** Who an escalation acts as: the hub itself (history, assignments, the notification's "assigned by"). */
 export const escalationActor = (orgId: string): Claims => ({ sub: "system:escalation", org: orgId, role: "service", name: "Escalation" });
@@ -25,20 +22,18 @@ export interface DueEscalation {
   priority: Priority;
 }
 
-/** What the hub gives an escalation: the routing state, and its table of pending escalations. */
+/** What the hub gives an escalation: its routing state, and its table of pending escalations. */
 export interface EscalationContext {
-  /** Whether the agent has a connection open (the org hub's presence). */
-  online(agentId: string): boolean;
-  /** The hub's routing state (loads with reservations, rotation); without it, loads are counted in D1. */
-  state?: () => Promise<RoutingState>;
+  /** The hub's routing state (loads with reservations, presence, rotation), seeded from D1 on first use. */
+  state(): Promise<RoutingState>;
   /**
    * Holds the alert for the chosen agent in the hub's loads, in the same
    * turn as the choice (no agent past capacity, whatever runs concurrently),
    * and moves the rule's rotation; `release` gives it back when the update
    * loses to a concurrent change.
    */
-  reserve?(alertId: string, agentId: string, ruleId: string): void;
-  release?(alertId: string): void;
+  reserve(alertId: string, agentId: string, ruleId: string): void;
+  release(alertId: string): void;
   /** Records the next level's escalation (replacing the current one). */
   schedule(alertId: string, next: { ruleId: string; level: number; dueAt: number; assigneeId: string; priority: Priority; since: number }): void;
   /** Drops the alert's escalation. */
@@ -98,9 +93,9 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
 
   const tried = new Set<string>([due.assigneeId]);
   for (const h of history) if (h.agentId) tried.add(h.agentId);
-  const next = await chooseNext(d, orgId, alert, rule, agentRows, tried, ctx);
+  const next = await chooseNext(d, alert, rule, agentRows, tried, ctx);
   if (!next) return end(d, orgId, alert, rule, due, ctx, `SLA passed at level ${due.level}; no agent left to escalate to`, now);
-  ctx.reserve?.(alert.id, next.agentId, rule.id);
+  ctx.reserve(alert.id, next.agentId, rule.id);
 
   const level = due.level + 1;
   const sla = policy.slaSeconds[alert.priority];
@@ -112,7 +107,7 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
     else ctx.schedule(due.alertId, { ruleId: rule.id, level, dueAt: nextDueAt, assigneeId: next.agentId, priority: alert.priority, since: now.getTime() });
   });
   if (!applied) {
-    ctx.release?.(alert.id);
+    ctx.release(alert.id);
     return drop("the alert changed meanwhile");
   }
   await notifyAssigned(d, toAlert(applied), escalationActor(orgId), applied.lastChangeId ?? applied.updatedAt.toISOString());
@@ -127,7 +122,6 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
  */
 async function chooseNext(
   d: Deps,
-  orgId: string,
   alert: AlertRow,
   rule: RoutingRuleRow,
   agents: AgentCandidate[],
@@ -135,7 +129,7 @@ async function chooseNext(
   ctx: EscalationContext,
 ): Promise<{ agentId: string; reason: string } | null> {
   const policy = rule.escalation!;
-  const state = ctx.state ? await ctx.state() : await d1State(d, orgId, ctx);
+  const state = await ctx.state();
   const capacity = (a: AgentCandidate) => a.capacity ?? d.config.routing.defaultCapacity;
   if (policy.to === "pool") {
     const byId = new Map(agents.map((a) => [a.id, a]));
@@ -157,17 +151,6 @@ async function chooseNext(
     onlyRule: rule.id,
   });
   return decision.agentId === null ? null : { agentId: decision.agentId, reason: decision.reason };
-}
-
-/** Routing state from D1 (open alerts per agent) when the hub gives none: no rotation or last-assignment times. */
-async function d1State(d: Deps, orgId: string, ctx: EscalationContext): Promise<RoutingState> {
-  const rows = await d.db
-    .select({ agentId: alerts.assigneeId, n: count() })
-    .from(alerts)
-    .where(and(eq(alerts.orgId, orgId), inArray(alerts.status, [...OPEN_STATUSES])))
-    .groupBy(alerts.assigneeId);
-  const loads = new Map(rows.filter((r) => r.agentId !== null).map((r) => [r.agentId!, r.n]));
-  return { load: (id) => loads.get(id) ?? 0, online: (id) => ctx.online(id), lastAssignedAt: () => null, cursor: () => null };
 }
 
 /** The chain is over: one `escalated` record without agent says why; the alert stays with its assignee. */
