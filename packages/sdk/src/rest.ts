@@ -3,6 +3,7 @@ import type {
   AlertHistoryAction,
   AlertStats,
   AlertStatus,
+  Assignment,
   Availability,
   ConnectionInfo,
   Notification,
@@ -12,6 +13,8 @@ import type {
   Role,
 } from "../../../src/protocol/index";
 import { queryString, type Http } from "./http";
+
+export type { Assignment };
 
 /** A page of a list; pass `nextCursor` as `cursor` for the next one (null at the end). */
 export interface Page<T> {
@@ -184,6 +187,12 @@ export function restApi(http: Http) {
        */
       deliveries: (alertId: string) =>
         http.request<{ items: AlertDelivery[]; truncated: boolean }>("GET", `/api/v1/alerts/${id(alertId)}/deliveries`),
+      /**
+       * `GET /api/v1/alerts/{id}/assignments`: how the alert reached each assignee (routed, queued, manual, escalated) with
+       * rule and reason, oldest first; at most 500, `truncated` when there are more.
+       */
+      assignments: (alertId: string) =>
+        http.request<{ items: Assignment[]; truncated: boolean }>("GET", `/api/v1/alerts/${id(alertId)}/assignments`),
       /** `GET /api/v1/alerts/volume`: alerts created per hour or day over a window (default: the last 24 hours by hour). */
       volume: (window: { since?: string; until?: string; bucket?: "hour" | "day" } = {}) =>
         http.request<AlertVolume>("GET", `/api/v1/alerts/volume${queryString(window)}`),
