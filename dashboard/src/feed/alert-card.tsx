@@ -1,12 +1,14 @@
 import type { ReactNode } from "react";
-import type { Alert } from "@herald/sdk";
+import type { Alert, Assignment } from "@herald/sdk";
 import { allowedActions, assignMode, type Me } from "./actions";
-import { formatAgo, formatConfidence, formatDateTime, PRIORITY_ICON, PRIORITY_LABEL, STATUS_LABEL } from "./format";
+import { ASSIGNMENT_KIND_LABEL, formatAgo, formatConfidence, formatDateTime, PRIORITY_ICON, PRIORITY_LABEL, STATUS_LABEL } from "./format";
 
 /** Props of `AlertCard`. */
 export interface AlertCardProps {
   alert: Alert;
   me: Me;
+  /** Its latest assignment as a live event carried it (why it reached its assignee), when known. */
+  assignment?: Assignment | undefined;
   /** A change of it is in flight (optimistic). */
   pending: boolean;
   /** The last action's failure, the API's message. */
@@ -22,13 +24,22 @@ export interface AlertCardProps {
   onDetails: (alert: Alert, opener: HTMLElement) => void;
 }
 
-/** One alert of the feed: priority (label, shape and border, not colour alone), status, facts and its actions. */
+/**
+ * One alert of the feed: priority (label, shape and border, not colour
+ * alone), status, an "Escalated" marker, facts (with why it reached its
+ * assignee, when known) and its actions.
+ */
 export function AlertCard(props: AlertCardProps) {
   const { alert, me, pending, error } = props;
   const can = allowedActions(alert, me);
   const mode = assignMode(me);
   const titleId = `alert-title-${alert.id}`;
   const subject = alert.subject && (alert.subject.name ?? alert.subject.email ?? alert.subject.id);
+  // Shown only while it still describes the alert's assignee (a later assignment without a record would not);
+  // an escalation chain's end names nobody and leaves the alert where it was.
+  const a = props.assignment;
+  const why = a && (a.agentId === alert.assigneeId || (a.kind === "escalated" && a.agentId === null)) ? a : undefined;
+  const escalated = why?.kind === "escalated";
   return (
     <article
       className={`alert-card prio-${alert.priority.toLowerCase()}${pending ? " is-pending" : ""}${props.selected ? " is-selected" : ""}`}
@@ -40,6 +51,7 @@ export function AlertCard(props: AlertCardProps) {
       data-alert-id={alert.id}
       data-status={alert.status}
       data-priority={alert.priority}
+      data-escalated={escalated || undefined}
     >
       <div className="card-top">
         <input
@@ -56,6 +68,11 @@ export function AlertCard(props: AlertCardProps) {
           {STATUS_LABEL[alert.status]}
           {pending && <span className="pending-note"> (saving…)</span>}
         </span>
+        {escalated && (
+          <span className="escalated-badge">
+            <span aria-hidden="true">⇧</span> Escalated{why.level > 1 ? ` (level ${why.level})` : ""}
+          </span>
+        )}
         <time className="card-time" dateTime={alert.createdAt} title={formatDateTime(alert.createdAt)}>
           {formatAgo(alert.createdAt)}
         </time>
@@ -86,6 +103,14 @@ export function AlertCard(props: AlertCardProps) {
           <dt>Assignee</dt>
           <dd>{alert.assigneeId === null ? "Unassigned" : alert.assigneeId === me.sub ? `${alert.assigneeId} (you)` : alert.assigneeId}</dd>
         </div>
+        {why && (
+          <div className="card-why">
+            <dt>Why</dt>
+            <dd>
+              {ASSIGNMENT_KIND_LABEL[why.kind]}: {why.reason}
+            </dd>
+          </div>
+        )}
         {subject && (
           <div>
             <dt>Subject</dt>

@@ -1,8 +1,8 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { useHerald } from "@herald/sdk/react";
-import type { Alert, AlertDelivery, AlertHistoryEntry } from "@herald/sdk";
+import type { Alert, AlertDelivery, AlertHistoryEntry, Assignment } from "@herald/sdk";
 import { Modal } from "./modal";
-import { errorMessage, formatConfidence, formatDateTime, PRIORITY_ICON, PRIORITY_LABEL, STATUS_LABEL } from "./format";
+import { ASSIGNMENT_KIND_LABEL, errorMessage, formatConfidence, formatDateTime, PRIORITY_ICON, PRIORITY_LABEL, STATUS_LABEL } from "./format";
 
 type Loaded<T> = { data?: T; error?: string };
 
@@ -31,7 +31,11 @@ export interface AlertDetailProps {
   fallbackFocus?: () => HTMLElement | null;
 }
 
-/** "Alert details": every field of the alert, its history (with notes) and the deliveries of its notifications. */
+/**
+ * "Alert details": every field of the alert, how it reached each assignee
+ * (assignments with rule and reason), its history (with notes) and the
+ * deliveries of its notifications.
+ */
 export function AlertDetail({ alertId, fromList, onClose, fallbackFocus }: AlertDetailProps) {
   const herald = useHerald();
   const fetched = useLoad(() => herald.api.alerts.get(alertId), fromList ? `${alertId}:list` : alertId);
@@ -40,6 +44,8 @@ export function AlertDetail({ alertId, fromList, onClose, fallbackFocus }: Alert
   const version = `${alertId}:${alert?.updatedAt ?? ""}`;
   const history = useLoad(() => herald.api.alerts.history(alertId), version);
   const deliveries = useLoad(() => herald.api.alerts.deliveries(alertId), version);
+  // An escalation or reassignment changes the alert too (updatedAt), so they follow it the same way.
+  const assignments = useLoad(() => herald.api.alerts.assignments(alertId), version);
   return (
     <Modal title="Alert details" onClose={onClose} fallbackFocus={fallbackFocus} className="detail">
       {!alert ? (
@@ -53,6 +59,10 @@ export function AlertDetail({ alertId, fromList, onClose, fallbackFocus }: Alert
       ) : (
         <AlertFields alert={alert} />
       )}
+      <h3>Assignments</h3>
+      <Section loaded={assignments} empty="No assignments: not routed, and nobody assigned it since.">
+        {(a) => <AssignmentTable items={a.items} truncated={a.truncated} />}
+      </Section>
       <h3>History</h3>
       <Section loaded={history} empty="No history yet.">
         {(h) => (
@@ -144,6 +154,47 @@ function HistoryItem({ entry: e }: { entry: AlertHistoryEntry }) {
       {e.action === "assigned" && e.assigneeId && <> · to {e.assigneeId}</>}
       {e.note && <blockquote className="history-note">{e.note}</blockquote>}
     </li>
+  );
+}
+
+function AssignmentTable({ items, truncated }: { items: Assignment[]; truncated: boolean }) {
+  return (
+    <>
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Assignments table">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Kind</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Rule</th>
+              <th scope="col">Strategy</th>
+              <th scope="col">Reason</th>
+              <th scope="col">Level</th>
+              <th scope="col">Time</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((a) => (
+              <tr key={a.id} data-kind={a.kind}>
+                <td>{ASSIGNMENT_KIND_LABEL[a.kind] ?? a.kind}</td>
+                <td>
+                  {a.agentId ?? "Nobody"}
+                  {a.previousAgentId && <span className="assignment-previous"> (from {a.previousAgentId})</span>}
+                </td>
+                <td>{a.ruleName ?? "—"}</td>
+                <td>{a.strategy ?? "—"}</td>
+                <td className="assignment-reason">{a.reason}</td>
+                <td>{a.level}</td>
+                <td>
+                  <time dateTime={a.createdAt}>{formatDateTime(a.createdAt)}</time>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {truncated && <p>Only the first {items.length} assignments are shown.</p>}
+    </>
   );
 }
 

@@ -5,6 +5,7 @@ import { setQuery, useLocation } from "../lib/router";
 import { assignMode, isPrivileged, useAlertActions, type BulkOutcome, type Me } from "./actions";
 import { AlertCard } from "./alert-card";
 import { AssignDialog } from "./assign-dialog";
+import { useLatestAssignments } from "./assignments";
 import { BulkBar, summarizeBulk } from "./bulk-bar";
 import { ConvertDialog, type Conversion } from "./convert-dialog";
 import { AlertDetail } from "./detail";
@@ -43,6 +44,7 @@ export function Feed({ me: given }: { me?: Me | null }) {
   const actions = useAlertActions(herald);
   const shown = alerts.map(actions.view);
   const mode = assignMode(me);
+  const assignments = useLatestAssignments();
 
   const onFilter: FilterChange = (patch, options) => setQuery(filtersToQuery(patch), options);
   const clearFilters = () => setQuery(Object.fromEntries(FILTER_KEYS.map((k) => [k, undefined])));
@@ -236,6 +238,7 @@ export function Feed({ me: given }: { me?: Me | null }) {
             key={alert.id}
             alert={alert}
             me={me}
+            assignment={assignments.get(alert.id)}
             pending={pending}
             error={actions.errors.get(alert.id)}
             selected={selected.has(alert.id)}

@@ -1,4 +1,4 @@
-import { HeraldError, type AlertStatus, type Priority } from "@herald/sdk";
+import { HeraldError, type AlertStatus, type Assignment, type Priority } from "@herald/sdk";
 
 /** Priorities, most urgent first (the order of the filter and of the labels). */
 export const PRIORITY_ORDER: readonly Priority[] = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
@@ -21,6 +21,9 @@ export const STATUS_LABEL: Record<AlertStatus, string> = {
   DISMISSED: "Dismissed",
   CONVERTED: "Converted",
 };
+
+/** How an assignment came about, as a person reads it. */
+export const ASSIGNMENT_KIND_LABEL: Record<Assignment["kind"], string> = { routed: "Routed", queued: "Queued", manual: "Manual", escalated: "Escalated" };
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
