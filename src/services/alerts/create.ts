@@ -41,26 +41,31 @@ export async function createAlert(
   const request = idempotency && { ...idempotency, orgId: actor.org, scope: "POST /api/v1/alerts" };
   const id = newId("alr", now.getTime());
 
-  // Without an assignee the org's rules decide (docs/ROUTING.md): the org
-  // hub picks the agent and reserves this very id for them. A request whose
+  // The reads the create decides on, in parallel: the org's routing rules
+  // and agents (only without an assignee), and in one round trip the
+  // assignee's and recipients' directory rows (or the admins') with their
+  // preferences and the org's webhook endpoints. An org without rules needs
+  // nothing more; otherwise the rules decide (docs/ROUTING.md): the org hub
+  // picks the agent and reserves this very id for them. A request whose
   // idempotency key is stored already will replay: nothing is routed.
+  const given = [...new Set([input.assigneeId, ...input.recipients].filter((p): p is string => Boolean(p)))];
+  const maxAdmins = deps.notifications.config.maxAdminNotifications;
+  const [routing, early] = await Promise.all([
+    input.assigneeId ? undefined : loadRoutingInputs(db, actor.org, request && { scope: request.scope, key: request.key }, now),
+    loadNotifyContext(db, actor.org, given.length > 0 ? given : "admins", undefined, maxAdmins),
+  ]);
+  if (input.assigneeId) requireAssignable(early.people.get(input.assigneeId), input.assigneeId);
   let decision: RoutingDecision | undefined;
-  if (!input.assigneeId) {
-    const routing = await loadRoutingInputs(db, actor.org, request && { scope: request.scope, key: request.key }, now);
-    if (routing.rules.length > 0 && !routing.replay) {
-      decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
-    }
+  if (routing && routing.rules.length > 0 && !routing.replay) {
+    decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
   }
   const reserved = decision?.agentId ? decision : undefined;
   const assigneeId = input.assigneeId ?? decision?.agentId ?? null;
-
-  // One D1 round trip reads everything the create decides on: the
-  // assignee's and recipients' directory rows (or the admins', in an org
-  // without routing rules) and preferences, and the org's webhook endpoints.
-  const people = [...new Set([assigneeId, ...input.recipients].filter((p): p is string => Boolean(p)))];
-  const to = people.length > 0 || decision ? people : "admins";
-  const context = await loadNotifyContext(db, actor.org, to, undefined, deps.notifications.config.maxAdminNotifications);
-  if (input.assigneeId) requireAssignable(context.people.get(input.assigneeId), input.assigneeId);
+  let context = early;
+  // Routed: the assignee's rows and preferences too. Queued: its recipients
+  // only (never the admins, one by one, in an org with rules).
+  if (decision?.agentId) context = await loadNotifyContext(db, actor.org, [decision.agentId, ...given], undefined, maxAdmins);
+  else if (decision && given.length === 0) context = { ...early, userIds: [], people: new Map(), prefs: new Map() };
 
   let after: (() => Promise<unknown>) | undefined;
   let result: IdempotentResult<Alert>;
