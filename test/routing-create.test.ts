@@ -171,9 +171,14 @@ describe("routing on create: rules, queue and notifications", () => {
   });
 
   it("an org with rules but no eligible agent queues the alert and notifies no admin; an org without rules still does", async () => {
-    const { org, service } = await routingOrg({ a1: { availability: "offline" } }, [{ strategy: "least_loaded" }]);
+    const { org, service, admin } = await routingOrg({ a1: { availability: "offline" } }, [{ strategy: "least_loaded" }]);
+    const board = await connect("/api/v1/ws/org", { token: admin });
     const queued = await create(service);
     expect(queued.assigneeId).toBeNull();
+    // Admins see it on the org feed, with the queued record.
+    const event = (await board.waitFor((f) => f.type === "alert:new")) as unknown as { data: { assignment: { kind: string; alertId: string } } };
+    expect(event.data.assignment).toMatchObject({ kind: "queued", alertId: queued.id });
+    board.close();
     expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ?", org)).toBe(0);
     const [record] = await assignmentsOf(queued.id);
     expect(record).toMatchObject({ kind: "queued", agent_id: null });
@@ -263,8 +268,9 @@ describe("routing actions", () => {
     const manual = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: admin, body: { agentId: "a3", note: "VIP" } });
     expect(manual.status, manual.text).toBe(200);
     expect(manual.json.assigneeId).toBe("a3");
-    // The hub follows the alert:assigned event: the open alert moved from a1 to a3.
+    // The hub follows the alert:assigned event: the open alert moved from a1 to a3, who is notified.
     expect(await loads()).toEqual([0, 0, 1]);
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ? AND user_id = 'a3' AND type = 'alert.assigned'", org)).toBe(1);
     const routed = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: service, body: { route: true } });
     expect(routed.status, routed.text).toBe(200);
     expect(routed.json.assigneeId).not.toBe("a3");
