@@ -2,7 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { alerts, routingRules, users, type RoutingRuleRow } from "../src/db/schema";
+import { deps } from "../src/deps";
 import { orgHub } from "../src/outbox";
+import { CreateAlertBody } from "../src/schemas/alerts";
+import { createAlert } from "../src/services/alerts";
 import { and, eq } from "drizzle-orm";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
 import { connect } from "./ws-helpers";
@@ -189,6 +192,17 @@ describe("routing on create: rules, queue and notifications", () => {
     expect(unrouted.assigneeId).toBeNull();
     expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ? AND user_id = 'admin1'", plain.org)).toBe(1);
     expect(await assignmentsOf(unrouted.id)).toEqual([]);
+  });
+
+  it("an unreachable org hub never loses the alert: it is created queued with the reason", async () => {
+    const { org } = await routingOrg({ a1: {} }, [{ strategy: "least_loaded" }]);
+    const failing = { ...deps(env), routing: { route: () => Promise.reject(new Error("hub down")), release: async () => {} } };
+    const { body } = await createAlert(failing, { sub: "scorer", org, role: "service" }, CreateAlertBody.parse(alertBody()));
+    expect(body.assigneeId).toBeNull();
+    const [record] = await assignmentsOf(body.id);
+    expect(record).toMatchObject({ kind: "queued", agent_id: null });
+    expect(record!.reason).toMatch(/Routing was unavailable/);
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ?", org)).toBe(0);
   });
 
   it("the routed assignee is notified exactly once and gets alert:new and alert:assigned with the assignment", async () => {

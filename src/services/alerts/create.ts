@@ -57,7 +57,13 @@ export async function createAlert(
   if (input.assigneeId) requireAssignable(early.people.get(input.assigneeId), input.assigneeId);
   let decision: RoutingDecision | undefined;
   if (routing && routing.rules.length > 0 && !routing.replay) {
-    decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
+    try {
+      decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
+    } catch (err) {
+      // An alert is never lost to routing: the hub unreachable, it waits in the queue.
+      console.error(`herald: routing alert ${id} of org ${actor.org} failed; queued:`, err);
+      decision = { agentId: null, rule: null, reason: "Routing was unavailable (the org hub could not be reached); queued.", escalation: null };
+    }
   }
   const reserved = decision?.agentId ? decision : undefined;
   const assigneeId = input.assigneeId ?? decision?.agentId ?? null;
