@@ -11,6 +11,7 @@
 //   npm run bench -- --targets=miniflare,socketio --n=500
 //   npm run bench -- --only=admins --targets=miniflare   # create latency with 1,000 admins
 //   npm run bench -- --only=storm --targets=miniflare    # SDK clients across a server restart (opt-in)
+//   npm run bench -- --only=routing --targets=miniflare  # routing's cost inside a create
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -159,6 +160,8 @@ async function main() {
     targeted: { count: null, concurrency: 32 }, // null: N/2 alerts
     reconnect: { missed: 5, timeoutMs: 30_000 },
     admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
+    // 8. routing on create: same-size orgs with rules (on) and without (off).
+    routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
     // 7. (--only=storm) SDK clients across a server restart; users = N.
     storm: { users: N, pre: 5, post: 20, batch: 500, bucketMs: 250, connectConcurrency: 50, connectTimeoutMs: 60_000, recoverMs: 150_000 },
     phaseMs: 120_000,

@@ -772,6 +772,160 @@ export async function stormGroup(ctx, target, driver, run) {
   }
 }
 
+// ──────────── 8. routing on create (Herald only) ────────────
+
+/** A create's rule selector: even sequence numbers match the least_loaded rule, odd ones fall to round_robin. */
+const routingLane = (seq) => (seq % 2 === 0 ? "ll" : "rr");
+
+/**
+ * Routing's cost inside POST /api/v1/alerts. Two orgs of the same size
+ * (`ctx.routing.agents` agents in the directory): "on" has two rules (a
+ * least_loaded rule matching `data.lane = "ll"`, then a round_robin rule
+ * matching everything) and its alerts come without assigneeId; "off" has no
+ * rules and its alerts name an assignee (round-robin over the same agents),
+ * so both write and push the assignee's notification (the admin who made
+ * the rules is set away, so both orgs have the same candidates). The server
+ * does not report how long the decision took, so the cost is the difference:
+ * creates one at a time, alternating off/on (latency p50/p99), then closed
+ * loops of `burst` creates, `concurrency` in flight, in the order off, on,
+ * on, off (creates/s, server CPU per create). No sockets. Every routed create
+ * is checked (201 with an assignee).
+ */
+export async function routingGroup(ctx, target, driver, run) {
+  if (driver.kind !== "herald") return { routing: { metrics: {}, info: { skipped: "the baseline has no routing" } } };
+  const { agents, warmup, sequential, burst, concurrency } = ctx.routing;
+  const orgs = { off: `${ctx.tag}-roff${run}`, on: `${ctx.tag}-ron${run}` };
+  const svc = { off: await serviceTokens(ctx, orgs.off), on: await serviceTokens(ctx, orgs.on) };
+  const admin = await ctx.tokens.get("bench-admin", orgs.on, "admin");
+  const agentId = (i) => `agent-${i}`;
+  for (const mode of ["off", "on"]) {
+    const seed = await pool(agents, 16, (i) => driver.putUser(svc[mode][i % svc[mode].length], agentId(i), "agent"), ctx.phaseMs);
+    const seeded = seed.results.filter((r) => r?.ok && (r.value.status === 200 || r.value.status === 201)).length;
+    if (seeded !== agents) throw new Error(`routing: seeded ${seeded} of ${agents} agents (${mode})`);
+  }
+  const rules = [
+    { name: "Bench least loaded", match: { data: { lane: "ll" } }, strategy: "least_loaded" },
+    { name: "Bench round robin", match: {}, strategy: "round_robin" },
+  ];
+  for (const rule of rules) {
+    const res = await fetch(`${target.baseUrl}/api/v1/routing/rules`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
+      body: JSON.stringify(rule),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (res.status !== 201) throw new Error(`routing: creating rule "${rule.name}" answered ${res.status} ${(await res.text()).slice(0, 200)}`);
+    await res.arrayBuffer();
+  }
+
+  // The admin who made the rules is in the directory now (first sight) and admins are agents to routing:
+  // away, so the routed org has exactly the same `agents` candidates as the other.
+  const away = await fetch(`${target.baseUrl}/api/v1/users/bench-admin`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${svc.on[0]}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ role: "admin", name: "bench-admin", availability: "away" }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (away.status !== 200 && away.status !== 201) throw new Error(`routing: setting the admin away answered ${away.status} ${(await away.text()).slice(0, 200)}`);
+  await away.arrayBuffer();
+
+  const bench = `${ctx.tag}-routing`;
+  const seqs = { off: 0, on: 0 };
+  const failures = new Map();
+  const fail = (key) => failures.set(key, (failures.get(key) ?? 0) + 1);
+  const routedTo = new Map();
+  /** One create in `mode`; resolves its latency (ms) or null when it failed. */
+  const create = async (mode) => {
+    const seq = seqs[mode]++;
+    const body = alertBody(bench, seq, mode === "off" ? agentId(seq % agents) : undefined);
+    body.data.lane = routingLane(seq);
+    const r = await driver.createAlert(svc[mode][seq % svc[mode].length], body, 60_000);
+    if (r.status !== 201) {
+      fail(`${mode}: HTTP ${r.status} ${r.text.slice(0, 100)}`);
+      return null;
+    }
+    if (mode === "on") {
+      const assignee = JSON.parse(r.text).assigneeId ?? null;
+      if (!assignee) {
+        fail("on: created unassigned (queued)");
+        return null;
+      }
+      routedTo.set(assignee, (routedTo.get(assignee) ?? 0) + 1);
+    }
+    return r.ms;
+  };
+
+  // Warm-up: both orgs' hubs, the agents' user hubs, the router's seeding from D1.
+  for (let k = 0; k < warmup; k++) {
+    await create("off");
+    await create("on");
+  }
+  await waitIdle(target, { maxMs: 10_000 });
+
+  const lat = { off: [], on: [] };
+  for (let k = 0; k < sequential; k++) {
+    for (const mode of k % 2 ? ["on", "off"] : ["off", "on"]) {
+      const ms = await create(mode);
+      if (ms !== null) lat[mode].push(ms);
+    }
+  }
+
+  // Closed loop, in the order off, on, on, off so neither mode always runs on the later (fuller) state.
+  const done = { off: { ok: 0, wallS: 0, cpuS: 0, cpuValid: true }, on: { ok: 0, wallS: 0, cpuS: 0, cpuValid: true } };
+  for (const mode of ["off", "on", "on", "off"]) {
+    await waitIdle(target, { maxMs: 10_000 });
+    const meter = new Meter(target);
+    const out = await pool(burst, concurrency, () => create(mode), ctx.phaseMs);
+    const m = meter.stop();
+    done[mode].ok += out.results.filter((r) => r?.ok && r.value !== null).length;
+    done[mode].wallS += m.wallS;
+    done[mode].cpuS += m.serverCpuS;
+    // A process of the tree that ended during the phase (wrangler's helpers) takes its CPU time with it.
+    if (m.serverCpuS < 0) done[mode].cpuValid = false;
+  }
+  const rate = {};
+  const cpu = {};
+  for (const mode of ["off", "on"]) {
+    const d = done[mode];
+    rate[mode] = d.wallS ? d.ok / d.wallS : null;
+    cpu[mode] = d.ok && d.cpuValid ? (d.cpuS * 1000) / d.ok : null;
+  }
+
+  const s = { off: summary(lat.off), on: summary(lat.on) };
+  const diff = (a, b) => (a === null || b === null ? null : a - b);
+  const loads = [...routedTo.values()];
+  return {
+    routing: {
+      metrics: {
+        routing_create_off_p50_ms: s.off.p50,
+        routing_create_on_p50_ms: s.on.p50,
+        routing_cost_p50_ms: diff(s.on.p50, s.off.p50),
+        routing_create_off_p99_ms: s.off.p99,
+        routing_create_on_p99_ms: s.on.p99,
+        routing_cost_p99_ms: diff(s.on.p99, s.off.p99),
+        routing_creates_per_s_off: rate.off,
+        routing_creates_per_s_on: rate.on,
+        routing_server_cpu_ms_per_create_off: cpu.off,
+        routing_server_cpu_ms_per_create_on: cpu.on,
+        routing_failures: [...failures.values()].reduce((a, b) => a + b, 0),
+      },
+      info: {
+        agents,
+        rules: rules.map((r) => r.strategy),
+        warmup,
+        sequential,
+        burst,
+        concurrency,
+        errors: Object.fromEntries(failures),
+        routedAgents: routedTo.size,
+        routedLoadMin: loads.length ? Math.min(...loads) : null,
+        routedLoadMax: loads.length ? Math.max(...loads) : null,
+        createMs: { off: lat.off.map((t) => Math.round(t * 10) / 10), on: lat.on.map((t) => Math.round(t * 10) / 10) },
+      },
+    },
+  };
+}
+
 /** Scenarios (default runs) and the socket groups that run them. */
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
@@ -781,6 +935,7 @@ export const SCENARIOS = {
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
   admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
+  routing: { runs: 1, group: "routing", title: "8. routing on create" },
   // Opt-in (--only=storm): not part of the default run.
   storm: { runs: 1, group: "storm", title: "7. SDK reconnect storm across a restart", optIn: true },
 };
@@ -792,6 +947,7 @@ export const GROUPS = {
   org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
+  routing: { fn: (ctx, target, driver, run) => routingGroup(ctx, target, driver, run) },
   storm: { fn: async (ctx, target, driver, run) => stormGroup(ctx, target, driver, run) },
 };
 
