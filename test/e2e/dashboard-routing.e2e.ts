@@ -2,14 +2,16 @@
 // against the real Worker: an admin's routing rule, created over REST, assigns
 // an alert created without an assignee; the card shows the agent and why, the
 // detail view's Assignments table lists the routed assignment with the rule and
-// its reason; an escalation (its SLA passed unacknowledged) moves the card to
-// the next agent and marks it "Escalated" in words. Elements are found by role
-// and accessible name (docs/DASHBOARD.md).
+// its reason (no serious or critical axe-core violation); an escalation (its
+// SLA passed unacknowledged) moves the card to the next agent and marks it
+// "Escalated" in words. Elements are found by role and accessible name
+// (docs/DASHBOARD.md).
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api } from "./harness/api";
+import { axeScan, blocking, describeViolations } from "./harness/axe";
 import { launchChromium } from "./harness/browser";
 import { card, connectionStatus, feed, openContext, signInWithDevToken, type DashboardContext, type DevUser } from "./harness/dashboard";
 import { ROOT, startServer, type Server } from "./harness/server";
@@ -118,6 +120,9 @@ describe("dashboard: routing", () => {
     expect(listed.items).toHaveLength(1);
     expect(reason).toBe(listed.items[0]!.reason);
     expect(reason).toContain(`Rule "${ruleName}"`);
+    // The card with its "Why" and the dialog with the Assignments table, as assistive technology meets them.
+    const violations = blocking(await axeScan(page));
+    expect(violations, describeViolations("the feed with a routed card and its details", violations)).toEqual([]);
 
     await details.getByRole("button", { name: "Close" }).click();
     await details.waitFor({ state: "hidden" });
