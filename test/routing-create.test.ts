@@ -88,6 +88,16 @@ describe("routing on create: strategies", () => {
     expect(first.assignedAt).not.toBeNull();
   });
 
+  it("says how long the routing decision took in Server-Timing, only when the rules decided", async () => {
+    const { service, admin } = await routingOrg({ a1: {} }, [{ strategy: "least_loaded" }]);
+    const routed = await call("POST", "/api/v1/alerts", { token: service, body: alertBody() });
+    expect(routed.status).toBe(201);
+    expect(routed.headers.get("Server-Timing")).toMatch(/^route;dur=\d+(\.\d)?;desc="routing decision"$/);
+    const given = await call("POST", "/api/v1/alerts", { token: admin, body: alertBody({ assigneeId: "a1" }) });
+    expect(given.status).toBe(201);
+    expect(given.headers.get("Server-Timing")).toBeNull();
+  });
+
   it("least_loaded gives the alert to the agent with the fewest open alerts", async () => {
     const { service, admin } = await routingOrg({ a1: {}, a2: {} }, [{ strategy: "least_loaded" }]);
     // a1 gets one by hand; the rules then prefer a2.

@@ -220,7 +220,7 @@ export function driverFor(target) {
     conn(token, opts) {
       return herald ? new HeraldConn(base, token, opts) : new SioConn(base, token, opts);
     },
-    /** POST an alert; resolves {status, ms, body?}. */
+    /** POST an alert; resolves {status, ms, text, serverTiming}. */
     async createAlert(token, body, timeoutMs = 30_000) {
       const t0 = performance.now();
       const res = await fetch(herald ? `${base}/api/v1/alerts` : `${base}/alerts`, {
@@ -230,7 +230,7 @@ export function driverFor(target) {
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
-      return { status: res.status, ms: performance.now() - t0, text };
+      return { status: res.status, ms: performance.now() - t0, text, serverTiming: res.headers.get("server-timing") };
     },
     /** Puts a recipient in Herald's directory (the baseline has none). */
     async putUser(token, id, role = "agent", timeoutMs = 30_000) {

@@ -48,6 +48,8 @@ const ROWS = [
   ["routing", "routing_create_off_p50_ms", "8. routing: create p50, no rules (assigneeId given)", "ms"],
   ["routing", "routing_create_on_p50_ms", "8. routing: create p50, routed (50 agents, 2 rules)", "ms"],
   ["routing", "routing_cost_p50_ms", "8. routing: cost per create, p50 (routed − given)", "ms"],
+  ["routing", "routing_decision_p50_ms", "8. routing: decision inside a create, p50 (Server-Timing)", "ms"],
+  ["routing", "routing_decision_p99_ms", "8. routing: decision inside a create, p99 (Server-Timing)", "ms"],
   ["routing", "routing_create_off_p99_ms", "8. routing: create p99, no rules", "ms"],
   ["routing", "routing_create_on_p99_ms", "8. routing: create p99, routed", "ms"],
   ["routing", "routing_creates_per_s_off", "8. routing: creates/s, no rules (16 in flight, 2×200)", "rate"],

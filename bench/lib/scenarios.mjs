@@ -834,6 +834,9 @@ export async function routingGroup(ctx, target, driver, run) {
   const failures = new Map();
   const fail = (key) => failures.set(key, (failures.get(key) ?? 0) + 1);
   const routedTo = new Map();
+  /** Routing decision times from Server-Timing, of the one-at-a-time creates. */
+  const decisionMs = [];
+  let measuring = false;
   /** One create in `mode`; resolves its latency (ms) or null when it failed. */
   const create = async (mode) => {
     const seq = seqs[mode]++;
@@ -851,6 +854,9 @@ export async function routingGroup(ctx, target, driver, run) {
         return null;
       }
       routedTo.set(assignee, (routedTo.get(assignee) ?? 0) + 1);
+      // The server's own measure of the decision (rules and agents read, the org hub's choice).
+      const dur = /route;dur=([\d.]+)/.exec(r.serverTiming ?? "");
+      if (dur && measuring) decisionMs.push(Number(dur[1]));
     }
     return r.ms;
   };
@@ -863,12 +869,14 @@ export async function routingGroup(ctx, target, driver, run) {
   await waitIdle(target, { maxMs: 10_000 });
 
   const lat = { off: [], on: [] };
+  measuring = true;
   for (let k = 0; k < sequential; k++) {
     for (const mode of k % 2 ? ["on", "off"] : ["off", "on"]) {
       const ms = await create(mode);
       if (ms !== null) lat[mode].push(ms);
     }
   }
+  measuring = false;
 
   // Closed loop, in the order off, on, on, off so neither mode always runs on the later (fuller) state.
   const done = { off: { ok: 0, wallS: 0, cpuS: 0, cpuValid: true }, on: { ok: 0, wallS: 0, cpuS: 0, cpuValid: true } };
@@ -891,7 +899,7 @@ export async function routingGroup(ctx, target, driver, run) {
     cpu[mode] = d.ok && d.cpuValid ? (d.cpuS * 1000) / d.ok : null;
   }
 
-  const s = { off: summary(lat.off), on: summary(lat.on) };
+  const s = { off: summary(lat.off), on: summary(lat.on), decision: summary(decisionMs) };
   const diff = (a, b) => (a === null || b === null ? null : a - b);
   const loads = [...routedTo.values()];
   return {
@@ -900,6 +908,8 @@ export async function routingGroup(ctx, target, driver, run) {
         routing_create_off_p50_ms: s.off.p50,
         routing_create_on_p50_ms: s.on.p50,
         routing_cost_p50_ms: diff(s.on.p50, s.off.p50),
+        routing_decision_p50_ms: s.decision.p50,
+        routing_decision_p99_ms: s.decision.p99,
         routing_create_off_p99_ms: s.off.p99,
         routing_create_on_p99_ms: s.on.p99,
         routing_cost_p99_ms: diff(s.on.p99, s.off.p99),

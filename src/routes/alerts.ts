@@ -59,7 +59,16 @@ export const alertsRouter = createRouter()
         "With an Idempotency-Key header, a retry with the same body returns the first response again (201, same id, header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.",
       request: { headers: IdempotencyHeaders, body: { required: true, content: json(CreateAlertBody) } },
       responses: {
-        201: { description: "Created (or replayed)", content: json(AlertSchema) },
+        201: {
+          description: "Created (or replayed)",
+          headers: {
+            "Server-Timing": {
+              description: 'When the routing rules decided the assignee: `route;dur=<ms>;desc="routing decision"` (rules and agents read, the org hub\'s choice)',
+              schema: { type: "string" },
+            },
+          },
+          content: json(AlertSchema),
+        },
         ...commonErrors,
         ...unprocessableResponse,
       },
@@ -67,6 +76,8 @@ export const alertsRouter = createRouter()
     async (c) => {
       const result = await createAlert(deps(c.env), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
+      // How long the routing decision took (docs/ROUTING.md); only on a create the rules decided.
+      if (result.routingMs !== undefined) c.header("Server-Timing", `route;dur=${result.routingMs.toFixed(1)};desc="routing decision"`);
       c.header("Location", `/api/v1/alerts/${result.body.id}`);
       return c.json(result.body, 201);
     },

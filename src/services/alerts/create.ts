@@ -34,7 +34,7 @@ export async function createAlert(
   input: CreateAlertInput,
   idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
   now = new Date(),
-): Promise<IdempotentResult<Alert>> {
+): Promise<IdempotentResult<Alert> & { routingMs?: number }> {
   const { db, realtime, limits } = deps;
   if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
   assertDataSize(input.data, limits.maxAlertDataBytes);
@@ -50,6 +50,7 @@ export async function createAlert(
   // idempotency key is stored already will replay: nothing is routed.
   const given = [...new Set([input.assigneeId, ...input.recipients].filter((p): p is string => Boolean(p)))];
   const maxAdmins = deps.notifications.config.maxAdminNotifications;
+  const routingStarted = performance.now();
   const [routing, early] = await Promise.all([
     input.assigneeId ? undefined : loadRoutingInputs(db, actor.org, request && { scope: request.scope, key: request.key }, now),
     loadNotifyContext(db, actor.org, given.length > 0 ? given : "admins", undefined, maxAdmins),
@@ -65,6 +66,8 @@ export async function createAlert(
       decision = { agentId: null, rule: null, reason: "Routing was unavailable (the org hub could not be reached); queued.", escalation: null };
     }
   }
+  // The routing decision's time (rules and agents read, the hub's choice), for Server-Timing.
+  const routingMs = decision ? performance.now() - routingStarted : undefined;
   const reserved = decision?.agentId ? decision : undefined;
   const assigneeId = input.assigneeId ?? decision?.agentId ?? null;
   let context = early;
@@ -152,5 +155,5 @@ export async function createAlert(
     await realtime.finishPending(actor.org, `alert:${result.body.id}`);
     await requeueDeliveriesOfSource(deps.notifications, actor.org, `alert:${result.body.id}:new`);
   } else await after?.();
-  return result;
+  return routingMs === undefined ? result : { ...result, routingMs };
 }
