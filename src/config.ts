@@ -47,6 +47,11 @@ const ConfigSchema = z.object({
   ROUTING_DEFAULT_CAPACITY: int(25, 1, 10_000),
   ROUTING_RESERVATION_SECONDS: int(60, 5, 3_600),
   ROUTING_MAX_ESCALATION_LEVELS: int(5, 1, 20),
+  DELIVERY_RETENTION_DAYS: int(30, 1, 3_650),
+  ALERT_RETENTION_DAYS: int(365, 1, 36_500),
+  NOTIFICATION_RETENTION_DAYS: int(90, 1, 36_500),
+  RETENTION_BATCH_ROWS: int(500, 1, 5_000),
+  RETENTION_MAX_BATCHES: int(20, 1, 1_000),
   EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
   EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
   SENDGRID_API_KEY: optionalString,
@@ -120,6 +125,19 @@ const ConfigSchema = z.object({
       reservationSeconds: e.ROUTING_RESERVATION_SECONDS,
       /** Upper bound of a rule's `escalation.maxLevels` (ROUTING_MAX_ESCALATION_LEVELS). */
       maxEscalationLevels: e.ROUTING_MAX_ESCALATION_LEVELS,
+    },
+    /** What the cron deletes, and when (README, "Retention and archive"; src/retention). */
+    retention: {
+      /** Days a sent, failed or skipped delivery is kept after its last change (DELIVERY_RETENTION_DAYS). */
+      deliveryDays: e.DELIVERY_RETENTION_DAYS,
+      /** Days a closed alert is kept after its last change before it is archived and deleted (ALERT_RETENTION_DAYS). */
+      alertDays: e.ALERT_RETENTION_DAYS,
+      /** Days a read or archived notification is kept before it is archived and deleted (NOTIFICATION_RETENTION_DAYS). */
+      notificationDays: e.NOTIFICATION_RETENTION_DAYS,
+      /** Rows one delete statement removes at most (RETENTION_BATCH_ROWS). */
+      batchRows: e.RETENTION_BATCH_ROWS,
+      /** Batches per kind of data per cron run (RETENTION_MAX_BATCHES): the rest waits for the next run. */
+      maxBatches: e.RETENTION_MAX_BATCHES,
     },
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,

@@ -3,6 +3,7 @@ import { processQueueBatch } from "./delivery/consumer";
 import type { DeliveryMessage } from "./delivery/types";
 import { deps } from "./deps";
 import { purgeExpiredRealtime, sweepUnpublished } from "./outbox";
+import { purgeUnarchived } from "./retention/purge";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 import { requeueStaleDeliveries } from "./services/notifications";
 
@@ -14,7 +15,7 @@ export default {
   /**
    * Cron (wrangler.toml [triggers], every minute): re-deliver events a hub did
    * not confirm, then delete what has expired (events, acknowledgements,
-   * tickets, idempotency keys).
+   * tickets, idempotency keys) and what retention says is due (src/retention).
    */
   async scheduled(_controller, env, _ctx) {
     const { db, config } = deps(env);
@@ -22,6 +23,8 @@ export default {
     const events = await purgeExpiredRealtime(db, config.eventTtlSeconds);
     const keys = await purgeExpiredIdempotencyKeys(db);
     const requeued = await requeueStaleDeliveries(env, db);
+    const retained = await purgeUnarchived(env.DB, config);
+    if (retained.deliveries > 0) console.log(`herald: retention deleted ${retained.deliveries} deliveries`);
     if (requeued > 0) console.log(`herald: re-queued ${requeued} stale deliveries`);
     if (swept.delivered + swept.failed + events + keys > 0) {
       console.log(`herald: re-delivered ${swept.delivered} events (${swept.failed} still failing); purged ${events} events, ${keys} idempotency keys`);

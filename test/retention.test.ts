@@ -1,0 +1,84 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getConfig } from "../src/config";
+import { newId } from "../src/lib/ids";
+import { idBefore, purgeDeliveries, purgeUnarchived } from "../src/retention/purge";
+import { uniqueOrg } from "./helpers";
+
+/**
+ * Retention of deliveries (src/retention/purge.ts): only final deliveries past
+ * DELIVERY_RETENTION_DAYS go, in bounded batches, resumably and idempotently.
+ * Rows are dated far in the past and the purge is run at a matching `now`, so
+ * other test files' rows (created today) are never due here.
+ */
+
+const DAY = 86_400_000;
+/** The instant every test runs its purge at: 2001-01-01. */
+const NOW = new Date(Date.UTC(2001, 0, 1));
+
+/** Inserts a delivery of `org` last changed `ageDays` before NOW. */
+async function insertDelivery(org: string, status: string, ageDays: number): Promise<string> {
+  const ts = NOW.getTime() - ageDays * DAY;
+  const id = newId("dlv", ts);
+  await env.DB.prepare(
+    "INSERT INTO deliveries (id, org_id, dedupe_key, channel, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'email', ?, 1, ?, ?)",
+  )
+    .bind(id, org, `test:${id}`, status, ts, ts)
+    .run();
+  return id;
+}
+
+async function remaining(org: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT id FROM deliveries WHERE org_id = ? ORDER BY id").bind(org).all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+describe("delivery retention", () => {
+  it("deletes final deliveries older than the retention and nothing else", async () => {
+    const org = uniqueOrg("ret");
+    const sent = await insertDelivery(org, "sent", 40);
+    const failed = await insertDelivery(org, "failed", 31);
+    const skipped = await insertDelivery(org, "skipped", 100);
+    const queued = await insertDelivery(org, "queued", 40);
+    const deferred = await insertDelivery(org, "deferred", 40);
+    const fresh = await insertDelivery(org, "sent", 29);
+    const deleted = await purgeDeliveries(env.DB, 30, { batchRows: 500, maxBatches: 20 }, NOW);
+    expect(deleted).toBeGreaterThanOrEqual(3);
+    const left = await remaining(org);
+    expect(left).toEqual([queued, deferred, fresh].sort());
+    for (const id of [sent, failed, skipped]) expect(left).not.toContain(id);
+  });
+
+  it("works in batches: a run of one batch of 2 deletes 2, the next run continues, a third changes nothing", async () => {
+    const org = uniqueOrg("ret");
+    // Older than any other test's rows, so these are the first the purge picks.
+    for (let i = 0; i < 3; i++) await insertDelivery(org, "sent", 3_000 + i);
+    const budget = { batchRows: 2, maxBatches: 1 };
+    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(2);
+    expect(await remaining(org)).toHaveLength(1);
+    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(1);
+    expect(await remaining(org)).toHaveLength(0);
+    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(0);
+  });
+
+  it("is idempotent: running twice deletes nothing more", async () => {
+    const org = uniqueOrg("ret");
+    await insertDelivery(org, "failed", 1_500);
+    const keep = await insertDelivery(org, "queued", 1_500);
+    const config = { retention: { ...getConfig(env).retention, deliveryDays: 1_000 } };
+    expect((await purgeUnarchived(env.DB, config, NOW)).deliveries).toBeGreaterThanOrEqual(1);
+    expect(await remaining(org)).toEqual([keep]);
+    expect((await purgeUnarchived(env.DB, config, NOW)).deliveries).toBe(0);
+    expect(await remaining(org)).toEqual([keep]);
+  });
+
+  it("selects by an id bound that sorts exactly at the creation instant", () => {
+    const ms = Date.UTC(2020, 5, 1);
+    expect(newId("dlv", ms - 1) < idBefore("dlv", ms)).toBe(true);
+    expect(newId("dlv", ms) > idBefore("dlv", ms)).toBe(true);
+  });
+
+  it("has the documented defaults", () => {
+    expect(getConfig(env).retention).toEqual({ deliveryDays: 30, alertDays: 365, notificationDays: 90, batchRows: 500, maxBatches: 20 });
+  });
+});
