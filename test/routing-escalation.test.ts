@@ -169,9 +169,9 @@ describe("escalation on the org hub's alarm", () => {
 
     const pending = await orgHubOf(org).pendingEscalation(alert.id);
     expect(pending).toMatchObject({ level: 0, assigneeId: alert.assigneeId, ruleId: rule.json.id });
-    // Armed at the assignment + SLA: the hub's clock at routing, a moment before the row's assignedAt.
+    // Armed at exactly the assignment (the create's time, the row's assignedAt) + SLA.
+    expect(pending!.dueAt).toBe(Date.parse(alert.assignedAt) + 10_000);
     expect(await alarmOf(org)).toBe(pending!.dueAt);
-    expect(Math.abs(pending!.dueAt - (Date.parse(alert.assignedAt) + 10_000))).toBeLessThan(1000);
 
     // Fast-forward (the API's shortest SLA is 10 s): the same escalation, due now.
     const dueNow = Date.now() + 100;
@@ -191,6 +191,17 @@ describe("escalation on the org hub's alarm", () => {
     expect(["agent1", "agent2", "agent3"]).toContain(items[1]!.agentId);
     expect((await alertRow(alert.id)).assigneeId).toBe(items[1]!.agentId);
   }, 15_000);
+
+  it("a reassignment through the rules starts the SLA at exactly its assignment time", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 600 }, to: "next_agent", maxLevels: 1 });
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 600);
+    const moved = await call("POST", `/api/v1/alerts/${id}/reassign`, { token: tokens.service, body: { route: true } });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.json.assigneeId).not.toBe("agent1");
+    const pending = await orgHubOf(org).pendingEscalation(id);
+    expect(pending).toMatchObject({ level: 0, assigneeId: moved.json.assigneeId, ruleId, since: Date.parse(moved.json.updatedAt) });
+    expect(pending!.dueAt).toBe(Date.parse(moved.json.assignedAt) + 600_000);
+  });
 
   it("an acknowledge before due cancels the escalation: the alarm reassigns nothing", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });

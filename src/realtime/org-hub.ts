@@ -3,9 +3,9 @@ import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { runEscalation, type EscalationContext } from "../services/routing/escalate";
 import { deps } from "../deps";
-import type { RoutingRuleRow } from "../db/schema";
-import { decide, type AgentCandidate, type RoutableAlert, type RoutingDecision } from "../routing/decide";
+import { decide, type RoutingDecision } from "../routing/decide";
 import { openAssignedPage } from "../services/routing/open-alerts";
+import type { RouteRequest } from "../services/routing/port";
 import { Counters } from "./counters";
 import { Escalations, type PendingEscalation } from "./escalations";
 import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
@@ -402,9 +402,10 @@ export class OrgHub extends HubBase {
    * the escalation when the rule has an SLA for the alert's priority. From
    * the decision to the reservation nothing awaits, so concurrent calls
    * never see the same free capacity. A retry for an alert already reserved
-   * does not reserve again.
+   * does not reserve again. The escalation is due at `assignedAt` (the
+   * caller's assignment time, the alert's `assignedAt`) + SLA.
    */
-  async route(input: { alert: RoutableAlert; rules: RoutingRuleRow[]; agents: AgentCandidate[]; reserve: boolean; exclude?: string[] }): Promise<RoutingDecision> {
+  async route(input: RouteRequest): Promise<RoutingDecision> {
     await this.#seedRouting();
     const now = Date.now();
     this.#router.expire(now);
@@ -427,12 +428,15 @@ export class OrgHub extends HubBase {
       this.#router.assigned(decision.rule.id, decision.agentId, now);
       const sla = decision.escalation?.slaSeconds[input.alert.priority];
       if (sla !== undefined && sla > 0) {
+        const assignedAt = input.assignedAt ?? now;
         this.#scheduleEscalation(input.alert.id, {
           ruleId: decision.rule.id,
           level: 0,
-          dueAt: now + sla * 1000,
+          dueAt: assignedAt + sla * 1000,
           assigneeId: decision.agentId,
           priority: input.alert.priority,
+          // The assignment's own event (updatedAt = assignedAt) keeps it; older ones are ignored.
+          since: input.assignedAt ?? 0,
         });
       }
     }

@@ -59,7 +59,7 @@ export async function createAlert(
   let decision: RoutingDecision | undefined;
   if (routing && routing.rules.length > 0 && !routing.replay) {
     try {
-      decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true });
+      decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true, assignedAt: now.getTime() });
     } catch (err) {
       // An alert is never lost to routing: the hub unreachable, it waits in the queue.
       console.error(`herald: routing alert ${id} of org ${actor.org} failed; queued:`, err);

@@ -10,6 +10,13 @@ export interface RouteRequest {
   /** Reserve the alert for the chosen agent (a real assignment), or only decide (preview). */
   reserve: boolean;
   exclude?: string[];
+  /**
+   * When the assignment takes effect (ms): the create's or reassignment's own
+   * time, the alert's `assignedAt`. The escalation's first due time is this +
+   * SLA, so the hub's later clock (the request's duration) does not shift it.
+   * Defaults to the hub's clock.
+   */
+  assignedAt?: number;
 }
 
 /** How services reach the org hub's routing (docs/ROUTING.md): decide, reserve, give a reservation back. */

@@ -179,6 +179,7 @@ export async function reassignAlert(deps: AlertDeps, actor: Claims, id: string, 
       agents: inputs.agents,
       reserve: true,
       exclude: current.assigneeId ? [current.assigneeId] : [],
+      assignedAt: now.getTime(),
     });
     if (!decision.agentId) throw new AppError(409, ErrorCode.CONFLICT, `No agent qualifies: ${decision.reason}`, { reason: decision.reason });
     agentId = decision.agentId;
