@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { alertAssignments, alerts, routingRules, users, type EscalationPolicy, type RoutingRuleRow } from "../src/db/schema";
 import { Escalations } from "../src/realtime/escalations";
+import { ESCALATIONS_PER_ALARM, type OrgHub } from "../src/realtime/org-hub";
 import type { Alert } from "../src/schemas/alerts";
 import type { AlertEventData, EventFrame, ServerFrame } from "../src/protocol";
-import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
 import { connect, eventually } from "./ws-helpers";
 
 // Escalation (docs/ROUTING.md, "Escalation"): the org hub's alarm fires at
@@ -309,6 +310,31 @@ describe("escalation on the org hub's alarm", () => {
       expect(await assignmentsOf(id)).toHaveLength(1);
     }
   }, 10_000);
+
+  it("one alarm runs at most ESCALATIONS_PER_ALARM escalations and re-arms for now; the next run takes the rest", async () => {
+    const org = uniqueOrg("esc-bound");
+    const stub = orgHubOf(org);
+    const total = ESCALATIONS_PER_ALARM + 10;
+    const pendingCount = (sql: SqlStorage) => sql.exec<{ n: number }>("SELECT count(*) AS n FROM escalations").one().n;
+    const first = await runInDurableObject(stub, async (hub: OrgHub, state) => {
+      // Written straight to the hub's table, all due already, with no alarm armed: only the runs below process them.
+      // Their alerts do not exist in D1, so each run drops them (one D1 read each): what is counted is how many one run takes.
+      const part = new Escalations(state.storage.sql);
+      const dueAt = Date.now() - 1000;
+      for (let i = 0; i < total; i++) part.schedule(`alr-gone-${String(i).padStart(3, "0")}`, { ruleId: "r", level: 0, dueAt, assigneeId: "agent1", priority: "HIGH" });
+      expect(await state.storage.getAlarm()).toBeNull();
+      await hub.alarm();
+      // Read before anything else can run in the hub (the re-armed alarm may fire at once).
+      const left = pendingCount(state.storage.sql);
+      return { left, alarm: await state.storage.getAlarm(), at: Date.now() };
+    });
+    expect(first.left).toBe(total - ESCALATIONS_PER_ALARM);
+    expect(first.alarm).not.toBeNull();
+    expect(first.alarm!).toBeLessThanOrEqual(first.at);
+
+    await runDurableObjectAlarm(stub); // it may have fired already: harmless
+    await eventually(async () => (await runInDurableObject(stub, (_h, state) => pendingCount(state.storage.sql))) === 0, "the second run took the rest");
+  }, 15_000);
 
   it("isolation: another org's hub never escalates this org's alert, nor with this org's rule", async () => {
     const a = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });

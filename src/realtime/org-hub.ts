@@ -38,8 +38,15 @@ import {
 /** How long hub-born events wait to be recorded in D1 together (ms). */
 const POLLING_FLUSH_MS = 50;
 
-/** Most escalations one alarm runs; the rest re-arm the alarm at once. */
-const ESCALATIONS_PER_ALARM = 50;
+/**
+ * Most escalations one alarm runs; the rest re-arm the alarm for now. Each
+ * one is a D1 round trip or two, a publish and notifications, run one after
+ * the other: bounded, one alarm stays a few seconds (well inside an alarm's
+ * time limit) and the hub's other work (publishes, routing decisions)
+ * interleaves between runs instead of waiting behind a burst of SLAs that
+ * passed together. An internal pacing, not a user-facing limit: no config var.
+ */
+export const ESCALATIONS_PER_ALARM = 50;
 
 /** How long an escalation that failed (D1 or a hub unreachable) waits before it is tried again (ms). */
 const ESCALATION_RETRY_MS = 30_000;
