@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { alertAssignments, alerts } from "../src/db/schema";
 import { AssignmentSchema } from "../src/protocol";
+import { deps } from "../src/deps";
+import { RoutingAgentPageSchema } from "../src/schemas/routing";
+import { listRoutingAgents } from "../src/services/routing/agents";
 import { assignmentRow, recordAssignment, toAssignment } from "../src/services/routing/assignments";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
 import { connect, eventually } from "./ws-helpers";
@@ -179,6 +182,21 @@ describe("GET /api/v1/routing/agents", () => {
     } finally {
       socket.close();
     }
+  });
+
+  it("the org hub unreachable: 200 with online null (unknown) for every agent, the rest from D1", async () => {
+    const { org, tokens } = await setupOrg();
+    await createAlert(tokens.service, { assigneeId: "agent1" });
+    const down = { presence: () => Promise.reject(new Error("hub down")) };
+    const page = await listRoutingAgents(db(), deps(env).config, down, { sub: "admin1", org, role: "admin" }, { limit: 50 });
+    expect(page.items.map((a) => [a.id, a.online, a.openLoad])).toEqual([
+      ["admin1", null, 0],
+      ["agent1", null, 1],
+      ["agent2", null, 0],
+    ]);
+    expect(page.nextCursor).toBeNull();
+    // The response schema admits it.
+    expect(RoutingAgentPageSchema.safeParse(page).success).toBe(true);
   });
 
   it("pages by id with a cursor; a bad cursor is 400 INVALID_CURSOR; another org's agents are not listed", async () => {

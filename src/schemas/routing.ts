@@ -171,7 +171,10 @@ export const RoutingAgentSchema = z
     capacity: z.number().int().nullable().openapi({ description: "The profile's capacity; null: the default" }),
     effectiveCapacity: z.number().int().openapi({ description: "capacity, or ROUTING_DEFAULT_CAPACITY when null" }),
     availability: AvailabilitySchema,
-    online: z.boolean().openapi({ description: "A connection open to the org or user hub now" }),
+    online: z
+      .boolean()
+      .nullable()
+      .openapi({ description: "A connection open to the org or user hub now; null: unknown (the org hub could not be reached, the rest of the page is still D1's)" }),
     openLoad: z.number().int().openapi({ description: "Alerts assigned to the agent with status PENDING, ACKNOWLEDGED or IN_PROGRESS" }),
     lastSeenAt: z.string().nullable(),
   })

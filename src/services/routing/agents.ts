@@ -37,7 +37,9 @@ function decodeCursor(raw: string): string {
  * and presence (admin, service). The open load is read from D1, the truth (one
  * GROUP BY over the page's agents, the ids bound as one JSON parameter): the
  * org hub's own counters only guard concurrent routing decisions. Online comes
- * from the org hub's presence registry (one RPC per page).
+ * from the org hub's presence registry (one RPC per page); when the hub
+ * cannot be reached the page still answers, with `online: null` (unknown)
+ * for every agent.
  */
 export async function listRoutingAgents(
   db: Db,
@@ -72,10 +74,16 @@ export async function listRoutingAgents(
             ),
           )
           .groupBy(alerts.assigneeId),
-    ids.length === 0 ? Promise.resolve([]) : hub.presence(),
+    ids.length === 0
+      ? Promise.resolve([])
+      : hub.presence().catch((err: unknown) => {
+          // The listing still answers: profiles and loads are D1's; presence is unknown (online null).
+          console.error(`herald: routing agents of org ${actor.org}: the org hub's presence could not be read:`, err);
+          return null;
+        }),
   ]);
   const loadOf = new Map(loads.map((l) => [l.agentId!, l.n]));
-  const onlineOf = new Map(presence.map((p) => [p.userId, p.online]));
+  const onlineOf = presence && new Map(presence.map((p) => [p.userId, p.online]));
   const items = page.map(
     (r): RoutingAgent => ({
       id: r.id,
@@ -87,7 +95,7 @@ export async function listRoutingAgents(
       capacity: r.capacity,
       effectiveCapacity: r.capacity ?? config.routing.defaultCapacity,
       availability: r.availability,
-      online: onlineOf.get(r.id) ?? false,
+      online: onlineOf ? (onlineOf.get(r.id) ?? false) : null,
       openLoad: loadOf.get(r.id) ?? 0,
       lastSeenAt: r.lastSeenAt?.toISOString() ?? null,
     }),
