@@ -6,6 +6,7 @@ import { deps } from "../src/deps";
 import { orgHub } from "../src/outbox";
 import { CreateAlertBody } from "../src/schemas/alerts";
 import { createAlert } from "../src/services/alerts";
+import { reassignAlert } from "../src/services/routing/route";
 import { and, eq } from "drizzle-orm";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
 import { connect } from "./ws-helpers";
@@ -311,6 +312,35 @@ describe("routing actions", () => {
     const closed = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: admin, body: { agentId: "a2" } });
     expect(closed.status).toBe(409);
     expect(closed.json.error.code).toBe("INVALID_TRANSITION");
+  });
+
+  it("a reassign by the rules that loses its race gives its reservation back at once: loads and rotation as before", async () => {
+    const { org, service } = await routingOrg({ a1: {}, a2: {}, a3: {} }, [{ strategy: "round_robin" }]);
+    const loads = async () => (await orgHub(env, org).routingState(["a1", "a2", "a3"])).map((s) => s.load);
+    const alert = await create(service);
+    expect(alert.assigneeId).toBe("a1");
+    expect(await loads()).toEqual([1, 0, 0]);
+    const real = deps(env);
+    let decided: string | null = null;
+    const racing: typeof real = {
+      ...real,
+      routing: {
+        ...real.routing,
+        route: async (orgId, request) => {
+          const decision = await real.routing.route(orgId, request);
+          decided = decision.agentId;
+          // Between the decision and the write, an acknowledge reaches D1 (its event not yet at the hub).
+          await getDb(env).update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, alert.id));
+          return decision;
+        },
+      },
+    };
+    await expect(reassignAlert(racing, { sub: "scorer", org, role: "service" }, alert.id, { route: true })).rejects.toMatchObject({ status: 409, code: "CONFLICT" });
+    expect(decided).toBe("a2");
+    // Right after the 409, not after ROUTING_RESERVATION_SECONDS: a1 still holds it, a2 holds nothing.
+    expect(await loads()).toEqual([1, 0, 0]);
+    // The rotation did not move either: the next routed alert goes to a2, not past it to a3.
+    expect((await create(service)).assigneeId).toBe("a2");
   });
 
   it("bulk-assign gives queued alerts to an agent or through the rules, a result per id", async () => {

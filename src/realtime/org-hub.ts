@@ -3,16 +3,16 @@ import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { runEscalation, type EscalationContext } from "../services/routing/escalate";
 import { deps } from "../deps";
-import { decide, type RoutingDecision } from "../routing/decide";
+import { decide } from "../routing/decide";
 import { openAssignedPage } from "../services/routing/open-alerts";
-import type { RouteRequest } from "../services/routing/port";
+import type { RoutedDecision, RouteRequest } from "../services/routing/port";
 import { Counters } from "./counters";
 import { Escalations, type PendingEscalation } from "./escalations";
 import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
 import { recordPublished, userHub } from "../outbox";
 import { PresenceTable } from "./presence";
-import { RouterTable } from "./router";
+import { RouterTable, type Reservation } from "./router";
 import type { Attachment } from "./socket-index";
 import { StatsFeed } from "./stats-feed";
 import { dedupeSubs, rowScope, SubscriptionIndex } from "./subscriptions";
@@ -333,6 +333,8 @@ export class OrgHub extends HubBase {
     const due = this.#escalations.due(now, ESCALATIONS_PER_ALARM);
     if (due.length === 0) return;
     const d = deps(this.env);
+    // This run's reservations, to give back exactly (the previous assignee's entry, the rotation) if a write loses.
+    const held = new Map<string, Reservation>();
     const context: EscalationContext = {
       state: async () => {
         await this.#seedRouting();
@@ -346,10 +348,13 @@ export class OrgHub extends HubBase {
         };
       },
       reserve: (alertId, agentId, ruleId) => {
-        this.#router.reserve(alertId, agentId);
-        this.#router.assigned(ruleId, agentId);
+        held.set(alertId, this.#router.reserveFor(alertId, agentId, ruleId));
       },
-      release: (alertId) => this.#router.release(alertId),
+      release: (alertId) => {
+        const reservation = held.get(alertId);
+        if (reservation) this.#router.undo(reservation);
+        else this.#router.release(alertId);
+      },
       schedule: (alertId, e) => this.#scheduleEscalation(alertId, e),
       cancel: (alertId) => this.#escalations.cancel(alertId),
     };
@@ -412,7 +417,7 @@ export class OrgHub extends HubBase {
    * does not reserve again. The escalation is due at `assignedAt` (the
    * caller's assignment time, the alert's `assignedAt`) + SLA.
    */
-  async route(input: RouteRequest): Promise<RoutingDecision> {
+  async route(input: RouteRequest): Promise<RoutedDecision> {
     await this.#seedRouting();
     const now = Date.now();
     this.#router.expire(now);
@@ -431,8 +436,7 @@ export class OrgHub extends HubBase {
       },
     });
     if (input.reserve && decision.agentId !== null && decision.rule !== null) {
-      this.#router.reserve(input.alert.id, decision.agentId, now);
-      this.#router.assigned(decision.rule.id, decision.agentId, now);
+      const reservation = this.#router.reserveFor(input.alert.id, decision.agentId, decision.rule.id, now);
       const sla = decision.escalation?.slaSeconds[input.alert.priority];
       if (sla !== undefined && sla > 0) {
         const assignedAt = input.assignedAt ?? now;
@@ -446,13 +450,21 @@ export class OrgHub extends HubBase {
           since: input.assignedAt ?? 0,
         });
       }
+      return { ...decision, reservation };
     }
     return decision;
   }
 
-  /** Gives back a reservation whose create did not happen (a lost idempotent race, a failed write) and its escalation. */
-  async releaseRoute(alertId: string): Promise<void> {
-    this.#router.release(alertId);
+  /**
+   * Gives back a reservation whose write did not happen (a lost idempotent
+   * race, a reassignment that lost its race, a failed write) and its
+   * escalation. With the reservation `route` returned, the alert's entry,
+   * the rule's cursor and the agent's last assignment return to what they
+   * were; without, an unconfirmed entry is dropped.
+   */
+  async releaseRoute(alertId: string, reservation?: Reservation): Promise<void> {
+    if (reservation && reservation.alertId === alertId) this.#router.undo(reservation);
+    else this.#router.release(alertId);
     this.#escalations.cancel(alertId);
   }
 

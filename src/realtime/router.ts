@@ -26,6 +26,31 @@ export interface SeedRow {
   updatedAt: number;
 }
 
+/** An alert's entry in the open loads, as it was. */
+export interface OpenEntry {
+  agentId: string | null;
+  updatedAt: number;
+  confirmed: boolean;
+  reservedAt: number | null;
+}
+
+/**
+ * What one reservation by a rule changed (the alert's entry, the rule's
+ * round-robin cursor, the agent's last-assigned time) and what was there
+ * before, so that `undo` can put it back when its write does not happen.
+ */
+export interface Reservation {
+  alertId: string;
+  agentId: string;
+  ruleId: string;
+  /** When it was made (ms): the agent's new last-assigned time. */
+  at: number;
+  /** The alert's entry before (null: none, a new alert). */
+  previous: OpenEntry | null;
+  previousCursor: string | null;
+  previousLastAssignedAt: number | null;
+}
+
 /**
  * The org hub's routing state, in its own tables: `routing_open` (per alert:
  * its assignee while open, the alert's last change time, whether an event
@@ -114,6 +139,66 @@ export class RouterTable {
       agentId,
       now,
     );
+  }
+
+  /** The alert's entry in the open loads, if any. */
+  entry(alertId: string): OpenEntry | null {
+    const row = this.sql
+      .exec<{ agent_id: string | null; updated_at: number; confirmed: number; reserved_at: number | null }>(
+        "SELECT agent_id, updated_at, confirmed, reserved_at FROM routing_open WHERE alert_id = ?",
+        alertId,
+      )
+      .toArray()[0];
+    return row ? { agentId: row.agent_id, updatedAt: row.updated_at, confirmed: row.confirmed === 1, reservedAt: row.reserved_at } : null;
+  }
+
+  /** A rule's choice: `reserve` and `assigned` together, returning what they changed for `undo`. */
+  reserveFor(alertId: string, agentId: string, ruleId: string, now = Date.now()): Reservation {
+    const reservation: Reservation = {
+      alertId,
+      agentId,
+      ruleId,
+      at: now,
+      previous: this.entry(alertId),
+      previousCursor: this.cursor(ruleId),
+      previousLastAssignedAt: this.lastAssignedAt(agentId),
+    };
+    this.reserve(alertId, agentId, now);
+    this.assigned(ruleId, agentId, now);
+    return reservation;
+  }
+
+  /**
+   * Gives a reservation back at once (its write lost a race or failed): the
+   * alert's entry returns to what it was (a reassignment's previous
+   * assignee keeps counting it; a new alert's entry goes), unless an event
+   * confirmed or moved it since; the rule's cursor and the agent's
+   * last-assigned time return too, unless another decision moved them since
+   * (then the rotation goes on from that decision).
+   */
+  undo(r: Reservation): void {
+    const p = r.previous;
+    if (p === null) {
+      this.sql.exec("DELETE FROM routing_open WHERE alert_id = ? AND agent_id = ? AND confirmed = 0", r.alertId, r.agentId);
+    } else {
+      this.sql.exec(
+        "UPDATE routing_open SET agent_id = ?, updated_at = ?, confirmed = ?, reserved_at = ? WHERE alert_id = ? AND agent_id = ? AND confirmed = 0",
+        p.agentId,
+        p.updatedAt,
+        p.confirmed ? 1 : 0,
+        p.reservedAt,
+        r.alertId,
+        r.agentId,
+      );
+    }
+    if (this.cursor(r.ruleId) === r.agentId) {
+      if (r.previousCursor === null) this.sql.exec("DELETE FROM routing_cursor WHERE rule_id = ?", r.ruleId);
+      else this.sql.exec("UPDATE routing_cursor SET agent_id = ? WHERE rule_id = ?", r.previousCursor, r.ruleId);
+    }
+    if (this.lastAssignedAt(r.agentId) === r.at) {
+      if (r.previousLastAssignedAt === null) this.sql.exec("DELETE FROM routing_last WHERE agent_id = ?", r.agentId);
+      else this.sql.exec("UPDATE routing_last SET at = ? WHERE agent_id = ?", r.previousLastAssignedAt, r.agentId);
+    }
   }
 
   /** Drops an unconfirmed reservation (the create it was for did not happen). */

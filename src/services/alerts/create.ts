@@ -5,12 +5,12 @@ import { forbidden } from "../../errors";
 import { newId } from "../../lib/ids";
 import { assertDataSize } from "../../lib/size-limit";
 import { Events, type AlertEventData } from "../../protocol";
-import type { RoutingDecision } from "../../routing/decide";
 import type { Alert, CreateAlertInput } from "../../schemas/alerts";
 import type { Claims } from "../../types";
 import { runIdempotent, type IdempotencyRequest, type IdempotentResult } from "../idempotency";
 import { finishNotifications, loadNotifyContext, notificationStatements, planNotifications, requeueDeliveriesOfSource } from "../notifications";
 import { recordAssignment, toAssignment } from "../routing/assignments";
+import type { RoutedDecision } from "../routing/port";
 import { loadRoutingInputs, routedAssignment, toRoutable } from "../routing/route";
 import { isPrivileged, requireAssignable } from "./access";
 import { alertEvent } from "./events";
@@ -56,7 +56,7 @@ export async function createAlert(
     loadNotifyContext(db, actor.org, given.length > 0 ? given : "admins", undefined, maxAdmins),
   ]);
   if (input.assigneeId) requireAssignable(early.people.get(input.assigneeId), input.assigneeId);
-  let decision: RoutingDecision | undefined;
+  let decision: RoutedDecision | undefined;
   if (routing && routing.rules.length > 0 && !routing.replay) {
     try {
       decision = await deps.routing.route(actor.org, { alert: toRoutable(id, input), rules: routing.rules, agents: routing.agents, reserve: true, assignedAt: now.getTime() });
@@ -144,11 +144,11 @@ export async function createAlert(
       now,
     );
   } catch (err) {
-    if (reserved) await deps.routing.release(actor.org, id).catch(() => undefined);
+    if (reserved) await deps.routing.release(actor.org, id, reserved.reservation).catch(() => undefined);
     throw err;
   }
   // A concurrent twin with the same key won: its alert stands, this id never existed.
-  if (result.replayed && reserved) await deps.routing.release(actor.org, id);
+  if (result.replayed && reserved) await deps.routing.release(actor.org, id, reserved.reservation);
   // After the commit: every event to the hubs in one round, then the queued
   // deliveries. A replay finishes what the first attempt may have left undone.
   if (result.replayed) {

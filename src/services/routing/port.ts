@@ -1,5 +1,6 @@
 import type { RoutingRuleRow } from "../../db/schema";
 import { orgHub } from "../../outbox";
+import type { Reservation } from "../../realtime/router";
 import type { AgentCandidate, RoutableAlert, RoutingDecision } from "../../routing/decide";
 
 /** What the org hub's `route` RPC takes. */
@@ -19,17 +20,25 @@ export interface RouteRequest {
   assignedAt?: number;
 }
 
+/** The hub's decision; with `reserve`, the reservation it made (to give back with `release` if the write does not happen). */
+export type RoutedDecision = RoutingDecision & { reservation?: Reservation };
+
 /** How services reach the org hub's routing (docs/ROUTING.md): decide, reserve, give a reservation back. */
 export interface RoutingPort {
-  route(orgId: string, request: RouteRequest): Promise<RoutingDecision>;
-  /** Gives back a reservation whose alert was not created (a lost idempotent race, a failed write). */
-  release(orgId: string, alertId: string): Promise<void>;
+  route(orgId: string, request: RouteRequest): Promise<RoutedDecision>;
+  /**
+   * Gives back a reservation whose write did not happen (a lost idempotent
+   * race, a reassignment that lost its race, a failed write) and the
+   * escalation it scheduled; with the `reservation` the route returned, the
+   * loads and the rule's rotation return to what they were at once.
+   */
+  release(orgId: string, alertId: string, reservation?: Reservation): Promise<void>;
 }
 
 /** The routing port over this env's org hubs. */
 export function routingPort(env: Env): RoutingPort {
   return {
     route: (orgId, request) => orgHub(env, orgId).route(request),
-    release: (orgId, alertId) => orgHub(env, orgId).releaseRoute(alertId),
+    release: (orgId, alertId, reservation) => orgHub(env, orgId).releaseRoute(alertId, reservation),
   };
 }

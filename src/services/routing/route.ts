@@ -24,6 +24,7 @@ import { historyRow, toAlert, type AlertDeps } from "../alerts/model";
 import { notifyAssigned } from "../alerts/notices";
 import { assignmentRow, toAssignment } from "./assignments";
 import { OPEN_STATUSES } from "./open-alerts";
+import type { Reservation } from "../../realtime/router";
 
 /**
  * The Worker's side of routing (docs/ROUTING.md): reading an org's rules and
@@ -170,6 +171,7 @@ export async function reassignAlert(deps: AlertDeps, actor: Claims, id: string, 
   }
   let agentId: string;
   let record: AlertAssignmentRow;
+  let reservation: Reservation | undefined;
   if (input.route) {
     const inputs = await loadRoutingInputs(db, actor.org);
     if (inputs.rules.length === 0) throw new AppError(409, ErrorCode.CONFLICT, "The organization has no enabled routing rule to route by");
@@ -183,6 +185,7 @@ export async function reassignAlert(deps: AlertDeps, actor: Claims, id: string, 
     });
     if (!decision.agentId) throw new AppError(409, ErrorCode.CONFLICT, `No agent qualifies: ${decision.reason}`, { reason: decision.reason });
     agentId = decision.agentId;
+    reservation = decision.reservation;
     const note = input.note ? ` Note: ${input.note}` : "";
     record = assignmentRow({
       orgId: actor.org,
@@ -211,8 +214,22 @@ export async function reassignAlert(deps: AlertDeps, actor: Claims, id: string, 
       now,
     });
   }
-  const updated = await applyAssignment(deps, actor, current, record, input.note ?? (input.route ? record.reason : null), now);
-  if (!updated) throw new AppError(409, ErrorCode.CONFLICT, `Alert ${id} was changed by someone else meanwhile; read it and retry`);
+  // The hub's reservation for the new agent goes back at once when the write does not happen (not after ROUTING_RESERVATION_SECONDS).
+  const giveBack = async () => {
+    if (!reservation) return;
+    await deps.routing.release(actor.org, id, reservation).catch((err: unknown) => console.error(`herald: releasing the reservation of alert ${id}:`, err));
+  };
+  let updated: AlertRow | undefined;
+  try {
+    updated = await applyAssignment(deps, actor, current, record, input.note ?? (input.route ? record.reason : null), now);
+  } catch (err) {
+    await giveBack();
+    throw err;
+  }
+  if (!updated) {
+    await giveBack();
+    throw new AppError(409, ErrorCode.CONFLICT, `Alert ${id} was changed by someone else meanwhile; read it and retry`);
+  }
   const alert = toAlert(updated);
   await notifyAssigned(deps, alert, actor, updated.lastChangeId ?? alert.updatedAt);
   return alert;
