@@ -20,6 +20,7 @@ import { preferencesRouter } from "./routes/preferences";
 import { webhooksRouter } from "./routes/webhooks";
 import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
+import { archiveRouter } from "./routes/archive";
 import { routingActionsRouter } from "./routes/routing-actions";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
@@ -103,6 +104,7 @@ export function createApp() {
   app.route("/api/v1", preferencesRouter);
   app.route("/api/v1/routing", routingRouter);
   app.route("/api/v1", availabilityRouter);
+  app.route("/api/v1/archive", archiveRouter);
   app.route("/api/v1/dev", devRouter);
   app.route("/api/dev", devTokenRouter);
 

@@ -3,6 +3,7 @@ import { processQueueBatch } from "./delivery/consumer";
 import type { DeliveryMessage } from "./delivery/types";
 import { deps } from "./deps";
 import { purgeExpiredRealtime, sweepUnpublished } from "./outbox";
+import { archiveAndPurge } from "./retention/archive";
 import { purgeUnarchived } from "./retention/purge";
 import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 import { requeueStaleDeliveries } from "./services/notifications";
@@ -24,7 +25,12 @@ export default {
     const keys = await purgeExpiredIdempotencyKeys(db);
     const requeued = await requeueStaleDeliveries(env, db);
     const retained = await purgeUnarchived(env.DB, config);
-    if (retained.deliveries > 0) console.log(`herald: retention deleted ${retained.deliveries} deliveries`);
+    const archived = await archiveAndPurge(env.DB, env.ARCHIVE, config);
+    if (retained.deliveries + archived.alerts.deleted + archived.notifications.deleted > 0) {
+      console.log(
+        `herald: retention deleted ${retained.deliveries} deliveries, archived and deleted ${archived.alerts.deleted} alerts and ${archived.notifications.deleted} notifications`,
+      );
+    }
     if (requeued > 0) console.log(`herald: re-queued ${requeued} stale deliveries`);
     if (swept.delivered + swept.failed + events + keys > 0) {
       console.log(`herald: re-delivered ${swept.delivered} events (${swept.failed} still failing); purged ${events} events, ${keys} idempotency keys`);
