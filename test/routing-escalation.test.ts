@@ -6,6 +6,7 @@ import { getDb } from "../src/db/client";
 import { alertAssignments, alerts, routingRules, users, type EscalationPolicy, type RoutingRuleRow } from "../src/db/schema";
 import { Escalations } from "../src/realtime/escalations";
 import { ESCALATIONS_PER_ALARM, type OrgHub } from "../src/realtime/org-hub";
+import { formatSla } from "../src/services/routing/escalate";
 import type { Alert } from "../src/schemas/alerts";
 import type { AlertEventData, EventFrame, ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
@@ -81,10 +82,27 @@ const alertRow = async (alertId: string) => (await db().select().from(alerts).wh
 const escalatedOf = (alertId: string) => (f: ServerFrame) =>
   f.type === "alert:escalated" && (f as EventFrame<AlertEventData>).data.alert.id === alertId;
 
-async function assignedNotices(token: string, alertId: string) {
+interface Notice {
+  type: string;
+  title: string;
+  message: string | null;
+  priority: string;
+  actionUrl: string | null;
+  data: { alertId?: string };
+}
+
+async function notices(token: string, alertId: string, type: string) {
   const res = await call("GET", "/api/v1/notifications?limit=100", { token });
   expect(res.status, res.text).toBe(200);
-  return (res.json.items as { type: string; data: { alertId?: string } }[]).filter((n) => n.type === "alert.assigned" && n.data.alertId === alertId);
+  return (res.json.items as Notice[]).filter((n) => n.type === type && n.data.alertId === alertId);
+}
+
+/** The email deliveries' rendered payloads of a user in an org. */
+async function emailPayloads(org: string, userId: string) {
+  const { results } = await env.DB.prepare("SELECT payload FROM deliveries WHERE org_id = ? AND user_id = ? AND channel = 'email'")
+    .bind(org, userId)
+    .all<{ payload: string }>();
+  return results.map((r) => JSON.parse(r.payload) as { subject: string; text: string; html: string });
 }
 
 describe("escalation on the org hub's alarm", () => {
@@ -95,6 +113,8 @@ describe("escalation on the org hub's alarm", () => {
     const agent1Stream = await connect("/api/v1/ws", { token: tokens.agent });
     // agent3 (first of the pool) is away: the pool's next qualifying agent is agent2.
     await db().update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "agent3")));
+    await db().update(users).set({ name: "Avery Agent" }).where(and(eq(users.orgId, org), eq(users.id, "agent1")));
+    await db().update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
     const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 2);
 
     expect(await alarmOf(org)).toBe(dueAt);
@@ -128,7 +148,21 @@ describe("escalation on the org hub's alarm", () => {
       expect(frame.data.assignment).toMatchObject({ kind: "escalated", agentId: "agent2", previousAgentId: "agent1", level: 1, ruleId });
       expect(frame.data.change).toMatchObject({ previousAssigneeId: "agent1" });
     }
-    await eventually(async () => (await assignedNotices(tokens.agent2, id)).length === 1, "agent2 notified");
+    // agent2 is notified with the escalation's own notification (not the assignment's), by the channels HIGH calls for.
+    await eventually(async () => (await notices(tokens.agent2, id, "alert.escalated")).length === 1, "agent2 notified");
+    const title = "Escalated to you: Jane Doe is likely to sell — not acknowledged by Avery Agent within 2 s";
+    expect((await notices(tokens.agent2, id, "alert.escalated"))[0]).toMatchObject({
+      title,
+      message: "A HIGH alert about Jane Doe, escalated to level 1",
+      priority: "HIGH",
+      actionUrl: `/alerts/${id}`,
+    });
+    expect(await notices(tokens.agent2, id, "alert.assigned")).toHaveLength(0);
+    await eventually(async () => (await emailPayloads(org, "agent2")).length === 1, "agent2's email delivery");
+    const [email] = await emailPayloads(org, "agent2");
+    expect(email!.subject).toBe(`[HIGH] ${title}`);
+    expect(email!.text).toContain("A HIGH alert about Jane Doe, escalated to level 1");
+    expect(email!.html).toContain("Escalated to you: Jane Doe is likely to sell");
 
     // maxLevels 1: the next SLA ends the chain once, the alert stays with agent2.
     const next = await orgHubOf(org).pendingEscalation(id);
@@ -146,7 +180,7 @@ describe("escalation on the org hub's alarm", () => {
     expect((await alertRow(id)).assigneeId).toBe("agent2");
     expect(await orgHubOf(org).pendingEscalation(id)).toBeNull();
     await feed.waitForCount(escalatedOf(id), 2);
-    expect(await assignedNotices(tokens.agent2, id)).toHaveLength(1);
+    expect(await notices(tokens.agent2, id, "alert.escalated")).toHaveLength(1);
     for (const s of [feed, agent2Stream, agent1Stream]) s.close();
   }, 20_000);
 
@@ -192,6 +226,16 @@ describe("escalation on the org hub's alarm", () => {
     expect(["agent1", "agent2", "agent3"]).toContain(items[1]!.agentId);
     expect((await alertRow(alert.id)).assigneeId).toBe(items[1]!.agentId);
   }, 15_000);
+
+  it("the escalation's notification respects the new assignee's preferences by type", async () => {
+    const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent2"], maxLevels: 1 });
+    await db().update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
+    const prefs = await call("PUT", "/api/v1/me/preferences", { token: tokens.agent2, body: { types: { "alert.escalated": { email: false } } } });
+    expect(prefs.status, prefs.text).toBe(200);
+    const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
+    await eventually(async () => (await notices(tokens.agent2, id, "alert.escalated")).length === 1, "agent2 notified in-app", 5000);
+    expect(await emailPayloads(org, "agent2")).toHaveLength(0);
+  }, 10_000);
 
   it("a reassignment through the rules starts the SLA at exactly its assignment time", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 600 }, to: "next_agent", maxLevels: 1 });
@@ -391,5 +435,11 @@ describe("Escalations (the hub part)", () => {
       part.observe(alertOf("unknown", { status: "RESOLVED" }));
       expect(["same", "acked", "moved", "stale"].map((id) => part.get(id) !== undefined)).toEqual([true, false, false, true]);
     });
+  });
+});
+
+describe("formatSla (the escalation notification's words)", () => {
+  it("says seconds, minutes and hours as an admin set them", () => {
+    expect([2, 45, 60, 600, 3600, 5400, 5430, 86400].map(formatSla)).toEqual(["2 s", "45 s", "1 min", "10 min", "1 h", "1 h 30 min", "1 h 30 min 30 s", "24 h"]);
   });
 });

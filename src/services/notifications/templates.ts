@@ -31,6 +31,13 @@ export const TEMPLATES = {
     actionText: "Open alert",
     variables: ["title", "actorName", "priority", "subjectName"],
   },
+  "alert.escalated": {
+    type: "alert.escalated",
+    title: "Escalated to you: {{title}} — not acknowledged by {{previousName}} within {{sla}}",
+    message: "A {{priority}} alert about {{subjectName}}, escalated to level {{level}}",
+    actionText: "Open alert",
+    variables: ["title", "previousName", "sla", "priority", "subjectName", "level"],
+  },
   "report.ready": {
     type: "report.ready",
     title: "Your report {{name}} is ready",

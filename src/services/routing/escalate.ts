@@ -3,13 +3,15 @@ import { alertAssignments, alertHistory, alerts, routingRules, users, type Alert
 import type { Deps } from "../../deps";
 import { Events, type AlertEventData, type Priority } from "../../protocol";
 import { decide, type AgentCandidate, type RoutingState } from "../../routing/decide";
+import type { Alert } from "../../schemas/alerts";
 import type { Claims } from "../../types";
 import { alertEvent } from "../alerts/events";
 import { historyRow, toAlert } from "../alerts/model";
-import { notifyAssigned } from "../alerts/notices";
+import { notifyUsers } from "../notifications";
+import { renderTemplate } from "../notifications/templates";
 import { assignmentRow, toAssignment } from "./assignments";
 
-/** Who an escalation acts as: the hub itself (history, assignments, the notification's "assigned by"). */
+/** Who an escalation acts as: the hub itself (history, assignments, the event's actor). */
 export const escalationActor = (orgId: string): Claims => ({ sub: "system:escalation", org: orgId, role: "service", name: "Escalation" });
 
 /** The pending escalation an alarm found due (see src/realtime/escalations.ts). */
@@ -52,7 +54,7 @@ export type EscalationOutcome =
  * its rule still exists with an escalation policy, the next agent gets it
  * (conditional update: an acknowledge that came first wins), with a history
  * entry `escalated`, an assignment of kind `escalated` at level + 1,
- * `alert:escalated` and an `alert.assigned` notification; the next level is
+ * `alert:escalated` and an `alert.escalated` notification; the next level is
  * scheduled at now + SLA. When the chain is over (maxLevels reached, or
  * nobody left) one `escalated` assignment without agent says why and
  * nothing more is scheduled.
@@ -110,8 +112,52 @@ export async function runEscalation(d: Deps, orgId: string, due: DueEscalation, 
     ctx.release(alert.id);
     return drop("the alert changed meanwhile");
   }
-  await notifyAssigned(d, toAlert(applied), escalationActor(orgId), applied.lastChangeId ?? applied.updatedAt.toISOString());
+  const previous = agentRows.find((a) => a.id === due.assigneeId);
+  await notifyEscalated(d, toAlert(applied), {
+    previousName: previous?.name ?? due.assigneeId,
+    slaSeconds: policy.slaSeconds[alert.priority] ?? null,
+    level,
+    changeId: applied.lastChangeId ?? applied.updatedAt.toISOString(),
+  });
   return { kind: "escalated", agentId: next.agentId, level, nextDueAt };
+}
+
+/** An SLA in words: "45 s", "10 min", "1 h 30 min". */
+export function formatSla(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const parts = [h > 0 && `${h} h`, m > 0 && `${m} min`, s > 0 && `${s} s`].filter(Boolean);
+  return parts.length > 0 ? parts.join(" ") : "0 s";
+}
+
+/**
+ * `alert.escalated` for the new assignee: who did not acknowledge it within
+ * which SLA. Rendered like every notification (in-app, email subject, text
+ * and HTML, SMS), on the channels the alert's priority calls for, and
+ * switched per type by preferences (`types["alert.escalated"]`).
+ */
+async function notifyEscalated(
+  d: Deps,
+  alert: Alert,
+  info: { previousName: string; slaSeconds: number | null; level: number; changeId: string },
+): Promise<void> {
+  if (!alert.assigneeId) return;
+  const content = renderTemplate("alert.escalated", {
+    title: alert.title,
+    previousName: info.previousName,
+    sla: info.slaSeconds === null ? "the SLA" : formatSla(info.slaSeconds),
+    priority: alert.priority,
+    subjectName: alert.subject?.name ?? alert.subject?.email ?? alert.subject?.id ?? "an unnamed subject",
+    level: info.level,
+  });
+  await notifyUsers(
+    d.notifications,
+    alert.organizationId,
+    [alert.assigneeId],
+    { ...content, priority: alert.priority, actionUrl: `/alerts/${alert.id}`, data: { alertId: alert.id } },
+    `alert:${alert.id}:escalated:${info.changeId}`,
+  );
 }
 
 /**
