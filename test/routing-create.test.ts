@@ -1,9 +1,12 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { alerts, routingRules, users, type RoutingRuleRow } from "../src/db/schema";
 import { deps } from "../src/deps";
 import { orgHub } from "../src/outbox";
+import { MetaTable } from "../src/realtime/meta";
+import { RouterTable } from "../src/realtime/router";
 import { CreateAlertBody } from "../src/schemas/alerts";
 import { createAlert } from "../src/services/alerts";
 import { reassignAlert } from "../src/services/routing/route";
@@ -385,5 +388,47 @@ describe("routing actions", () => {
     const state = await orgHub(env, org).routingState(["a1", "a2"]);
     expect(state.reduce((n, s) => n + s.load, 0)).toBe(2);
     expect(await count("SELECT count(*) AS n FROM alert_assignments WHERE org_id = ?", org)).toBe(2);
+  });
+});
+
+describe("RouterTable.undo (the hub part)", () => {
+  /** Runs `fn` on the SQLite storage of a Durable Object no other test uses. */
+  const withPart = <T>(fn: (part: RouterTable) => T) =>
+    runInDurableObject(env.USER_HUB.getByName(`parts/${crypto.randomUUID()}`), (_i, state) =>
+      fn(new RouterTable(state.storage.sql, new MetaTable(state.storage.sql), () => 60_000)),
+    );
+  const open = (id: string, agent: string, at: number) => ({ id, status: "PENDING" as const, assigneeId: agent, updatedAt: new Date(at).toISOString() });
+
+  it("puts back a reassignment's entry, cursor and last assignment; a new alert's entry goes", async () => {
+    await withPart((part) => {
+      part.observe(open("x", "a1", 1_000));
+      part.assigned("rr", "a1", 1_000);
+      const r = part.reserveFor("x", "a2", "rr", 2_000);
+      expect([part.load("a1"), part.load("a2"), part.cursor("rr"), part.lastAssignedAt("a2")]).toEqual([0, 1, "a2", 2_000]);
+      part.undo(r);
+      expect([part.load("a1"), part.load("a2"), part.cursor("rr"), part.lastAssignedAt("a2")]).toEqual([1, 0, "a1", null]);
+      expect(part.entry("x")).toEqual({ agentId: "a1", updatedAt: 1_000, confirmed: true, reservedAt: null });
+      // The assignment's event after all: it confirms as usual.
+      part.observe(open("x", "a2", 3_000));
+      expect([part.load("a1"), part.load("a2")]).toEqual([0, 1]);
+
+      const fresh = part.reserveFor("y", "a3", "rr", 4_000);
+      part.undo(fresh);
+      expect(part.entry("y")).toBeNull();
+      expect(part.cursor("rr")).toBe("a1");
+    });
+  });
+
+  it("leaves what moved since: an entry an event confirmed, a cursor another decision moved", async () => {
+    await withPart((part) => {
+      part.observe(open("x", "a1", 1_000));
+      const r = part.reserveFor("x", "a2", "rr", 2_000);
+      part.observe({ ...open("x", "a1", 2_500), status: "ACKNOWLEDGED" }); // the change that won the race reached the hub first
+      part.reserveFor("z", "a3", "rr", 2_600); // another decision moved the cursor
+      part.undo(r);
+      expect(part.entry("x")).toMatchObject({ agentId: "a1", updatedAt: 2_500, confirmed: true });
+      expect(part.cursor("rr")).toBe("a3");
+      expect(part.lastAssignedAt("a2")).toBeNull();
+    });
   });
 });
