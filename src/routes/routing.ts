@@ -129,7 +129,7 @@ export const routingRouter = createRouter()
       middleware: [requireRole("admin", "service")],
       tags,
       security,
-      summary: "The org's agents and admins by id: profile, availability, effective capacity, open load, online (admin, service)",
+      summary: "The org's agents and admins by id: profile, availability, effective capacity, open load, online (null when the org hub cannot be reached) (admin, service)",
       description: "Open load is counted in D1 (alerts assigned to the agent with status PENDING, ACKNOWLEDGED or IN_PROGRESS); online comes from the org hub's presence.",
       request: { query: RoutingAgentsQuery },
       responses: { 200: { description: "A page of agents", content: json(RoutingAgentPageSchema) }, ...commonErrors },
