@@ -5,7 +5,6 @@ import { deps } from "./deps";
 import { purgeExpiredRealtime, sweepUnpublished } from "./outbox";
 import { archiveAndPurge } from "./retention/archive";
 import { purgeUnarchived } from "./retention/purge";
-import { purgeExpiredIdempotencyKeys } from "./services/idempotency";
 import { requeueStaleDeliveries } from "./services/notifications";
 
 const app = createApp();
@@ -22,9 +21,9 @@ export default {
     const { db, config } = deps(env);
     const swept = await sweepUnpublished(env, db);
     const events = await purgeExpiredRealtime(db, config.eventTtlSeconds);
-    const keys = await purgeExpiredIdempotencyKeys(db);
     const requeued = await requeueStaleDeliveries(env, db);
     const retained = await purgeUnarchived(env.DB, config);
+    const keys = retained.idempotencyKeys;
     const archived = await archiveAndPurge(env.DB, env.ARCHIVE, config);
     if (retained.deliveries + archived.alerts.deleted + archived.notifications.deleted > 0) {
       console.log(

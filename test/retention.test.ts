@@ -1,8 +1,11 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../src/config";
 import { newId } from "../src/lib/ids";
-import { idBefore, purgeDeliveries, purgeUnarchived } from "../src/retention/purge";
+import worker from "../src/index";
+import { orgArchivePrefix } from "../src/retention/archive";
+import { idBefore, purgeDeliveries, purgeIdempotencyKeys, purgeUnarchived } from "../src/retention/purge";
 import { uniqueOrg } from "./helpers";
 
 /**
@@ -80,5 +83,60 @@ describe("delivery retention", () => {
 
   it("has the documented defaults", () => {
     expect(getConfig(env).retention).toEqual({ deliveryDays: 30, alertDays: 365, notificationDays: 90, batchRows: 500, maxBatches: 20 });
+  });
+});
+
+/** Inserts an idempotency key of `org` expiring at `expiresAt` (ms). */
+async function insertKey(org: string, key: string, expiresAt: number): Promise<void> {
+  await env.DB.prepare(
+    "INSERT INTO idempotency_keys (org_id, scope, key, request_hash, status_code, response_body, created_at, expires_at) VALUES (?, 'POST /api/v1/alerts', ?, ?, 201, '{}', ?, ?)",
+  )
+    .bind(org, key, "0".repeat(64), expiresAt - DAY, expiresAt)
+    .run();
+}
+
+const keysOf = async (org: string) =>
+  (await env.DB.prepare("SELECT key FROM idempotency_keys WHERE org_id = ? ORDER BY key").bind(org).all<{ key: string }>()).results.map((r) => r.key);
+
+describe("idempotency key retention", () => {
+  it("deletes expired keys in bounded batches and keeps live ones", async () => {
+    const org = uniqueOrg("ret");
+    // Expired long before NOW (and before any other row of this file), so the first batches are these.
+    for (const k of ["a", "b", "c"]) await insertKey(org, k, NOW.getTime() - 5_000 * DAY);
+    await insertKey(org, "live", NOW.getTime() + DAY);
+    const budget = { batchRows: 2, maxBatches: 1 };
+    expect(await purgeIdempotencyKeys(env.DB, budget, NOW)).toBe(2);
+    expect(await keysOf(org)).toHaveLength(2);
+    await purgeIdempotencyKeys(env.DB, { batchRows: 500, maxBatches: 20 }, NOW);
+    expect(await keysOf(org)).toEqual(["live"]);
+    expect(await purgeIdempotencyKeys(env.DB, budget, NOW)).toBe(0);
+  });
+});
+
+describe("the scheduled handler", () => {
+  it("applies retention: finished deliveries, expired keys, and closed alerts through the archive", async () => {
+    const org = uniqueOrg("ret");
+    const now = Date.now();
+    const old = now - 400 * DAY;
+    const alert = newId("alr", old);
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, org_id, dedupe_key, channel, status, created_at, updated_at) VALUES (?, ?, ?, 'sms', 'sent', ?, ?)",
+      ).bind(newId("dlv", old), org, `test:${org}`, old, old),
+      env.DB.prepare(
+        "INSERT INTO alerts (id, org_id, alert_type, priority, status, title, created_by, created_at, updated_at) VALUES (?, ?, 'TEST', 'LOW', 'RESOLVED', 'Old', 'svc', ?, ?)",
+      ).bind(alert, org, old, old),
+    ]);
+    await insertKey(org, "expired", now - 60_000);
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(now), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    expect(await remaining(org)).toEqual([]);
+    expect(await keysOf(org)).toEqual([]);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM alerts WHERE org_id = ?").bind(org).first<number>("n")).toBe(0);
+    const listed = await env.ARCHIVE.list({ prefix: `${orgArchivePrefix(org)}alerts/` });
+    expect(listed.objects).toHaveLength(1);
   });
 });

@@ -72,13 +72,36 @@ export async function purgeDeliveries(d1: D1Database, days: number, budget: Rete
   );
 }
 
+/**
+ * Deletes idempotency keys past their expiry (IDEMPOTENCY_TTL_SECONDS after
+ * the first request; an expired key is already ignored by lookups), through
+ * the `expires_at` index.
+ */
+export async function purgeIdempotencyKeys(d1: D1Database, budget: RetentionBudget, now = new Date()): Promise<number> {
+  return deleteInBatches(
+    d1,
+    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
+    [now.getTime()],
+    budget,
+  );
+}
+
 /** What one retention run deleted, per kind. */
 export interface PurgeReport {
   deliveries: number;
+  idempotencyKeys: number;
 }
 
-/** Cron: the retention of data that needs no archive (events, tickets and idempotency keys: src/outbox/sweep.ts, src/services/idempotency.ts). */
+/**
+ * Cron: the retention of data that needs no archive. Realtime events, their
+ * acknowledgements and WebSocket tickets expire through the outbox's own
+ * purge (src/outbox/sweep.ts, `purgeExpiredRealtime`, after EVENT_TTL_SECONDS).
+ */
 export async function purgeUnarchived(d1: D1Database, config: Pick<Config, "retention">, now = new Date()): Promise<PurgeReport> {
   const { deliveryDays, batchRows, maxBatches } = config.retention;
-  return { deliveries: await purgeDeliveries(d1, deliveryDays, { batchRows, maxBatches }, now) };
+  const budget = { batchRows, maxBatches };
+  return {
+    deliveries: await purgeDeliveries(d1, deliveryDays, budget, now),
+    idempotencyKeys: await purgeIdempotencyKeys(d1, budget, now),
+  };
 }

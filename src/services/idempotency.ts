@@ -101,8 +101,4 @@ export async function runIdempotent<T>(
   return { status: 201, body, replayed: false };
 }
 
-/** Deletes expired keys (cron). Returns how many went. */
-export async function purgeExpiredIdempotencyKeys(db: Db, now = new Date()): Promise<number> {
-  const res = await db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now));
-  return res.meta.changes ?? 0;
-}
+// Expired keys are deleted by the cron in bounded batches: src/retention/purge.ts.
