@@ -50,3 +50,20 @@ export function insertJsonRows<T extends SQLiteTable>(
     return target === true ? insert.onConflictDoNothing() : insert.onConflictDoNothing({ target: target.target as never });
   });
 }
+
+/**
+ * `INSERT INTO table SELECT <row's values> FROM from WHERE where`: the row is
+ * written only if `where` matches, in the same statement, so a batch can make
+ * it depend on an earlier conditional update (it matches only if the update
+ * applied). Values go through each column's driver mapping, as `values(row)`
+ * would; each binds one parameter, so a row stays well under D1's 100.
+ */
+export function insertIfApplied<T extends SQLiteTable>(db: Db, table: T, row: T["$inferInsert"], from: SQLiteTable, where: SQL) {
+  const select: Record<string, SQL.Aliased> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table)) as [string, Column][]) {
+    let value = (row as Record<string, unknown>)[key];
+    if (value === undefined) value = column.defaultFn?.() ?? column.default;
+    select[key] = (value === undefined || value === null ? sql`NULL` : sql`${column.mapToDriverValue(value)}`).as(column.name);
+  }
+  return db.insert(table).select(db.select(select).from(from).where(where) as never);
+}

@@ -1,5 +1,7 @@
 import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
-import { alertHistory, alerts, type AlertHistoryRow, type AlertRow } from "../../db/schema";
+import type { BatchItem } from "drizzle-orm/batch";
+import { insertIfApplied } from "../../db/sql";
+import { alertHistory, alerts, type AlertRow } from "../../db/schema";
 import { AppError, ErrorCode, forbidden } from "../../errors";
 import type { OutboundEvent } from "../../outbox/events";
 import { Events } from "../../protocol";
@@ -17,13 +19,24 @@ import { ACKNOWLEDGING, canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } fr
  * a lost race leaves nothing behind.
  */
 
+/** What some changes add to `applyChange`'s transaction and publish. */
+export interface ChangeExtras {
+  /** More rows to write only if the update applied (`applies` matches exactly then). */
+  also?: (applies: SQL) => BatchItem<"sqlite">[];
+  /** Runs after the commit, before the events are delivered. */
+  beforePublish?: () => void;
+}
+
 /**
  * Writes an alert change only if the alert is still as it was read
- * (`expected`), with its history entry in the same transaction. Returns the
- * new row, or undefined when another writer got there first.
+ * (`expected`), with its history entry (and `extras.also`) in the same
+ * transaction, then publishes `events`. Returns the new row, or undefined
+ * when another writer got there first (nothing written, nothing published).
+ * Every alert change goes through here: status, assignment, conversion,
+ * reassignment, escalation.
  */
-async function applyChange(
-  deps: AlertDeps,
+export async function applyChange(
+  deps: Pick<AlertDeps, "db" | "realtime">,
   actor: Claims,
   current: AlertRow,
   expected: SQL,
@@ -31,6 +44,7 @@ async function applyChange(
   history: Parameters<typeof historyRow>[3],
   events: (after: Alert) => OutboundEvent[],
   now: Date,
+  extras: ChangeExtras = {},
 ): Promise<AlertRow | undefined> {
   const { db, realtime } = deps;
   const entry = historyRow(current, actor, now, history);
@@ -38,36 +52,23 @@ async function applyChange(
   const staged = realtime.stage(events(toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id })), {
     guard: { alertId: current.id, changeId: entry.id },
   });
+  // True only if the update below applied: only it sets last_change_id to this entry's id (same transaction).
+  const applies = and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id))!;
   const [updated] = await db.batch([
     db
       .update(alerts)
       .set({ ...changes, updatedAt: now, lastChangeId: entry.id })
       .where(and(eq(alerts.id, current.id), eq(alerts.orgId, current.orgId), expected))
       .returning(),
-    // Inserted only if the update above applied: only it sets last_change_id
-    // to this entry's id (same transaction, so all or nothing).
-    db.insert(alertHistory).select(
-      db
-        .select({
-          id: sql<string>`${entry.id}`.as("id"),
-          alertId: alerts.id,
-          orgId: alerts.orgId,
-          actorId: sql<string>`${entry.actorId}`.as("actor_id"),
-          action: sql<AlertHistoryRow["action"]>`${entry.action}`.as("action"),
-          fromStatus: sql<string | null>`${entry.fromStatus}`.as("from_status"),
-          toStatus: sql<string | null>`${entry.toStatus}`.as("to_status"),
-          assigneeId: sql<string | null>`${entry.assigneeId}`.as("assignee_id"),
-          note: sql<string | null>`${entry.note}`.as("note"),
-          createdAt: alerts.updatedAt,
-        })
-        .from(alerts)
-        .where(and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id))),
-    ),
+    insertIfApplied(db, alertHistory, entry, alerts, applies),
+    ...(extras.also?.(applies) ?? []),
     // Likewise the events (the outbox): no change, no event.
     ...staged.statements,
   ]);
   const row = updated[0];
-  if (row) await realtime.publish(staged);
+  if (!row) return undefined;
+  extras.beforePublish?.();
+  await realtime.publish(staged);
   return row;
 }
 

@@ -1,12 +1,14 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { alertAssignments, alertHistory, alerts, routingRules, users, type AlertAssignmentRow, type AlertHistoryRow, type AlertRow, type RoutingRuleRow } from "../../db/schema";
+import { alertAssignments, alerts, routingRules, users, type AlertRow, type RoutingRuleRow } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { Events, type AlertEventData, type Priority } from "../../protocol";
 import { decide, type AgentCandidate, type RoutingState } from "../../routing/decide";
 import type { Alert } from "../../schemas/alerts";
 import type { Claims } from "../../types";
+import { insertIfApplied } from "../../db/sql";
+import { applyChange } from "../alerts/changes";
 import { alertEvent } from "../alerts/events";
-import { historyRow, toAlert } from "../alerts/model";
+import { toAlert } from "../alerts/model";
 import { notifyUsers } from "../notifications";
 import { renderTemplate } from "../notifications/templates";
 import { assignmentRow, toAssignment } from "./assignments";
@@ -236,9 +238,7 @@ async function apply(
   now: Date,
   beforePublish: () => void,
 ): Promise<AlertRow | undefined> {
-  const { db, realtime } = d;
   const actor = escalationActor(orgId);
-  const entry = historyRow(current, actor, now, { action: "escalated", assigneeId: to.agentId ?? current.assigneeId, note: to.reason });
   const record = assignmentRow({
     orgId,
     alertId: current.id,
@@ -251,68 +251,20 @@ async function apply(
     actorId: actor.sub,
     now,
   });
-  const changes: Partial<AlertRow> = to.agentId ? { assigneeId: to.agentId, assignedAt: now } : {};
-  const after = toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id });
-  const assignment = toAssignment(record);
-  const event = alertEvent(Events.alertEscalated, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note: to.reason }, [current.assigneeId]);
-  const staged = realtime.stage([{ ...event, data: { ...(event.data as AlertEventData), assignment } }], { guard: { alertId: current.id, changeId: entry.id } });
-  const applies = and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id));
-  const [updated] = await db.batch([
-    db
-      .update(alerts)
-      .set({ ...changes, updatedAt: now, lastChangeId: entry.id })
-      .where(
-        and(
-          eq(alerts.id, current.id),
-          eq(alerts.orgId, orgId),
-          eq(alerts.status, "PENDING"),
-          eq(alerts.assigneeId, due.assigneeId),
-        ),
-      )
-      .returning(),
-    db.insert(alertHistory).select(
-      db
-        .select({
-          id: sql<string>`${entry.id}`.as("id"),
-          alertId: alerts.id,
-          orgId: alerts.orgId,
-          actorId: sql<string>`${entry.actorId}`.as("actor_id"),
-          action: sql<AlertHistoryRow["action"]>`${entry.action}`.as("action"),
-          fromStatus: sql<string | null>`${entry.fromStatus}`.as("from_status"),
-          toStatus: sql<string | null>`${entry.toStatus}`.as("to_status"),
-          assigneeId: sql<string | null>`${entry.assigneeId}`.as("assignee_id"),
-          note: sql<string | null>`${entry.note}`.as("note"),
-          createdAt: alerts.updatedAt,
-        })
-        .from(alerts)
-        .where(applies),
-    ),
-    db.insert(alertAssignments).select(
-      db
-        .select({
-          id: sql<string>`${record.id}`.as("id"),
-          orgId: alerts.orgId,
-          alertId: alerts.id,
-          kind: sql<AlertAssignmentRow["kind"]>`${record.kind}`.as("kind"),
-          agentId: sql<string | null>`${record.agentId}`.as("agent_id"),
-          previousAgentId: sql<string | null>`${record.previousAgentId}`.as("previous_agent_id"),
-          ruleId: sql<string | null>`${record.ruleId}`.as("rule_id"),
-          ruleName: sql<string | null>`${record.ruleName}`.as("rule_name"),
-          ruleVersion: sql<number | null>`${record.ruleVersion}`.as("rule_version"),
-          strategy: sql<AlertAssignmentRow["strategy"]>`${record.strategy}`.as("strategy"),
-          reason: sql<string>`${record.reason}`.as("reason"),
-          level: sql<number>`${record.level}`.as("level"),
-          actorId: sql<string>`${record.actorId}`.as("actor_id"),
-          createdAt: alerts.updatedAt,
-        })
-        .from(alerts)
-        .where(applies),
-    ),
-    ...staged.statements,
-  ]);
-  const row = updated[0];
-  if (!row) return undefined;
-  beforePublish();
-  await realtime.publish(staged);
-  return row;
+  // Still pending and still with the assignee the escalation was scheduled for: an acknowledge that came first wins.
+  const asScheduled = and(eq(alerts.status, "PENDING"), eq(alerts.assigneeId, due.assigneeId))!;
+  return applyChange(
+    d,
+    actor,
+    current,
+    asScheduled,
+    to.agentId ? { assigneeId: to.agentId, assignedAt: now } : {},
+    { action: "escalated", assigneeId: to.agentId ?? current.assigneeId, note: to.reason },
+    (after) => {
+      const event = alertEvent(Events.alertEscalated, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note: to.reason }, [current.assigneeId]);
+      return [{ ...event, data: { ...(event.data as AlertEventData), assignment: toAssignment(record) } }];
+    },
+    now,
+    { also: (applies) => [insertIfApplied(d.db, alertAssignments, record, alerts, applies)], beforePublish },
+  );
 }

@@ -1,14 +1,12 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import {
   alertAssignments,
-  alertHistory,
   alerts,
   idempotencyKeys,
   routingRules,
   users,
   type AlertAssignmentRow,
-  type AlertHistoryRow,
   type AlertRow,
   type RoutingRuleRow,
   type UserRow,
@@ -19,8 +17,10 @@ import type { AgentCandidate, RoutableAlert, RoutingDecision } from "../../routi
 import type { Alert, BulkResult, CreateAlertInput } from "../../schemas/alerts";
 import type { Claims } from "../../types";
 import { isPrivileged, loadVisible, requireAssignable } from "../alerts/access";
+import { insertIfApplied } from "../../db/sql";
+import { applyChange } from "../alerts/changes";
 import { alertEvent } from "../alerts/events";
-import { historyRow, toAlert, type AlertDeps } from "../alerts/model";
+import { toAlert, type AlertDeps } from "../alerts/model";
 import { notifyAssigned } from "../alerts/notices";
 import { assignmentRow, toAssignment } from "./assignments";
 import { OPEN_STATUSES } from "./open-alerts";
@@ -249,71 +249,24 @@ async function applyAssignment(
   note: string | null,
   now: Date,
 ): Promise<AlertRow | undefined> {
-  const { db, realtime } = deps;
-  const entry = historyRow(current, actor, now, { action: "assigned", assigneeId: record.agentId, note });
-  const changes: Partial<AlertRow> = { assigneeId: record.agentId, assignedAt: now };
-  const after = toAlert({ ...current, ...changes, updatedAt: now, lastChangeId: entry.id });
-  const event = alertEvent(Events.alertAssigned, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note }, [current.assigneeId]);
-  const data: AlertEventData = { ...(event.data as AlertEventData), assignment: toAssignment(record) };
-  const staged = realtime.stage([{ ...event, data }], { guard: { alertId: current.id, changeId: entry.id } });
-  const applies = and(eq(alerts.id, current.id), eq(alerts.lastChangeId, entry.id));
-  const literal = <T>(value: T, name: string) => sql<T>`${value}`.as(name);
-  const [updated] = await db.batch([
-    db
-      .update(alerts)
-      .set({ ...changes, updatedAt: now, lastChangeId: entry.id })
-      .where(
-        and(
-          eq(alerts.id, current.id),
-          eq(alerts.orgId, current.orgId),
-          eq(alerts.status, current.status),
-          current.assigneeId === null ? sql`${alerts.assigneeId} IS NULL` : eq(alerts.assigneeId, current.assigneeId),
-        ),
-      )
-      .returning(),
-    db.insert(alertHistory).select(
-      db
-        .select({
-          id: literal(entry.id, "id"),
-          alertId: alerts.id,
-          orgId: alerts.orgId,
-          actorId: literal(entry.actorId, "actor_id"),
-          action: literal<AlertHistoryRow["action"]>(entry.action, "action"),
-          fromStatus: literal<string | null>(entry.fromStatus, "from_status"),
-          toStatus: literal<string | null>(entry.toStatus, "to_status"),
-          assigneeId: literal<string | null>(entry.assigneeId, "assignee_id"),
-          note: literal<string | null>(entry.note, "note"),
-          createdAt: alerts.updatedAt,
-        })
-        .from(alerts)
-        .where(applies),
-    ),
-    db.insert(alertAssignments).select(
-      db
-        .select({
-          id: literal(record.id, "id"),
-          orgId: alerts.orgId,
-          alertId: alerts.id,
-          kind: literal<AlertAssignmentRow["kind"]>(record.kind, "kind"),
-          agentId: literal<string | null>(record.agentId, "agent_id"),
-          previousAgentId: literal<string | null>(record.previousAgentId, "previous_agent_id"),
-          ruleId: literal<string | null>(record.ruleId, "rule_id"),
-          ruleName: literal<string | null>(record.ruleName, "rule_name"),
-          ruleVersion: literal<number | null>(record.ruleVersion, "rule_version"),
-          strategy: literal<AlertAssignmentRow["strategy"]>(record.strategy, "strategy"),
-          reason: literal(record.reason, "reason"),
-          level: literal(record.level, "level"),
-          actorId: literal(record.actorId, "actor_id"),
-          createdAt: alerts.updatedAt,
-        })
-        .from(alerts)
-        .where(applies),
-    ),
-    ...staged.statements,
-  ]);
-  const row = updated[0];
-  if (row) await realtime.publish(staged);
-  return row;
+  const asRead = and(
+    eq(alerts.status, current.status),
+    current.assigneeId === null ? isNull(alerts.assigneeId) : eq(alerts.assigneeId, current.assigneeId),
+  )!;
+  return applyChange(
+    deps,
+    actor,
+    current,
+    asRead,
+    { assigneeId: record.agentId, assignedAt: now },
+    { action: "assigned", assigneeId: record.agentId, note },
+    (after) => {
+      const event = alertEvent(Events.alertAssigned, after, now, { actorId: actor.sub, previousAssigneeId: current.assigneeId, note }, [current.assigneeId]);
+      return [{ ...event, data: { ...(event.data as AlertEventData), assignment: toAssignment(record) } }];
+    },
+    now,
+    { also: (applies) => [insertIfApplied(deps.db, alertAssignments, record, alerts, applies)] },
+  );
 }
 
 /** Assigns up to 100 alerts, to an agent or by the rules; each id succeeds or fails on its own. */
