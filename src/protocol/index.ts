@@ -19,6 +19,7 @@ export * from "./enums";
 export * from "./names";
 export * from "./scopes";
 export * from "./alerts";
+export * from "./lifecycle";
 export * from "./notifications";
 export * from "./realtime";
 export * from "./routing";

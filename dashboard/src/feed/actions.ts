@@ -1,5 +1,6 @@
 import { useCallback, useMemo, useState } from "react";
-import type { Alert, AlertStatus, BulkAction, BulkResult, Herald } from "@herald/sdk";
+import { CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "@herald/sdk";
+import type { Alert, BulkAction, BulkResult, Herald } from "@herald/sdk";
 import { errorMessage } from "./format";
 
 /** The signed-in user as the feed needs it (the token's claims; the shell's `Claims` fits). */
@@ -12,23 +13,6 @@ export interface Me {
 
 /** Admins and services see the whole org's alerts and assign anyone. */
 export const isPrivileged = (me: Me | null | undefined) => me?.role === "admin" || me?.role === "service";
-
-/**
- * The alert lifecycle as docs/ALERTS.md states it (the server enforces it in
- * src/services/alerts/state.ts; the dashboard only uses the public API, so it
- * restates the table to enable just the actions the server will accept).
- */
-export const STATUS_TRANSITIONS: Readonly<Record<AlertStatus, readonly AlertStatus[]>> = {
-  PENDING: ["ACKNOWLEDGED", "IN_PROGRESS", "RESOLVED", "DISMISSED"],
-  ACKNOWLEDGED: ["IN_PROGRESS", "RESOLVED", "DISMISSED"],
-  IN_PROGRESS: ["RESOLVED", "DISMISSED"],
-  RESOLVED: ["IN_PROGRESS"],
-  DISMISSED: ["PENDING"],
-  CONVERTED: [],
-};
-
-/** Statuses `POST …/convert` accepts. */
-export const CONVERTIBLE_FROM: readonly AlertStatus[] = ["PENDING", "ACKNOWLEDGED", "IN_PROGRESS", "RESOLVED"];
 
 /** Whether the user assigns anyone (admins, services) or only takes alerts for themselves (agents). */
 export function assignMode(me: Me): "assign" | "take" | null {

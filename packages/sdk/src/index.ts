@@ -9,6 +9,8 @@ import { restApi, type RestApi } from "./rest";
 import { StreamLink } from "./stream";
 
 export { HeraldError } from "./http";
+/** The alert lifecycle (which status moves the server allows), to offer only valid actions. */
+export { canTransition, CONVERTIBLE_FROM, STATUS_TRANSITIONS } from "../../../src/protocol/index";
 export type { TokenProvider } from "./http";
 export { jitteredDelay, closeAction, parseCloseReason } from "./backoff";
 export type { BackoffOptions, CloseAction, CloseReason } from "./backoff";
