@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { AvailabilitySchema, RoleSchema, RoutingStrategySchema } from "../protocol";
+import { RoutingStrategySchema } from "../protocol";
 import { IdString } from "./common";
-import { EscalationPolicySchema } from "./routing";
+import { AgentProfileSchema, EscalationPolicySchema } from "./routing";
 
 /** Bodies and answers of the routing actions: preview, reassign, bulk assign (docs/ROUTING.md). */
 
@@ -37,18 +37,7 @@ export const BulkAssignBody = z
 export const RoutingPreviewSchema = z
   .object({
     agentId: z.string().nullable().openapi({ description: "The agent the alert would get; null: queued (or no enabled rule)" }),
-    agent: z
-      .object({
-        id: z.string(),
-        name: z.string().nullable(),
-        email: z.string().nullable(),
-        role: RoleSchema,
-        territories: z.array(z.string()),
-        skills: z.array(z.string()),
-        capacity: z.number().int().nullable(),
-        availability: AvailabilitySchema,
-      })
-      .nullable(),
+    agent: AgentProfileSchema.nullable(),
     rule: z.object({ id: z.string(), name: z.string(), version: z.number().int(), strategy: RoutingStrategySchema }).nullable(),
     reason: z.string().openapi({ description: "The rule, what qualified, the tie-break" }),
     escalation: EscalationPolicySchema.nullable(),

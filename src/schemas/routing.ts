@@ -160,7 +160,8 @@ export const RoutingAgentsQuery = z.object({
   cursor: z.string().min(1).max(256).optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
-export const RoutingAgentSchema = z
+/** An agent's routing profile (a directory entry's routing fields). */
+export const AgentProfileSchema = z
   .object({
     id: z.string(),
     name: z.string().nullable(),
@@ -169,16 +170,19 @@ export const RoutingAgentSchema = z
     territories: z.array(z.string()),
     skills: z.array(z.string()),
     capacity: z.number().int().nullable().openapi({ description: "The profile's capacity; null: the default" }),
-    effectiveCapacity: z.number().int().openapi({ description: "capacity, or ROUTING_DEFAULT_CAPACITY when null" }),
     availability: AvailabilitySchema,
-    online: z
-      .boolean()
-      .nullable()
-      .openapi({ description: "A connection open to the org or user hub now; null: unknown (the org hub could not be reached, the rest of the page is still D1's)" }),
-    openLoad: z.number().int().openapi({ description: "Alerts assigned to the agent with status PENDING, ACKNOWLEDGED or IN_PROGRESS" }),
-    lastSeenAt: z.string().nullable(),
   })
-  .openapi("RoutingAgent");
+  .openapi("AgentProfile");
+
+export const RoutingAgentSchema = AgentProfileSchema.extend({
+  effectiveCapacity: z.number().int().openapi({ description: "capacity, or ROUTING_DEFAULT_CAPACITY when null" }),
+  online: z
+    .boolean()
+    .nullable()
+    .openapi({ description: "A connection open to the org or user hub now; null: unknown (the org hub could not be reached, the rest of the page is still D1's)" }),
+  openLoad: z.number().int().openapi({ description: "Alerts assigned to the agent with status PENDING, ACKNOWLEDGED or IN_PROGRESS" }),
+  lastSeenAt: z.string().nullable(),
+  }).openapi("RoutingAgent");
 
 export const RoutingAgentPageSchema = z
   .object({ items: z.array(RoutingAgentSchema), nextCursor: z.string().nullable() })
