@@ -182,7 +182,7 @@ export const RoutingAgentSchema = AgentProfileSchema.extend({
     .openapi({ description: "A connection open to the org or user hub now; null: unknown (the org hub could not be reached, the rest of the page is still D1's)" }),
   openLoad: z.number().int().openapi({ description: "Alerts assigned to the agent with status PENDING, ACKNOWLEDGED or IN_PROGRESS" }),
   lastSeenAt: z.string().nullable(),
-  }).openapi("RoutingAgent");
+}).openapi("RoutingAgent");
 
 export const RoutingAgentPageSchema = z
   .object({ items: z.array(RoutingAgentSchema), nextCursor: z.string().nullable() })
