@@ -9,6 +9,7 @@ import { MetaTable } from "../src/realtime/meta";
 import { RouterTable } from "../src/realtime/router";
 import { CreateAlertBody } from "../src/schemas/alerts";
 import { createAlert } from "../src/services/alerts";
+import { loadRoutingInputs } from "../src/services/routing/route";
 import { reassignAlert } from "../src/services/routing/route";
 import { and, eq } from "drizzle-orm";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
@@ -108,6 +109,23 @@ describe("routing on create: strategies", () => {
     expect((await call("POST", "/api/v1/alerts", { token: admin, body: alertBody({ assigneeId: "a1" }) })).status).toBe(201);
     expect((await create(service)).assigneeId).toBe("a2");
     expect((await create(service)).assigneeId).toBe("a1");
+  });
+
+  it("an org without rules costs the org hub no routing writes; the first routing later counts what was assigned meanwhile", async () => {
+    const { org, admin, service } = await routingOrg({ a1: {}, a2: {} });
+    for (let i = 0; i < 3; i++) expect((await call("POST", "/api/v1/alerts", { token: admin, body: alertBody({ assigneeId: "a1" }) })).status).toBe(201);
+    // Without routing nothing was created unassigned, and the hub kept no open loads for it.
+    expect((await create(service)).assigneeId).toBeNull();
+    const tracked = () =>
+      runInDurableObject(orgHub(env, org), (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM routing_open").one().n);
+    expect(await tracked()).toBe(0);
+    // Nor does a create there read the org's directory for routing.
+    expect((await loadRoutingInputs(getDb(env), org)).agents).toEqual([]);
+    // A rule arrives: the first routing reads the loads from D1 (a1 holds 3), so a2 gets it, and from then on events are followed.
+    await addRules(org, [{ strategy: "least_loaded" }]);
+    expect((await create(service)).assigneeId).toBe("a2");
+    expect(await tracked()).toBe(4);
+    expect((await loadRoutingInputs(getDb(env), org)).agents.map((a) => a.id)).toEqual(["a1", "a2", "admin1"]);
   });
 
   it("counts the open alerts D1 already had before the hub's first routing (seeded once)", async () => {

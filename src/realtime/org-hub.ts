@@ -257,7 +257,6 @@ export class OrgHub extends HubBase {
   async publishMany(items: { event: HubEvent; userIds: string[] }[]): Promise<(PublishResult | null)[]> {
     let alertChanged = false;
     const results = items.map(({ event, userIds }) => {
-      if (event.type.startsWith("alert:")) this.#routerObserve(event);
       if (event.type.startsWith("alert:")) this.#observeAlert(event);
       const result = event.channel !== undefined ? this.#fanOut(event, false) : null;
       const fresh = this.#counters.markCounted(event.id);
@@ -300,10 +299,19 @@ export class OrgHub extends HubBase {
 
   // ─────────────────────────── escalations ───────────────────────────
 
-  /** An alert event passed through: an escalation of an alert no longer PENDING, or reassigned by someone else, is cancelled. */
+  /**
+   * An alert event passed through. Routing's open loads follow it (confirm a
+   * reservation, close, reassign), but only once routing was used in this org:
+   * before that the first routing loads the loads from D1, which the event's
+   * change is already committed to, so an org without rules writes nothing
+   * here. An escalation of an alert no longer PENDING, or reassigned by
+   * someone else, is cancelled (nothing to read when none is pending).
+   */
   #observeAlert(event: HubEvent): void {
     const alert = (event.data as Partial<AlertEventData> | null)?.alert;
-    if (alert && typeof alert.id === "string") this.#escalations.observe(alert);
+    if (!alert || typeof alert.id !== "string") return;
+    if (this.#routingSeed !== undefined || this.#router.seeded()) this.#router.observe(alert);
+    if (this.#escalations.nextAt() !== undefined) this.#escalations.observe(alert);
   }
 
   /** Records the alert's pending escalation (replacing any) and arms the alarm for it. Routing calls this in-hub. */
@@ -380,12 +388,6 @@ export class OrgHub extends HubBase {
   /** Whether the user has a connection open to this hub or their user hub. */
   #online(userId: string): boolean {
     return this.#presence.userConns(userId) + this.sockets.userCount(userId) > 0;
-  }
-
-  /** An alert event moves the alert's entry in the open loads (confirms a reservation, closes, reassigns). */
-  #routerObserve(event: HubEvent): void {
-    const alert = (event.data as Partial<AlertEventData> | null)?.alert;
-    if (alert && typeof alert.id === "string") this.#router.observe(alert);
   }
 
   /** Loads the org's open assigned alerts from D1 once (meta flag), page by page. */

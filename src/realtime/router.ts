@@ -61,6 +61,8 @@ export interface Reservation {
  * younger than `ROUTING_RESERVATION_SECONDS`.
  */
 export class RouterTable {
+  #seeded = false;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly meta: MetaTable,
@@ -80,9 +82,10 @@ export class RouterTable {
     `);
   }
 
-  /** Whether the org's open alerts were loaded from D1 already. */
+  /** Whether the org's open alerts were loaded from D1 already (read once; it never goes back to false). */
   seeded(): boolean {
-    return this.meta.get(SEEDED_KEY) !== undefined;
+    this.#seeded ||= this.meta.get(SEEDED_KEY) !== undefined;
+    return this.#seeded;
   }
 
   /** Adds a page of D1's open assigned alerts; an entry an event already made newer is kept. */
@@ -102,6 +105,7 @@ export class RouterTable {
   /** Marks the seeding done. */
   markSeeded(now = Date.now()): void {
     this.meta.set(SEEDED_KEY, String(now));
+    this.#seeded = true;
   }
 
   /** Drops reservations no event confirmed in time (their create failed) and old tombstones. */

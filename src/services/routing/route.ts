@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, exists, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import {
   alertAssignments,
@@ -56,8 +56,9 @@ export const toCandidate = (u: UserRow): AgentCandidate => ({
 
 /**
  * Reads, in one D1 round trip, the org's enabled rules, its agents (admins
- * and agents of the directory) and, for an idempotent create, whether its
- * key is already stored.
+ * and agents of the directory; none are read when the org has no enabled
+ * rule, so a create in an org without routing does not read its directory)
+ * and, for an idempotent create, whether its key is already stored.
  */
 export async function loadRoutingInputs(db: Db, orgId: string, idempotency?: { scope: string; key: string }, now = new Date()): Promise<RoutingInputs> {
   const [rules, agentRows, keys] = await db.batch([
@@ -69,7 +70,13 @@ export async function loadRoutingInputs(db: Db, orgId: string, idempotency?: { s
     db
       .select()
       .from(users)
-      .where(and(eq(users.orgId, orgId), inArray(users.role, ["agent", "admin"])))
+      .where(
+        and(
+          eq(users.orgId, orgId),
+          inArray(users.role, ["agent", "admin"]),
+          exists(db.select({ one: sql`1` }).from(routingRules).where(and(eq(routingRules.orgId, orgId), eq(routingRules.enabled, true)))),
+        ),
+      )
       .orderBy(asc(users.id)),
     db
       .select({ key: idempotencyKeys.key })
