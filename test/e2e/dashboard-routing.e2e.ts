@@ -6,15 +6,11 @@
 // SLA passed unacknowledged) moves the card to the next agent and marks it
 // "Escalated" in words. Elements are found by role and accessible name
 // (docs/DASHBOARD.md).
-import fs from "node:fs";
-import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { api } from "./harness/api";
 import { axeScan, blocking, describeViolations } from "./harness/axe";
-import { launchChromium } from "./harness/browser";
-import { card, connectionStatus, feed, openContext, signInWithDevToken, type DashboardContext, type DevUser } from "./harness/dashboard";
-import { ROOT, startServer, type Server } from "./harness/server";
+import { card, connectionStatus, dashboardSuite, feed, signInWithDevToken, type DevUser } from "./harness/dashboard";
 import { mintToken, uid } from "./harness/tokens";
 
 interface Alert {
@@ -31,27 +27,7 @@ interface Assignment {
   level: number;
 }
 
-let server: Server;
-let browser: Browser;
-let opened: DashboardContext[] = [];
-
-beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, "dashboard/dist/index.html"))) {
-    throw new Error("dashboard/dist is missing: run node dashboard/build.mjs --mode development (npm run test:e2e does)");
-  }
-  server = await startServer({ name: "dashboard-routing" });
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  const problems = opened.flatMap((c) => c.problems);
-  for (const c of opened) await c.context.close().catch(() => undefined);
-  opened = [];
-  expect(problems, "page errors or CSP violations").toEqual([]);
-});
+const suite = dashboardSuite("dashboard-routing");
 
 /** expect.poll with a timeout fit for a loaded machine (vitest's default is one second). */
 const poll = <T>(check: () => T | Promise<T>, timeout = 10_000) => expect.poll(check, { timeout, interval: 50 });
@@ -59,19 +35,18 @@ const poll = <T>(check: () => T | Promise<T>, timeout = 10_000) => expect.poll(c
 /** A new organization with a service (producer, directory) and an admin (rules) over REST, and `agents` in its directory. */
 async function orgWithAgents(agents: string[]) {
   const org = uid("org");
-  const service = api(server.url, await mintToken({ sub: uid("svc"), org, role: "service" }));
+  const service = api(suite.server.url, await mintToken({ sub: uid("svc"), org, role: "service" }));
   const adminId = uid("admin");
-  const admin = api(server.url, await mintToken({ sub: adminId, org, role: "admin" }));
+  const admin = api(suite.server.url, await mintToken({ sub: adminId, org, role: "admin" }));
   for (const id of agents) await service.call("PUT", `/api/v1/users/${id}`, { role: "agent", name: id });
   return { org, service, admin, adminId };
 }
 
 /** Signs the org's admin in with the dev-token form and waits until the feed is Live and loaded. */
 async function adminPage(user: DevUser): Promise<Page> {
-  const ctx = await openContext(browser);
-  opened.push(ctx);
+  const ctx = await suite.open();
   const page = await ctx.newPage();
-  await signInWithDevToken(page, server.url, user);
+  await signInWithDevToken(page, suite.server.url, user);
   await poll(() => connectionStatus(page), 30_000).toBe("open");
   await poll(() => feed(page).getAttribute("aria-busy")).not.toBe("true");
   return page;

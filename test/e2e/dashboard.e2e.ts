@@ -7,11 +7,10 @@
 // to test-results/dashboard-metrics.json, not asserted: this machine is noisy.
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser, BrowserContextOptions, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { BrowserContextOptions, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { api, type Api } from "./harness/api";
 import { axeScan, blocking, describeViolations } from "./harness/axe";
-import { launchChromium } from "./harness/browser";
 import {
   bell,
   card,
@@ -22,8 +21,8 @@ import {
   connectionStatus,
   feed,
   firstNumber,
+  dashboardSuite,
   loadTimings,
-  openContext,
   record,
   RESULTS_DIR,
   screenshot,
@@ -35,7 +34,6 @@ import {
   type DevUser,
   type LoadTimings,
 } from "./harness/dashboard";
-import { ROOT, startServer, type Server } from "./harness/server";
 import { mintToken, uid } from "./harness/tokens";
 
 interface Alert {
@@ -48,42 +46,20 @@ interface Alert {
   conversionType: string | null;
 }
 
-let server: Server;
-let browser: Browser;
-/** The contexts the running test opened: closed after it, and their page errors fail it. */
-let opened: DashboardContext[] = [];
-
-beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, "dashboard/dist/index.html"))) {
-    throw new Error("dashboard/dist is missing: run node dashboard/build.mjs --mode development (npm run test:e2e does)");
-  }
-  server = await startServer({ name: "dashboard" });
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-afterEach(async () => {
-  const problems = opened.flatMap((c) => c.problems);
-  for (const c of opened) await c.context.close().catch(() => undefined);
-  opened = [];
-  expect(problems, "page errors or CSP violations").toEqual([]);
-});
+const suite = dashboardSuite("dashboard");
 
 /** A new organization and a service token of it (creates alerts, fills the directory, sends notifications). */
 async function newOrg() {
   const org = uid("org");
-  const service = api(server.url, await mintToken({ sub: uid("svc"), org, role: "service" }));
+  const service = api(suite.server.url, await mintToken({ sub: uid("svc"), org, role: "service" }));
   return { org, service };
 }
 
 /** Opens a context, signs `user` in with the dev-token form and waits until the indicator is Live. */
 async function signedIn(user: DevUser, options: BrowserContextOptions = {}): Promise<{ ctx: DashboardContext; page: Page }> {
-  const ctx = await openContext(browser, options);
-  opened.push(ctx);
+  const ctx = await suite.open(options);
   const page = await ctx.newPage();
-  await signInWithDevToken(page, server.url, user);
+  await signInWithDevToken(page, suite.server.url, user);
   await poll(() => connectionStatus(page), 30_000).toBe("open");
   return { ctx, page };
 }
@@ -189,10 +165,9 @@ describe("dashboard", () => {
     for (let i = 0; i < 3; i++) {
       await page.reload();
       warm.push(await loadTimings(page));
-      const fresh = await openContext(browser, { session });
-      opened.push(fresh);
+      const fresh = await suite.open({ session });
       const freshPage = await fresh.newPage();
-      await freshPage.goto(`${server.url}/`);
+      await freshPage.goto(`${suite.server.url}/`);
       cold.push(await loadTimings(freshPage));
       await fresh.context.close();
     }
@@ -415,7 +390,7 @@ describe("dashboard", () => {
 
     await panel.getByRole("button", { name: "Mark all read" }).click();
     for (const { page } of [second, first]) await poll(() => unreadCount(page)).toBe(0);
-    const counts = await api(server.url, await mintToken({ sub: user.userId, org, role: "agent" })).call<{ unread: number; unseen: number }>(
+    const counts = await api(suite.server.url, await mintToken({ sub: user.userId, org, role: "agent" })).call<{ unread: number; unseen: number }>(
       "GET",
       "/api/v1/notifications/counts",
     );
@@ -555,13 +530,13 @@ describe("dashboard", () => {
     const before = await createAlert(service, { priority: "HIGH" });
     await card(page, before.id).waitFor({ timeout: 10_000 });
 
-    await server.stop();
+    await suite.server.stop();
     await poll(() => connectionStatus(page), 30_000).not.toBe("open");
     expect(["closed", "connecting"]).toContain(await connectionStatus(page));
     // The SDK keeps dialing (connecting); after having been connected that reads Offline (docs/DASHBOARD.md).
     await poll(() => connection(page).textContent()).toMatch(/Offline/);
 
-    await server.start();
+    await suite.server.start();
     // Created at once, while the page is most likely still waiting out its backoff.
     const during = await createAlert(service, { priority: "CRITICAL" });
     await poll(() => connectionStatus(page), 90_000).toBe("open");

@@ -4,7 +4,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from "playwright-core";
-import { ROOT } from "./server";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { launchChromium } from "./browser";
+import { ROOT, startServer, type Server } from "./server";
 import type { Role } from "./tokens";
 
 /** Where screenshots and measured figures go (git-ignored). */
@@ -245,4 +247,55 @@ export async function screenshot(page: Page, name: string, what: "viewport" | "f
     ...(typeof what === "object" ? { clip: { x: 0, y: 0, width, height: what.height } } : {}),
   });
   return file;
+}
+
+/** What a dashboard test file shares: its server, its Chromium, and `open` for a context the running test owns. */
+export interface DashboardSuite {
+  readonly server: Server;
+  readonly browser: Browser;
+  /** A new context (see `openContext`), closed after the running test; its page errors and CSP violations fail that test. */
+  open(options?: BrowserContextOptions & { session?: TabSession }): Promise<DashboardContext>;
+}
+
+/**
+ * Registers a dashboard test file's hooks: one server (`wrangler dev` with the
+ * development build of the dashboard) and one Chromium for the file, and after
+ * each test its contexts closed and their page problems asserted empty.
+ */
+export function dashboardSuite(name: string): DashboardSuite {
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let opened: DashboardContext[] = [];
+  beforeAll(async () => {
+    if (!fs.existsSync(path.join(ROOT, "dashboard/dist/index.html"))) {
+      throw new Error("dashboard/dist is missing: run node dashboard/build.mjs --mode development (npm run test:e2e does)");
+    }
+    server = await startServer({ name });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  afterEach(async () => {
+    const problems = opened.flatMap((c) => c.problems);
+    for (const c of opened) await c.context.close().catch(() => undefined);
+    opened = [];
+    expect(problems, "page errors or CSP violations").toEqual([]);
+  });
+  return {
+    get server() {
+      if (!server) throw new Error("dashboardSuite: the server is not started yet (use it inside a test)");
+      return server;
+    },
+    get browser() {
+      if (!browser) throw new Error("dashboardSuite: Chromium is not launched yet (use it inside a test)");
+      return browser;
+    },
+    async open(options) {
+      const ctx = await openContext(this.browser, options);
+      opened.push(ctx);
+      return ctx;
+    },
+  };
 }
