@@ -436,3 +436,39 @@ export const alertAssignments = sqliteTable(
 
 export type RoutingRuleRow = typeof routingRules.$inferSelect;
 export type AlertAssignmentRow = typeof alertAssignments.$inferSelect;
+
+/**
+ * Control data (first shard only; README "Shards"): which shard holds each
+ * organization, and the state of a move in progress (src/sharding/move.ts).
+ */
+export const orgShards = sqliteTable("org_shards", {
+  orgId: text("org_id").primaryKey(),
+  shard: integer("shard").notNull(),
+  /** Incremented at each completed move; polling cursors carry it (src/services/events.ts). */
+  epoch: integer("epoch").notNull().default(0),
+  moveTo: integer("move_to"),
+  moveState: text("move_state"),
+  moveTable: text("move_table"),
+  moveCursor: text("move_cursor"),
+  moveStartedAt: timestamp("move_started_at"),
+  moveSwitchedAt: timestamp("move_switched_at"),
+  updatedAt: timestamp("updated_at").notNull(),
+});
+
+/** Control data: each shard's size as last measured by the cron (D1's meta.size_after). */
+export const shardSizes = sqliteTable("shard_sizes", {
+  shard: integer("shard").primaryKey(),
+  bytes: integer("bytes").notNull(),
+  measuredAt: timestamp("measured_at").notNull(),
+});
+
+/**
+ * On every shard: organizations this database must not take writes for
+ * ('fenced' during a move's last copy, 'retired' once the org lives
+ * elsewhere). Triggers from migration 0006 enforce it (src/sharding/fence.ts).
+ */
+export const orgFence = sqliteTable("org_fence", {
+  orgId: text("org_id").primaryKey(),
+  mode: text("mode", { enum: ["fenced", "retired"] }).notNull(),
+  createdAt: timestamp("created_at").notNull(),
+});
