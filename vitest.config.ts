@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 
 const configPath = "./wrangler.toml";
 const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
+const OPS_TOKEN = "test-ops-token-test-ops-token-0123456789";
 
 // Three projects; the first two inside workerd with the real wrangler.toml bindings and the
 // very migrations `wrangler d1 migrations apply` uses:
@@ -35,6 +36,10 @@ export default defineConfig(async () => {
                   // Smaller than production so tests can reach them (test/realtime-*.test.ts).
                   MAX_CONNECTIONS_PER_ORG: "40",
                   REPLAY_MAX_EVENTS: "50",
+                  // The operator routes (test/shard-move.test.ts), and a short shard-map cache so a
+                  // move's wait before deleting the old copy is a second, not a minute.
+                  OPS_TOKEN: OPS_TOKEN,
+                  SHARD_CACHE_SECONDS: "1",
                 },
                 // A smaller budget than wrangler.toml's so test/rate-limit.test.ts can exhaust it.
                 ratelimits: { API_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 100, period: 60 } } },

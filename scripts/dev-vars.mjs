@@ -19,6 +19,9 @@ export function loadDevVars() {
   return vars;
 }
 
+/** OPS_TOKEN under `npm run dev` (never use it anywhere else). */
+export const DEV_OPS_TOKEN = "herald-dev-ops-token-change-me-0123456789";
+
 /**
  * What `npm run dev` runs with on top of wrangler.toml, whose top-level [vars]
  * are production-safe (README, "Configuration"): the dev outbox, any browser
@@ -30,4 +33,6 @@ export const DEVELOPMENT_VARS = {
   CORS_ORIGINS: "*",
   ALLOWED_ORIGINS: "*",
   ALLOW_INSECURE_WEBHOOKS: "true",
+  // The operator routes (npm run shard:move); a development-only value.
+  OPS_TOKEN: DEV_OPS_TOKEN,
 };

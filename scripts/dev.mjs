@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // `npm run dev`: local state only, no Cloudflare account needed.
 // 1. creates .dev.vars from .dev.vars.example on first run;
-// 2. applies the D1 migrations to the local database (.wrangler/state);
+// 2. applies the D1 migrations to every local database, one per shard (.wrangler/state);
 // 3. starts `wrangler dev` (which builds the dashboard first, in development
 //    mode: the dev-token sign-in is kept) with the development vars (scripts/dev-vars.mjs) over
 //    wrangler.toml's production-safe ones; extra arguments are passed through,
 //    e.g. --port 8788.
 import { spawnSync } from "node:child_process";
+import { d1Bindings } from "./d1-bindings.mjs";
 import { DEVELOPMENT_VARS, loadDevVars } from "./dev-vars.mjs";
 
 const devVars = loadDevVars();
@@ -18,5 +19,5 @@ const run = (args) => {
   const res = spawnSync("wrangler", args, { stdio: "inherit", env, shell: process.platform === "win32" });
   if (res.status !== 0) process.exit(res.status ?? 1);
 };
-run(["d1", "migrations", "apply", "DB", "--local"]);
+for (const binding of d1Bindings()) run(["d1", "migrations", "apply", binding, "--local"]);
 run(["dev", ...varArgs, ...process.argv.slice(2)]);

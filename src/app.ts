@@ -8,8 +8,10 @@ import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import pkg from "../package.json";
 import { getConfig } from "./config";
+import { isOrgMoving, orgMoving } from "./db/shards";
+import { appDeps } from "./deps";
 import { AppError, ErrorCode, RETRY_AFTER_SECONDS } from "./errors";
-import { authenticate } from "./middleware/auth";
+import { authenticate, useOrgShard } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
 import { recordUser } from "./middleware/record-user";
 import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
@@ -21,6 +23,7 @@ import { webhooksRouter } from "./routes/webhooks";
 import { realtimeRouter, wsRouter } from "./routes/realtime";
 import { alertsRouter } from "./routes/alerts";
 import { archiveRouter } from "./routes/archive";
+import { opsRouter } from "./routes/ops";
 import { routingActionsRouter } from "./routes/routing-actions";
 import { healthRouter } from "./routes/health";
 import { usersRouter } from "./routes/users";
@@ -89,7 +92,7 @@ export function createApp() {
   );
   app.use("/api/v1/ws", wsGuard);
   app.use("/api/v1/ws/org", wsGuard);
-  app.use("/api/v1/*", authenticate, recordUser, rateLimit);
+  app.use("/api/v1/*", authenticate, useOrgShard, recordUser, rateLimit);
 
   app.route("/", healthRouter);
   app.route("/", unsubscribeRouter);
@@ -107,6 +110,7 @@ export function createApp() {
   app.route("/api/v1/archive", archiveRouter);
   app.route("/api/v1/dev", devRouter);
   app.route("/api/dev", devTokenRouter);
+  app.route("/api/ops", opsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -139,7 +143,14 @@ export function createApp() {
 
   app.onError((err, c) => {
     const requestId = c.var.requestId;
-    const error = asAppError(err, requestId);
+    let error: AppError;
+    if (isOrgMoving(err)) {
+      // A shard's fence refused the org's write: it is moving, or this isolate's map is stale.
+      if (c.var.auth) appDeps(c.env).shards.forget(c.var.auth.org);
+      error = orgMoving();
+    } else {
+      error = asAppError(err, requestId);
+    }
     if (error.status >= 500 && err instanceof AppError) console.error(`herald: ${err.code} (request ${requestId})`, err.message);
     if (isStreamUpgrade(c)) {
       const retryAfter = error.status === 429 ? Number(error.headers?.["Retry-After"] || RETRY_AFTER_SECONDS) : undefined;

@@ -52,6 +52,11 @@ const ConfigSchema = z.object({
   NOTIFICATION_RETENTION_DAYS: int(90, 1, 36_500),
   RETENTION_BATCH_ROWS: int(500, 1, 5_000),
   RETENTION_MAX_BATCHES: int(20, 1, 1_000),
+  D1_SHARDS: z.preprocess(blankToUndefined, z.string().regex(/^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$/).default("DB")),
+  SHARD_CACHE_SECONDS: int(60, 0, 3_600),
+  SHARD_MOVE_BATCH_ROWS: int(200, 1, 1_000),
+  SHARD_MOVE_STEP_BATCHES: int(20, 1, 1_000),
+  OPS_TOKEN: z.preprocess(blankToUndefined, z.string().min(32).optional()),
   EMAIL_PROVIDER: z.preprocess(blankToUndefined, z.enum(["log", "sendgrid", "resend"]).default("log")),
   EMAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).default("Herald <notifications@herald.invalid>")),
   SENDGRID_API_KEY: optionalString,
@@ -138,6 +143,21 @@ const ConfigSchema = z.object({
       batchRows: e.RETENTION_BATCH_ROWS,
       /** Batches per kind of data per cron run (RETENTION_MAX_BATCHES): the rest waits for the next run. */
       maxBatches: e.RETENTION_MAX_BATCHES,
+    },
+    /** Organizations sharded across D1 databases (README "Shards"; src/db/shards.ts, src/sharding/). */
+    shards: {
+      /** D1 binding names in shard order (D1_SHARDS); the first also holds the control data. */
+      bindings: [...new Set(e.D1_SHARDS.split(",").map((s) => s.trim()))],
+      /** Seconds an isolate trusts its copy of an org's shard (SHARD_CACHE_SECONDS); a move waits this long before deleting. */
+      cacheSeconds: e.SHARD_CACHE_SECONDS,
+      /** Rows one move batch reads per table (SHARD_MOVE_BATCH_ROWS). */
+      moveBatchRows: e.SHARD_MOVE_BATCH_ROWS,
+      /** Batches one move step (one call of the operator route) runs at most (SHARD_MOVE_STEP_BATCHES). */
+      moveStepBatches: e.SHARD_MOVE_STEP_BATCHES,
+      ...optionalKeys({
+        /** Bearer token of the operator routes (/api/ops/*), a secret; unset: those routes are 404. */
+        opsToken: e.OPS_TOKEN,
+      }),
     },
     delivery: {
       emailProvider: e.EMAIL_PROVIDER,

@@ -42,6 +42,8 @@ export const ErrorCode = {
   REALTIME_UNAVAILABLE: "REALTIME_UNAVAILABLE",
   CONFIG_INVALID: "CONFIG_INVALID",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  ORG_MOVING: "ORG_MOVING",
+  SHARD_NOT_FOUND: "SHARD_NOT_FOUND",
   INTERNAL: "INTERNAL",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,4 +1,5 @@
 import type { z } from "@hono/zod-openapi";
+import type { Deps } from "./deps";
 import type { ClaimsSchema } from "./schemas/common";
 
 /** The verified identity of a request, from its bearer token. */
@@ -11,5 +12,7 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     auth: Claims;
+    /** The dependencies over the caller's org's shard (middleware/shard.ts). */
+    deps: Deps;
   };
 }

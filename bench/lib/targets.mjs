@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { freePort, killTree, processTree, sleep, spawnTarget, waitHttp } from "./proc.mjs";
+import { d1Bindings } from "../../scripts/d1-bindings.mjs";
 
 export const TARGETS = {
   miniflare: { label: "Herald (miniflare)", kind: "herald" },
@@ -167,14 +168,16 @@ export async function startTarget(name, env) {
   if (name === "wrangler") {
     const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
     const persistDir = fs.mkdtempSync(path.join(work, "wd-state-"));
-    const mig = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], {
-      cwd: root,
-      env: { ...baseEnv, CI: "true" },
-      encoding: "utf8",
-      timeout: 180_000,
-    });
-    fs.appendFileSync(logFile, `${mig.stdout ?? ""}${mig.stderr ?? ""}`);
-    if (mig.status !== 0) throw new Error(`wrangler d1 migrations apply failed (exit ${mig.status}); see ${logFile}`);
+    for (const binding of d1Bindings(path.join(root, "wrangler.toml"))) {
+      const mig = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", binding, "--local", "--persist-to", persistDir], {
+        cwd: root,
+        env: { ...baseEnv, CI: "true" },
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+      fs.appendFileSync(logFile, `${mig.stdout ?? ""}${mig.stderr ?? ""}`);
+      if (mig.status !== 0) throw new Error(`wrangler d1 migrations apply ${binding} failed (exit ${mig.status}); see ${logFile}`);
+    }
     const inspectorPort = await freePort();
     const vars = Object.entries(benchVars(secret)).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
     const child = spawnTarget(

@@ -465,10 +465,11 @@ export const shardSizes = sqliteTable("shard_sizes", {
 /**
  * On every shard: organizations this database must not take writes for
  * ('fenced' during a move's last copy, 'retired' once the org lives
- * elsewhere). Triggers from migration 0006 enforce it (src/sharding/fence.ts).
+ * elsewhere; 'incoming' on a move's target, which only keeps the cron off).
+ * Triggers from migration 0006 enforce it (src/sharding/fence.ts).
  */
 export const orgFence = sqliteTable("org_fence", {
   orgId: text("org_id").primaryKey(),
-  mode: text("mode", { enum: ["fenced", "retired"] }).notNull(),
+  mode: text("mode", { enum: ["fenced", "retired", "incoming"] }).notNull(),
   createdAt: timestamp("created_at").notNull(),
 });

@@ -1,6 +1,7 @@
 import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { getConfig, type Config } from "../config";
-import { getDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
+import { appDeps, orgDeps } from "../deps";
 import { deliveries, type DeliveryRow } from "../db/schema";
 import { MAX_QUEUE_DELAY_SECONDS, retryDelaySeconds } from "./backoff";
 import { channelSenders, providerFor } from "./channels";
@@ -36,9 +37,21 @@ export async function processQueueBatch(batch: MessageBatch<DeliveryMessage>, en
     for (const msg of batch.messages) msg.retry({ delaySeconds: CONFIG_RETRY_SECONDS });
     return;
   }
-  const db = getDb(env);
   const handle = isDeadLetterQueue(batch.queue) ? handleDeadLetter : handleDelivery;
-  await Promise.all(batch.messages.map((msg) => handle(msg, env, db, config)));
+  await Promise.all(
+    batch.messages.map(async (msg) => {
+      // The delivery row lives on its org's shard; a malformed body is dropped by the handler.
+      let db: Db;
+      try {
+        db = isDeliveryMessage(msg.body) ? (await orgDeps(env, msg.body.orgId)).db : appDeps(env).shards.control.db;
+      } catch (err) {
+        console.error(`herald delivery: cannot reach the shard of message ${msg.id}, retrying`, errorText(err));
+        msg.retry({ delaySeconds: CONFIG_RETRY_SECONDS });
+        return;
+      }
+      await handle(msg, env, db, config);
+    }),
+  );
 }
 
 function isDeliveryMessage(body: unknown): body is DeliveryMessage {

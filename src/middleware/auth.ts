@@ -1,8 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { bearerToken, verifyToken } from "../auth/verify";
-import { deps } from "../deps";
+import { appDeps, orgDeps } from "../deps";
 import { AppError, ErrorCode } from "../errors";
-import { redeemTicket } from "../services/tickets";
+import { redeemTicket, ticketOrg } from "../services/tickets";
 import type { AppEnv, Claims } from "../types";
 
 /** WebSocket upgrade routes: the only ones that also take `?token=` or `?ticket=` (browsers cannot set headers there). */
@@ -14,14 +14,17 @@ export const UPGRADE_PATHS: ReadonlySet<string> = new Set(["/api/v1/ws", "/api/v
  * Verification only: recording the user is `recordUser`, which runs next.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const { config, db } = deps(c.env);
+  const { config } = appDeps(c.env);
   const token = bearerToken(c.req.header("Authorization"));
   const upgrade = UPGRADE_PATHS.has(c.req.path);
   let claims: Claims;
   if (token !== undefined) {
     claims = await verifyToken(token, config);
   } else if (upgrade && c.req.query("ticket")) {
-    claims = await redeemTicket(db, c.req.query("ticket")!);
+    // The ticket names its org (issueTicket); an org no one ever used has no shard and no tickets.
+    const ticket = c.req.query("ticket")!;
+    const shard = await appDeps(c.env).shards.existing(ticketOrg(ticket));
+    claims = await redeemTicket(shard?.db ?? null, ticket);
   } else if (upgrade && c.req.query("token")) {
     claims = await verifyToken(c.req.query("token")!, config);
   } else {
@@ -30,5 +33,14 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     });
   }
   c.set("auth", claims);
+  await next();
+});
+
+/**
+ * Puts the dependencies over the caller's org's shard in `c.var.deps` (a new
+ * org is placed on the least-full shard here, on its first request).
+ */
+export const useOrgShard = createMiddleware<AppEnv>(async (c, next) => {
+  c.set("deps", await orgDeps(c.env, c.var.auth.org));
   await next();
 });

@@ -1,14 +1,20 @@
 import { createMiddleware } from "hono/factory";
-import { deps } from "../deps";
+import { isOrgMoving } from "../db/shards";
 import { recordUserFromClaims } from "../services/users";
 import type { AppEnv } from "../types";
 
 /**
  * Records the authenticated caller (`c.var.auth`, set by `authenticate`) in
  * the directory on first sight, so notifications can reach people who never
- * had a profile written for them (see recordUserFromClaims).
+ * had a profile written for them (see recordUserFromClaims). While the org
+ * is moving between shards its writes are refused for a moment: the request
+ * goes on (a read must not fail for it) and a later request records the caller.
  */
 export const recordUser = createMiddleware<AppEnv>(async (c, next) => {
-  await recordUserFromClaims(deps(c.env).db, c.var.auth);
+  try {
+    await recordUserFromClaims(c.var.deps.db, c.var.auth);
+  } catch (err) {
+    if (!isOrgMoving(err)) throw err;
+  }
   await next();
 });

@@ -6,6 +6,8 @@ import { realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } fr
 import type { OutboundEvent } from "./events";
 import type { RefreshUnread } from "./hubs";
 import { deliverEvents } from "./publish";
+import { deleteInBatches, type RetentionBudget } from "../retention/purge";
+import { NOT_FENCED, notFenced } from "../sharding/fence";
 
 /**
  * The outbox's second chances: an idempotent retry finishes the events of its
@@ -113,7 +115,9 @@ export async function sweepUnpublished(
   const rows = await db
     .select(storedEventColumns)
     .from(realtimeEvents)
-    .where(and(isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs))))
+    .where(
+      and(isNull(realtimeEvents.publishedAt), isNull(realtimeEvents.failedAt), lt(realtimeEvents.createdAt, new Date(Date.now() - olderThanMs)), sql.raw(NOT_FENCED)),
+    )
     // rowid: insertion order, for the events of one batch (same created_at).
     .orderBy(realtimeEvents.createdAt, sql`rowid`)
     .limit(limit);
@@ -143,16 +147,39 @@ export async function sweepUnpublished(
   return report;
 }
 
-/** Cron: deletes expired events with their targets and acknowledgements, and spent tickets. */
-export async function purgeExpiredRealtime(db: Db, eventTtlSeconds: number, now = new Date()): Promise<number> {
-  const expired = db.select({ id: realtimeEvents.id }).from(realtimeEvents).where(lte(realtimeEvents.expiresAt, now));
-  const [, , , deleted] = await db.batch([
-    db.delete(realtimeEventTargets).where(inArray(realtimeEventTargets.eventId, expired)),
-    db.delete(realtimeEventAcks).where(inArray(realtimeEventAcks.eventId, expired)),
-    // Acks of ids that never existed in this org (ack ignores unknown ids, so these are rare) age out too.
-    db.delete(realtimeEventAcks).where(lte(realtimeEventAcks.ackedAt, new Date(now.getTime() - eventTtlSeconds * 1000))),
-    db.delete(realtimeEvents).where(lte(realtimeEvents.expiresAt, now)),
-    db.delete(wsTickets).where(lte(wsTickets.expiresAt, now)),
-  ]);
-  return deleted.meta.changes ?? 0;
+/**
+ * Cron: deletes expired events with their targets, acknowledgements older
+ * than the event TTL (an event is gone by then) and spent tickets, in bounded
+ * batches (RETENTION_BATCH_ROWS rows per statement, RETENTION_MAX_BATCHES
+ * statements per kind per run); what is left waits for the next run. An
+ * event row goes only once its targets are gone, so an interrupted run never
+ * leaves targets without their event. Fenced orgs are left to their move.
+ */
+export async function purgeExpiredRealtime(d1: D1Database, eventTtlSeconds: number, budget: RetentionBudget, now = new Date()): Promise<number> {
+  const t = now.getTime();
+  await deleteInBatches(
+    d1,
+    `DELETE FROM realtime_event_targets WHERE pos IN (
+       SELECT t.pos FROM realtime_events e JOIN realtime_event_targets t ON t.event_id = e.id
+       WHERE e.expires_at <= ? AND ${notFenced("e")} LIMIT ?)`,
+    [t],
+    budget,
+  );
+  await deleteInBatches(
+    d1,
+    `DELETE FROM realtime_event_acks WHERE rowid IN (SELECT rowid FROM realtime_event_acks WHERE acked_at <= ? AND ${NOT_FENCED} LIMIT ?)`,
+    [t - eventTtlSeconds * 1000],
+    budget,
+  );
+  await deleteInBatches(d1, `DELETE FROM ws_tickets WHERE hash IN (SELECT hash FROM ws_tickets WHERE expires_at <= ? AND ${NOT_FENCED} LIMIT ?)`, [t], budget);
+  return deleteInBatches(
+    d1,
+    `DELETE FROM realtime_events WHERE id IN (
+       SELECT e.id FROM realtime_events e
+       WHERE e.expires_at <= ? AND ${notFenced("e")}
+         AND NOT EXISTS (SELECT 1 FROM realtime_event_targets t WHERE t.event_id = e.id)
+       LIMIT ?)`,
+    [t],
+    budget,
+  );
 }

@@ -1,8 +1,9 @@
-import { getDb } from "../db/client";
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { runEscalation, type EscalationContext } from "../services/routing/escalate";
-import { deps } from "../deps";
+import { isOrgMoving } from "../db/shards";
+import { appDeps, orgDeps, type Deps } from "../deps";
+import { RETRY_AFTER_SECONDS } from "../errors";
 import { decide } from "../routing/decide";
 import { openAssignedPage } from "../services/routing/open-alerts";
 import type { RoutedDecision, RouteRequest } from "../services/routing/port";
@@ -37,6 +38,8 @@ import {
 
 /** How long hub-born events wait to be recorded in D1 together (ms). */
 const POLLING_FLUSH_MS = 50;
+/** Tries (RETRY_AFTER_SECONDS apart) to record hub-born events for polling while the org is moving between shards. */
+const POLLING_MOVE_ATTEMPTS = 30;
 
 /**
  * Most escalations one alarm runs; the rest re-arm the alarm for now. Each
@@ -229,17 +232,30 @@ export class OrgHub extends HubBase {
         await new Promise((resolve) => setTimeout(resolve, POLLING_FLUSH_MS));
         const events = this.#pollingQueue;
         this.#pollingQueue = [];
-        try {
-          await recordPublished(
-            this.env.DB,
-            events.map((e) => ({ ...e, orgId: this.#orgId(), userIds: [], channel: { name: e.channel!, scope: e.scope ?? {} } })),
-            this.config.eventTtlSeconds,
-          );
-        } catch (err) {
-          console.error(`${this.logPrefix} could not record ${events.length} event(s) for polling:`, err);
+        const rows = events.map((e) => ({ ...e, orgId: this.#orgId(), userIds: [], channel: { name: e.channel!, scope: e.scope ?? {} } }));
+        // While the org moves between shards its writes are refused for a few
+        // seconds (ORG_MOVING): wait and write to wherever it lives then.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await recordPublished((await this.#deps()).shard.d1, rows, this.config.eventTtlSeconds);
+            return;
+          } catch (err) {
+            if (isOrgMoving(err) && attempt < POLLING_MOVE_ATTEMPTS) {
+              appDeps(this.env).shards.forget(this.#orgId());
+              await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_SECONDS * 1000));
+              continue;
+            }
+            console.error(`${this.logPrefix} could not record ${events.length} event(s) for polling:`, err);
+            return;
+          }
         }
       })(),
     );
+  }
+
+  /** The dependencies over this org's shard. */
+  #deps(): Promise<Deps> {
+    return orgDeps(this.env, this.#orgId());
   }
 
   #orgId(): string {
@@ -293,7 +309,7 @@ export class OrgHub extends HubBase {
     this.#counters.prune();
     await this.#runDueEscalations();
     if (!this.#stats.takeTick()) return;
-    const stats = await alertStats(getDb(this.env), { sub: "herald", org: this.#orgId(), role: "service" }, { since: this.#stats.windowStart() });
+    const stats = await alertStats((await this.#deps()).db, { sub: "herald", org: this.#orgId(), role: "service" }, { since: this.#stats.windowStart() });
     this.#publishInternal(Events.statsUpdated, Channels.stats, {}, stats);
   }
 
@@ -340,7 +356,7 @@ export class OrgHub extends HubBase {
     const now = Date.now();
     const due = this.#escalations.due(now, ESCALATIONS_PER_ALARM);
     if (due.length === 0) return;
-    const d = deps(this.env);
+    const d = await this.#deps();
     // This run's reservations, to give back exactly (the previous assignee's entry, the rotation) if a write loses.
     const held = new Map<string, Reservation>();
     const context: EscalationContext = {
@@ -394,7 +410,7 @@ export class OrgHub extends HubBase {
   async #seedRouting(): Promise<void> {
     if (this.#router.seeded()) return;
     this.#routingSeed ??= (async () => {
-      const db = getDb(this.env);
+      const { db } = await this.#deps();
       let after = "";
       for (;;) {
         const page = await openAssignedPage(db, this.#orgId(), after, ROUTING_SEED_PAGE);

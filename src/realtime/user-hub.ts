@@ -1,4 +1,4 @@
-import { getDb } from "../db/client";
+import { orgDeps } from "../deps";
 import { AppError } from "../errors";
 import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
 import { connectionLimit, HubBase, type HubFrame } from "./hub-base";
@@ -124,7 +124,7 @@ export class UserHub extends HubBase {
   /** The `unread:count` frame of this hub's user, read from D1 (undefined if the read failed: logged). */
   async #unreadFrame(att: Attachment): Promise<string | undefined> {
     try {
-      const counts = await unreadCounts(getDb(this.env), att.org, [att.uid]);
+      const counts = await unreadCounts((await orgDeps(this.env, att.org)).db, att.org, [att.uid]);
       const frame: UnreadCountFrame = {
         type: NotificationEvents.unreadCount,
         stream: "user",
@@ -167,10 +167,10 @@ export class UserHub extends HubBase {
         const actor = { sub: att.uid, org: att.org, role: att.role };
         try {
           if (frame.type === "mark:read") {
-            const n = await changeNotification(notificationDeps(this.env), actor, frame.notificationId, "read");
+            const n = await changeNotification(await notificationDeps(this.env, actor.org), actor, frame.notificationId, "read");
             this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, notificationId: frame.notificationId, readAt: n?.readAt ?? null } satisfies MarkReadAck));
           } else {
-            const { updated } = await markAll(notificationDeps(this.env), actor, "read");
+            const { updated } = await markAll(await notificationDeps(this.env, actor.org), actor, "read");
             this.send(ws, JSON.stringify({ type: "ack", ref: frame.ref, updated } satisfies MarkAllReadAck));
           }
         } catch (err) {

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import { cutoff, idBefore, type RetentionBudget } from "./purge";
+import { NOT_FENCED } from "../sharding/fence";
 
 /**
  * Archive before delete: closed alerts (with their history, assignments and
@@ -132,7 +133,7 @@ function alertPlan(days: number, now: Date): KindPlan {
   return {
     kind: "alerts",
     select: {
-      sql: `SELECT * FROM alerts WHERE id < ? AND status IN (${CLOSED_SQL}) AND updated_at < ? ORDER BY id LIMIT ?`,
+      sql: `SELECT * FROM alerts WHERE id < ? AND status IN (${CLOSED_SQL}) AND updated_at < ? AND ${NOT_FENCED} ORDER BY id LIMIT ?`,
       binds: [idBefore("alr", before), before],
     },
     async lines(d1, rows) {
@@ -160,7 +161,7 @@ function notificationPlan(days: number, now: Date): KindPlan {
   const done = "(read_at IS NOT NULL OR archived_at IS NOT NULL)";
   return {
     kind: "notifications",
-    select: { sql: `SELECT * FROM notifications WHERE id < ? AND ${done} ORDER BY id LIMIT ?`, binds: [idBefore("ntf", before)] },
+    select: { sql: `SELECT * FROM notifications WHERE id < ? AND ${done} AND ${NOT_FENCED} ORDER BY id LIMIT ?`, binds: [idBefore("ntf", before)] },
     lines: async (_d1, rows) => rows.map((r) => JSON.stringify(r)),
     deletes: (d1, ids) => [d1.prepare(`DELETE FROM notifications WHERE id IN (SELECT value FROM json_each(?1)) AND ${done}`).bind(ids)],
   };

@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { NOT_FENCED } from "../sharding/fence";
 
 /**
  * Retention of what needs no archive: bounded batched deletes the per-minute
@@ -65,7 +66,7 @@ export async function purgeDeliveries(d1: D1Database, days: number, budget: Rete
     d1,
     `DELETE FROM deliveries WHERE id IN (
        SELECT id FROM deliveries
-       WHERE id < ? AND status IN ('sent', 'failed', 'skipped') AND updated_at < ?
+       WHERE id < ? AND status IN ('sent', 'failed', 'skipped') AND updated_at < ? AND ${NOT_FENCED}
        ORDER BY id LIMIT ?)`,
     [idBefore("dlv", before), before],
     budget,
@@ -80,7 +81,7 @@ export async function purgeDeliveries(d1: D1Database, days: number, budget: Rete
 export async function purgeIdempotencyKeys(d1: D1Database, budget: RetentionBudget, now = new Date()): Promise<number> {
   return deleteInBatches(
     d1,
-    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
+    `DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? AND ${NOT_FENCED} LIMIT ?)`,
     [now.getTime()],
     budget,
   );

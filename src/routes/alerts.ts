@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import {
@@ -74,7 +73,7 @@ export const alertsRouter = createRouter()
       },
     }),
     async (c) => {
-      const result = await createAlert(deps(c.env), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
+      const result = await createAlert(c.var.deps, c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       // How long the routing decision took (docs/ROUTING.md); only on a create the rules decided.
       if (result.routingMs !== undefined) c.header("Server-Timing", `route;dur=${result.routingMs.toFixed(1)};desc="routing decision"`);
@@ -93,7 +92,7 @@ export const alertsRouter = createRouter()
       request: { query: ListAlertsQuery },
       responses: { 200: { description: "One page", content: json(AlertPageSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listAlerts(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await listAlerts(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -106,7 +105,7 @@ export const alertsRouter = createRouter()
       request: { query: StatsQuery },
       responses: { 200: { description: "Statistics", content: json(AlertStatsSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await alertStats(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await alertStats(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -121,7 +120,7 @@ export const alertsRouter = createRouter()
       request: { query: VolumeQuery },
       responses: { 200: { description: "Counts per bucket", content: json(AlertVolumeSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await alertVolume(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await alertVolume(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -134,7 +133,7 @@ export const alertsRouter = createRouter()
       request: { body: { required: true, content: json(BulkBody) } },
       responses: { 200: { description: "Per-id results", content: json(BulkResultSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await bulkAction(deps(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await bulkAction(c.var.deps, c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -147,7 +146,7 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams },
       responses: { ...alertResponse("The alert"), ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getAlert(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getAlert(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -164,7 +163,7 @@ export const alertsRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json({ items: await getAlertHistory(deps(c.env).db, c.var.auth, c.req.valid("param").id) }, 200),
+    async (c) => c.json({ items: await getAlertHistory(c.var.deps.db, c.var.auth, c.req.valid("param").id) }, 200),
   )
   .openapi(
     defineRoute({
@@ -182,7 +181,7 @@ export const alertsRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json(await alertDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await alertDeliveries(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -200,7 +199,7 @@ export const alertsRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json(await listAssignments(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await listAssignments(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -214,7 +213,7 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(StatusChangeBody) } },
       responses: { ...alertResponse("Updated"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await changeStatus(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await changeStatus(c.var.deps, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -233,7 +232,7 @@ export const alertsRouter = createRouter()
         ...unprocessableResponse,
       },
     }),
-    async (c) => c.json(await assignAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await assignAlert(c.var.deps, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -255,7 +254,7 @@ export const alertsRouter = createRouter()
         ...unprocessableResponse,
       },
     }),
-    async (c) => c.json(await reassignAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json") as ReassignInput), 200),
+    async (c) => c.json(await reassignAlert(c.var.deps, c.var.auth, c.req.valid("param").id, c.req.valid("json") as ReassignInput), 200),
   )
   .openapi(
     defineRoute({
@@ -268,5 +267,5 @@ export const alertsRouter = createRouter()
       request: { params: AlertIdParams, body: { required: true, content: json(ConvertBody) } },
       responses: { ...alertResponse("Converted"), ...commonErrors, ...notFoundResponse, ...conflictResponse },
     }),
-    async (c) => c.json(await convertAlert(deps(c.env), c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) => c.json(await convertAlert(c.var.deps, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   );

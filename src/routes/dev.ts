@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
-import { deps } from "../deps";
+import { appDeps } from "../deps";
 import { devOutbox, OUTBOUND_CHANNELS } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
@@ -11,7 +11,7 @@ import type { AppEnv } from "../types";
 
 /** Outside development, answers exactly what an unknown route answers, before any validation can hint otherwise. */
 const developmentOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (deps(c.env).config.environment !== "development") {
+  if (appDeps(c.env).config.environment !== "development") {
     throw new AppError(404, ErrorCode.NOT_FOUND, `No route ${c.req.method} ${c.req.path}`);
   }
   await next();
@@ -59,7 +59,7 @@ export const devRouter = createRouter().openapi(
   }),
   async (c) => {
     const { limit, channel } = c.req.valid("query");
-    const rows = await deps(c.env).db
+    const rows = await c.var.deps.db
       .select()
       .from(devOutbox)
       .where(and(eq(devOutbox.orgId, c.var.auth.org), channel ? eq(devOutbox.channel, channel) : undefined))
@@ -134,5 +134,5 @@ export const devTokenRouter = createRouter().openapi(
       ...commonErrors,
     },
   }),
-  async (c) => c.json(await mintDevToken(deps(c.env).config, c.req.valid("json")), 200),
+  async (c) => c.json(await mintDevToken(appDeps(c.env).config, c.req.valid("json")), 200),
 );

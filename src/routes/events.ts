@@ -1,8 +1,8 @@
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import { EventAckBody, EventPageSchema, EventsQuery } from "../schemas/realtime";
 import { z } from "@hono/zod-openapi";
+import { appDeps } from "../deps";
 import { ackEvents, listEvents } from "../services/events";
 
 const tags = ["Realtime"];
@@ -21,7 +21,10 @@ export const eventsRouter = createRouter()
       request: { query: EventsQuery },
       responses: { 200: { description: "One page; poll again with since=nextCursor", content: json(EventPageSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listEvents(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => {
+      const { epoch } = await appDeps(c.env).shards.placement(c.var.auth.org);
+      return c.json(await listEvents(c.var.deps.db, c.var.auth, c.req.valid("query"), epoch), 200);
+    },
   )
   .openapi(
     defineRoute({
@@ -34,5 +37,5 @@ export const eventsRouter = createRouter()
       request: { body: { required: true, content: json(EventAckBody) } },
       responses: { 200: { description: "Acknowledged", content: json(z.object({ acknowledged: z.number() })) }, ...commonErrors },
     }),
-    async (c) => c.json(await ackEvents(deps(c.env).db, c.var.auth, c.req.valid("json").ids), 200),
+    async (c) => c.json(await ackEvents(c.var.deps.db, c.var.auth, c.req.valid("json").ids), 200),
   );

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import pkg from "../../package.json";
-import { deps } from "../deps";
+import { appDeps } from "../deps";
 import { createRouter, defineRoute } from "../lib/router";
 
 const HealthSchema = z
@@ -30,7 +30,8 @@ export const healthRouter = createRouter().openapi(
   async (c) => {
     const started = Date.now();
     try {
-      await deps(c.env).db.run(sql`SELECT 1`);
+      // Every shard: an org on an unreachable one could not be served.
+      await Promise.all(appDeps(c.env).shards.shards.map((s) => s.db.run(sql`SELECT 1`)));
       return c.json({ status: "ok" as const, version: pkg.version, d1: { reachable: true, latencyMs: Date.now() - started } }, 200);
     } catch (err) {
       console.error("herald: health check could not reach D1", err);

@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { deps } from "../deps";
 import { parseIdempotencyKey, type IdempotencyRequest } from "../services/idempotency";
 import type { AppEnv } from "../types";
 
@@ -11,5 +10,5 @@ import type { AppEnv } from "../types";
 export async function idempotencyOf(c: Context<AppEnv>): Promise<Omit<IdempotencyRequest, "orgId" | "scope"> | undefined> {
   const key = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   if (key === undefined) return undefined;
-  return { key, body: await c.req.json(), ttlSeconds: deps(c.env).config.idempotencyTtlSeconds };
+  return { key, body: await c.req.json(), ttlSeconds: c.var.deps.config.idempotencyTtlSeconds };
 }

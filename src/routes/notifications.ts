@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
 import { renderTemplate } from "../services/notifications";
@@ -60,7 +59,7 @@ export const notificationsRouter = createRouter()
       const body = c.req.valid("json");
       const rendered = body.template !== undefined ? renderTemplate(body.template, body.variables ?? {}) : undefined;
       const result = await createNotifications(
-        deps(c.env),
+        c.var.deps,
         c.var.auth,
         {
           userIds: body.userIds,
@@ -90,11 +89,11 @@ export const notificationsRouter = createRouter()
       request: { query: ListNotificationsQuery },
       responses: { 200: { description: "One page", content: json(z.object({ items: z.array(NotificationSchema), nextCursor: z.string().nullable() })) }, ...commonErrors },
     }),
-    async (c) => c.json(await listNotifications(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await listNotifications(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({ method: "get", path: "/counts", operationId: "getNotificationCounts", tags, security, summary: "Your unread, unseen and total counts", responses: { 200: { description: "Counts", content: json(CountsSchema) }, ...commonErrors } }),
-    async (c) => c.json(await notificationCounts(deps(c.env).db, c.var.auth), 200),
+    async (c) => c.json(await notificationCounts(c.var.deps.db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -106,24 +105,24 @@ export const notificationsRouter = createRouter()
       summary: "Your unread count (for clients of the previous API)",
       responses: { 200: { description: "Unread", content: json(z.object({ count: z.number() })) }, ...commonErrors },
     }),
-    async (c) => c.json({ count: (await notificationCounts(deps(c.env).db, c.var.auth)).unread }, 200),
+    async (c) => c.json({ count: (await notificationCounts(c.var.deps.db, c.var.auth)).unread }, 200),
   )
   .openapi(
     defineRoute({ method: "post", path: "/read-all", operationId: "markAllNotificationsRead", tags, security, summary: "Mark all your notifications read", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
-    async (c) => c.json(await markAll(deps(c.env), c.var.auth, "read"), 200),
+    async (c) => c.json(await markAll(c.var.deps, c.var.auth, "read"), 200),
   )
   .openapi(
     defineRoute({ method: "post", path: "/seen-all", operationId: "markAllNotificationsSeen", tags, security, summary: "Mark all your notifications seen (the bell was opened)", responses: { 200: { description: "How many changed", content: json(z.object({ updated: z.number() })) }, ...commonErrors } }),
-    async (c) => c.json(await markAll(deps(c.env), c.var.auth, "seen"), 200),
+    async (c) => c.json(await markAll(c.var.deps, c.var.auth, "seen"), 200),
   )
   .openapi(changeRoute("/{id}/read", "markNotificationRead", "Mark one read"), async (c) =>
-    c.json((await changeNotification(deps(c.env), c.var.auth, c.req.valid("param").id, "read"))!, 200),
+    c.json((await changeNotification(c.var.deps, c.var.auth, c.req.valid("param").id, "read"))!, 200),
   )
   .openapi(changeRoute("/{id}/unread", "markNotificationUnread", "Mark one unread"), async (c) =>
-    c.json((await changeNotification(deps(c.env), c.var.auth, c.req.valid("param").id, "unread"))!, 200),
+    c.json((await changeNotification(c.var.deps, c.var.auth, c.req.valid("param").id, "unread"))!, 200),
   )
   .openapi(changeRoute("/{id}/archive", "archiveNotification", "Archive one (hidden from the default list)"), async (c) =>
-    c.json((await changeNotification(deps(c.env), c.var.auth, c.req.valid("param").id, "archive"))!, 200),
+    c.json((await changeNotification(c.var.deps, c.var.auth, c.req.valid("param").id, "archive"))!, 200),
   )
   .openapi(
     defineRoute({
@@ -137,7 +136,7 @@ export const notificationsRouter = createRouter()
       responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundResponse },
     }),
     async (c) => {
-      await changeNotification(deps(c.env), c.var.auth, c.req.valid("param").id, "delete");
+      await changeNotification(c.var.deps, c.var.auth, c.req.valid("param").id, "delete");
       return c.body(null, 204);
     },
   )
@@ -152,5 +151,5 @@ export const notificationsRouter = createRouter()
       request: { params: NotificationIdParams },
       responses: { 200: { description: "Deliveries", content: json(z.object({ items: z.array(DeliverySchema) })) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json({ items: await notificationDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id) }, 200),
+    async (c) => c.json({ items: await notificationDeliveries(c.var.deps.db, c.var.auth, c.req.valid("param").id) }, 200),
   );

@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors } from "../schemas/common";
 import { getMyPreferences, getOrgPreferences, PreferencesSchema, putMyPreferences, putOrgPreferences } from "../services/notifications";
@@ -13,7 +12,7 @@ const MyPreferences = z
 export const preferencesRouter = createRouter()
   .openapi(
     defineRoute({ method: "get", path: "/me/preferences", operationId: "getMyPreferences", tags, security, summary: "Your preferences, the org defaults and what applies", responses: { 200: { description: "Preferences", content: json(MyPreferences) }, ...commonErrors } }),
-    async (c) => c.json(await getMyPreferences(deps(c.env).db, c.var.auth), 200),
+    async (c) => c.json(await getMyPreferences(c.var.deps.db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -26,11 +25,11 @@ export const preferencesRouter = createRouter()
       request: { body: { required: true, content: json(PreferencesSchema) } },
       responses: { 200: { description: "Saved", content: json(MyPreferences) }, ...commonErrors },
     }),
-    async (c) => c.json(await putMyPreferences(deps(c.env).db, c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await putMyPreferences(c.var.deps.db, c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({ method: "get", path: "/org/preferences", operationId: "getOrgPreferences", middleware: [requireRole("admin")], tags, security, summary: "The org defaults (admin)", responses: { 200: { description: "Defaults", content: json(PreferencesSchema) }, ...commonErrors } }),
-    async (c) => c.json(await getOrgPreferences(deps(c.env).db, c.var.auth), 200),
+    async (c) => c.json(await getOrgPreferences(c.var.deps.db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -44,5 +43,5 @@ export const preferencesRouter = createRouter()
       request: { body: { required: true, content: json(PreferencesSchema) } },
       responses: { 200: { description: "Saved", content: json(PreferencesSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await putOrgPreferences(deps(c.env).db, c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await putOrgPreferences(c.var.deps.db, c.var.auth, c.req.valid("json")), 200),
   );

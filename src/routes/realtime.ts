@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { deps } from "../deps";
 import { forbidden } from "../errors";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { idempotencyOf } from "./idempotency";
@@ -109,7 +108,7 @@ export const realtimeRouter = createRouter()
       responses: { 201: { description: "Ticket", content: json(TicketSchema) }, ...commonErrors },
     }),
     async (c) => {
-      const { db, config } = deps(c.env);
+      const { db, config } = c.var.deps;
       const ticket = await issueTicket(db, c.var.auth, config.ticketTtlSeconds);
       const q = `ticket=${encodeURIComponent(ticket.ticket)}`;
       return c.json({ ...ticket, urls: { user: `/api/v1/ws?${q}`, org: `/api/v1/ws/org?${q}` } }, 201);
@@ -132,7 +131,7 @@ export const realtimeRouter = createRouter()
       },
     }),
     async (c) => {
-      const result = await broadcast(deps(c.env), c.var.auth, c.req.valid("json"), await idempotencyOf(c));
+      const result = await broadcast(c.var.deps, c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       return c.json(result.body, 201);
     },

@@ -1,4 +1,3 @@
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { BulkResultSchema, CreateAlertBody } from "../schemas/alerts";
 import { commonErrors, unprocessableResponse } from "../schemas/common";
@@ -24,7 +23,7 @@ export const routingActionsRouter = createRouter()
       request: { body: { required: true, content: json(CreateAlertBody) } },
       responses: { 200: { description: "The decision", content: json(RoutingPreviewSchema) }, ...commonErrors, ...unprocessableResponse },
     }),
-    async (c) => c.json(await previewRoute(deps(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await previewRoute(c.var.deps, c.var.auth, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -40,5 +39,5 @@ export const routingActionsRouter = createRouter()
       request: { body: { required: true, content: json(BulkAssignBody) } },
       responses: { 200: { description: "Per-id results", content: json(BulkResultSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await bulkAssign(deps(c.env), c.var.auth, c.req.valid("json")), 200),
+    async (c) => c.json(await bulkAssign(c.var.deps, c.var.auth, c.req.valid("json")), 200),
   );

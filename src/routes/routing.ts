@@ -1,4 +1,3 @@
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { orgHub } from "../outbox";
 import { commonErrors, ErrorSchema, notFoundResponse } from "../schemas/common";
@@ -38,7 +37,7 @@ export const routingRouter = createRouter()
       summary: "The org's routing rules in the order they are tried (admin)",
       responses: { 200: { description: "Rules by position", content: json(RoutingRuleListSchema) }, ...commonErrors },
     }),
-    async (c) => c.json({ items: await listRules(deps(c.env).db, c.var.auth) }, 200),
+    async (c) => c.json({ items: await listRules(c.var.deps.db, c.var.auth) }, 200),
   )
   .openapi(
     defineRoute({
@@ -58,7 +57,7 @@ export const routingRouter = createRouter()
       },
     }),
     async (c) => {
-      const { db, config } = deps(c.env);
+      const { db, config } = c.var.deps;
       const rule = await createRule(db, config, c.var.auth, c.req.valid("json"));
       c.header("Location", `/api/v1/routing/rules/${rule.id}`);
       return c.json(rule, 201);
@@ -76,7 +75,7 @@ export const routingRouter = createRouter()
       request: { params: RuleIdParams },
       responses: { 200: { description: "The rule", content: json(RoutingRuleSchema) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getRule(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getRule(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -100,7 +99,7 @@ export const routingRouter = createRouter()
       },
     }),
     async (c) => {
-      const { db, config } = deps(c.env);
+      const { db, config } = c.var.deps;
       return c.json(await replaceRule(db, config, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200);
     },
   )
@@ -117,7 +116,7 @@ export const routingRouter = createRouter()
       responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundResponse },
     }),
     async (c) => {
-      await deleteRule(deps(c.env).db, c.var.auth, c.req.valid("param").id);
+      await deleteRule(c.var.deps.db, c.var.auth, c.req.valid("param").id);
       return c.body(null, 204);
     },
   )
@@ -135,7 +134,7 @@ export const routingRouter = createRouter()
       responses: { 200: { description: "A page of agents", content: json(RoutingAgentPageSchema) }, ...commonErrors },
     }),
     async (c) => {
-      const { db, config } = deps(c.env);
+      const { db, config } = c.var.deps;
       return c.json(await listRoutingAgents(db, config, orgHub(c.env, c.var.auth.org), c.var.auth, c.req.valid("query")), 200);
     },
   )
@@ -151,7 +150,7 @@ export const routingRouter = createRouter()
       request: { query: RoutingStatsQuery },
       responses: { 200: { description: "Statistics", content: json(RoutingStatsSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await routingStats(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await routingStats(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   );
 
 /** `PUT /api/v1/me/availability`: a person sets their own availability. */
@@ -167,5 +166,5 @@ export const availabilityRouter = createRouter().openapi(
     request: { body: { required: true, content: json(AvailabilityBody) } },
     responses: { 200: { description: "Your directory entry", content: json(UserSchema) }, ...commonErrors },
   }),
-  async (c) => c.json(await setMyAvailability(deps(c.env).db, c.var.auth, c.req.valid("json").availability), 200),
+  async (c) => c.json(await setMyAvailability(c.var.deps.db, c.var.auth, c.req.valid("json").availability), 200),
 );

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { deps } from "../deps";
+import { appDeps, orgDeps } from "../deps";
 import { verifyUnsubscribeToken } from "../delivery/unsubscribe";
 import { escapeHtml } from "../lib/html";
 import { createRouter } from "../lib/router";
@@ -74,7 +74,7 @@ export const unsubscribeRouter = createRouter()
     }),
     async (c) => {
       const { token } = c.req.valid("query");
-      const claims = await verifyUnsubscribeToken(deps(c.env).config.delivery.unsubscribeSecret, token);
+      const claims = await verifyUnsubscribeToken(appDeps(c.env).config.delivery.unsubscribeSecret, token);
       const action = `/unsubscribe?token=${encodeURIComponent(token)}`;
       return page(
         c,
@@ -107,8 +107,8 @@ export const unsubscribeRouter = createRouter()
     }),
     async (c) => {
       const { token } = c.req.valid("query");
-      const claims = await verifyUnsubscribeToken(deps(c.env).config.delivery.unsubscribeSecret, token);
-      await turnOffEmailType(deps(c.env).db, claims.orgId, claims.userId, claims.type);
+      const claims = await verifyUnsubscribeToken(appDeps(c.env).config.delivery.unsubscribeSecret, token);
+      await turnOffEmailType((await orgDeps(c.env, claims.orgId)).db, claims.orgId, claims.userId, claims.type);
       if ((c.req.header("Accept") ?? "").includes("text/html")) {
         return page(
           c,

@@ -1,4 +1,3 @@
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, notFoundResponse } from "../schemas/common";
 import { ListUsersQuery, UpsertUserBody, UserIdParams, UserPageSchema, UserSchema } from "../schemas/users";
@@ -17,7 +16,7 @@ export const usersRouter = createRouter()
       request: { query: ListUsersQuery },
       responses: { 200: { description: "A page of users", content: json(UserPageSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listUsers(deps(c.env).db, c.var.auth, c.req.valid("query")), 200),
+    async (c) => c.json(await listUsers(c.var.deps.db, c.var.auth, c.req.valid("query")), 200),
   )
   .openapi(
     defineRoute({
@@ -36,7 +35,7 @@ export const usersRouter = createRouter()
       },
     }),
     async (c) => {
-      const { user, created } = await upsertUser(deps(c.env).db, c.var.auth, c.req.valid("param").id, c.req.valid("json"));
+      const { user, created } = await upsertUser(c.var.deps.db, c.var.auth, c.req.valid("param").id, c.req.valid("json"));
       return created ? c.json(user, 201) : c.json(user, 200);
     },
   )
@@ -51,5 +50,5 @@ export const usersRouter = createRouter()
       request: { params: UserIdParams },
       responses: { 200: { description: "The profile", content: json(UserSchema) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getUser(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getUser(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   );

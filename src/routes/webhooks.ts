@@ -1,4 +1,3 @@
-import { deps } from "../deps";
 import { bearerSecurity, createRouter, defineRoute, requireRole, jsonContent as json } from "../lib/router";
 import { commonErrors, ErrorSchema, notFoundResponse } from "../schemas/common";
 import {
@@ -52,7 +51,7 @@ export const webhooksRouter = createRouter()
       },
     }),
     async (c) => {
-      const created = await createWebhook(deps(c.env).db, deps(c.env).config, c.var.auth, c.req.valid("json"));
+      const created = await createWebhook(c.var.deps.db, c.var.deps.config, c.var.auth, c.req.valid("json"));
       c.header("Location", `/api/v1/webhooks/${created.id}`);
       return c.json(created, 201);
     },
@@ -68,7 +67,7 @@ export const webhooksRouter = createRouter()
       summary: "List the org's webhook endpoints (admin), without secrets",
       responses: { 200: { description: "Endpoints", content: json(WebhookListSchema) }, ...commonErrors },
     }),
-    async (c) => c.json(await listWebhooks(deps(c.env).db, c.var.auth), 200),
+    async (c) => c.json(await listWebhooks(c.var.deps.db, c.var.auth), 200),
   )
   .openapi(
     defineRoute({
@@ -82,7 +81,7 @@ export const webhooksRouter = createRouter()
       request: { params: WebhookIdParams },
       responses: { 200: { description: "The endpoint", content: json(WebhookSchema) }, ...commonErrors, ...notFoundResponse },
     }),
-    async (c) => c.json(await getWebhook(deps(c.env).db, c.var.auth, c.req.valid("param").id), 200),
+    async (c) => c.json(await getWebhook(c.var.deps.db, c.var.auth, c.req.valid("param").id), 200),
   )
   .openapi(
     defineRoute({
@@ -102,7 +101,7 @@ export const webhooksRouter = createRouter()
       },
     }),
     async (c) =>
-      c.json(await updateWebhook(deps(c.env).db, deps(c.env).config, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
+      c.json(await updateWebhook(c.var.deps.db, c.var.deps.config, c.var.auth, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     defineRoute({
@@ -117,7 +116,7 @@ export const webhooksRouter = createRouter()
       responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundResponse },
     }),
     async (c) => {
-      await deleteWebhook(deps(c.env).db, c.var.auth, c.req.valid("param").id);
+      await deleteWebhook(c.var.deps.db, c.var.auth, c.req.valid("param").id);
       return c.body(null, 204);
     },
   )
@@ -138,7 +137,7 @@ export const webhooksRouter = createRouter()
         409: { description: "WEBHOOK_DISABLED: enable the endpoint first", content: json(ErrorSchema) },
       },
     }),
-    async (c) => c.json(await sendTestDelivery(c.env, deps(c.env).db, c.var.auth, c.req.valid("param").id), 202),
+    async (c) => c.json(await sendTestDelivery(c.env, c.var.deps.db, c.var.auth, c.req.valid("param").id), 202),
   )
   .openapi(
     defineRoute({
@@ -156,5 +155,5 @@ export const webhooksRouter = createRouter()
         ...notFoundResponse,
       },
     }),
-    async (c) => c.json(await listWebhookDeliveries(deps(c.env).db, c.var.auth, c.req.valid("param").id, c.req.valid("query")), 200),
+    async (c) => c.json(await listWebhookDeliveries(c.var.deps.db, c.var.auth, c.req.valid("param").id, c.req.valid("query")), 200),
   );

@@ -15,17 +15,42 @@ import type { Claims } from "../types";
  * without the ones it acknowledged. Same authorization as subscribing.
  */
 
-const encodePos = (pos: number) => toBase64Url(`p:${pos}`);
+/**
+ * A polling cursor: the last position read on the org's shard, the org's
+ * placement epoch then (moves so far) and the id of the last event read.
+ * Positions are a shard's own order: after a move (a new epoch) the cursor is
+ * translated through its event id to that event's position on the new shard
+ * (src/sharding/move.ts copies targets in order); if that event has expired
+ * too, polling starts over and returns what was not acknowledged
+ * (at-least-once, never a gap). `p:<pos>` is the form from before sharding.
+ */
+interface Cursor {
+  pos: number;
+  epoch: number;
+  eventId: string | null;
+}
 
-function decodePos(raw: string): number {
+const encodeCursor = (c: Cursor) => toBase64Url(`p:${c.pos}:${c.epoch}:${c.eventId ?? ""}`);
+
+function decodeCursor(raw: string): Cursor {
   try {
     const text = fromBase64Url(raw);
-    const m = /^p:(0|[1-9][0-9]{0,15})$/.exec(text);
-    if (m) return Number(m[1]);
+    const m = /^p:(0|[1-9][0-9]{0,15})(?::(0|[1-9][0-9]{0,8}):([A-Za-z0-9_-]{0,64}))?$/.exec(text);
+    if (m) return { pos: Number(m[1]), epoch: Number(m[2] ?? 0), eventId: m[3] || null };
   } catch {
     // fall through
   }
   throw badRequest(ErrorCode.INVALID_CURSOR, "since is not a nextCursor this API returned");
+}
+
+/** The position on this shard after which a cursor's reader continues. */
+async function positionOf(db: Db, actor: Claims, cursor: Cursor, epoch: number): Promise<number> {
+  if (cursor.epoch === epoch) return cursor.pos;
+  if (cursor.eventId === null || cursor.pos === 0) return 0;
+  const row = await db.get<{ pos: number | null }>(
+    sql`SELECT MAX(pos) AS pos FROM realtime_event_targets WHERE event_id = ${cursor.eventId} AND org_id = ${actor.org}`,
+  );
+  return row?.pos ?? 0;
 }
 
 interface Row {
@@ -59,12 +84,15 @@ export async function listEvents(
   db: Db,
   actor: Claims,
   query: EventsInput,
+  /** The org's placement epoch (ShardMap.placement): cursors from an earlier one are translated. */
+  epoch = 0,
   now = new Date(),
 ): Promise<{ items: PolledEvent[]; nextCursor: string; hasMore: boolean }> {
   const channels = [...new Set(query.channels ?? [])];
   const refused = channels.filter((c) => !maySubscribe(actor.role, c));
   if (refused.length > 0) throw forbidden(`Role ${actor.role} may not read: ${refused.join(", ")}`);
-  const after = query.since === undefined ? 0 : decodePos(query.since);
+  const cursor: Cursor = query.since === undefined ? { pos: 0, epoch, eventId: null } : decodeCursor(query.since);
+  const after = await positionOf(db, actor, cursor, epoch);
   const scope: Scope = { ...(query.dept && { dept: query.dept }), ...(query.queue && { queue: query.queue }) };
   // An event can have several target rows the caller reads (its user stream and a
   // channel): only the first one counts, so pages never return an event twice.
@@ -102,7 +130,8 @@ export async function listEvents(
     });
   }
   const last = page.at(-1);
-  return { items, nextCursor: encodePos(last ? last.pos : after), hasMore };
+  const next: Cursor = last ? { pos: last.pos, epoch, eventId: last.id } : { pos: after, epoch, eventId: after === 0 ? null : cursor.eventId };
+  return { items, nextCursor: encodeCursor(next), hasMore };
 }
 
 /** Acknowledges events for the caller so polling no longer returns them. Unknown ids are ignored. */

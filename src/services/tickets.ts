@@ -2,7 +2,7 @@ import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { wsTickets } from "../db/schema";
 import { AppError, ErrorCode } from "../errors";
-import { toBase64Url } from "../lib/base64url";
+import { fromBase64Url, toBase64Url } from "../lib/base64url";
 import { sha256Hex } from "../lib/json";
 import type { Claims } from "../types";
 
@@ -39,7 +39,8 @@ export function realtimeExpiry(claims: Claims, now = Date.now()): number {
  * ticket that is born expired. Only its hash is stored.
  */
 export async function issueTicket(db: Db, claims: Claims, ttlSeconds: number, now = new Date()): Promise<Ticket> {
-  const ticket = `tkt_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
+  // The org rides in the ticket (not secret to its holder): redeeming it must find the org's shard.
+  const ticket = `tkt_${toBase64Url(claims.org)}.${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
   const tokenExpiresAt = new Date(realtimeExpiry(claims, now.getTime()));
   const expiresAt = new Date(Math.min(now.getTime() + ttlSeconds * 1000, tokenExpiresAt.getTime()));
   await db.insert(wsTickets).values({
@@ -55,19 +56,34 @@ export async function issueTicket(db: Db, claims: Claims, ttlSeconds: number, no
   return { ticket, expiresAt: expiresAt.toISOString() };
 }
 
+/** The org a ticket was issued in (see issueTicket), or 401 `TICKET_INVALID` for anything else. */
+export function ticketOrg(ticket: string): string {
+  const m = /^tkt_([A-Za-z0-9_-]{1,400})\.[A-Za-z0-9_-]{43}$/.exec(ticket);
+  if (m) {
+    try {
+      return fromBase64Url(m[1]!);
+    } catch {
+      // fall through
+    }
+  }
+  throw invalidTicket();
+}
+
+const invalidTicket = () =>
+  new AppError(401, ErrorCode.TICKET_INVALID, "The ticket is unknown, expired or already used; request a new one", undefined, WWW_AUTHENTICATE);
+
 /**
- * Redeems a ticket: atomically marks it used and returns the identity it was
+ * Redeems a ticket (on its org's shard, see ticketOrg): atomically marks it used and returns the identity it was
  * issued for. Unknown, expired or already used → 401 `TICKET_INVALID`.
  */
-export async function redeemTicket(db: Db, ticket: string, now = new Date()): Promise<Claims> {
+export async function redeemTicket(db: Db | null, ticket: string, now = new Date()): Promise<Claims> {
+  if (db === null) throw invalidTicket();
   const [row] = await db
     .update(wsTickets)
     .set({ usedAt: now })
     .where(and(eq(wsTickets.hash, await sha256Hex(ticket)), isNull(wsTickets.usedAt), gt(wsTickets.expiresAt, now)))
     .returning();
-  if (!row) {
-    throw new AppError(401, ErrorCode.TICKET_INVALID, "The ticket is unknown, expired or already used; request a new one", undefined, WWW_AUTHENTICATE);
-  }
+  if (!row) throw invalidTicket();
   return {
     sub: row.userId,
     org: row.orgId,

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, or } from "drizzle-orm";
+import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { deliveries, notifications, type DeliveryRow } from "../../db/schema";
 import { idList } from "../../db/sql";
@@ -7,6 +7,7 @@ import { enqueueDeliveries } from "../../delivery/enqueue";
 import { hasRole } from "../../lib/roles";
 import type { Claims } from "../../types";
 import { notificationNotFound, type NotificationDeps } from "./model";
+import { NOT_FENCED } from "../../sharding/fence";
 
 /**
  * The outbound deliveries of notifications (email, SMS): re-queuing what an
@@ -77,6 +78,7 @@ export async function requeueStaleDeliveries(env: Env, db: Db, olderThanMs = 15 
     .where(
       and(
         inArray(deliveries.status, ["queued", "deferred"]),
+        sql.raw(NOT_FENCED),
         or(
           and(eq(deliveries.attempts, 0), lt(deliveries.updatedAt, new Date(now - olderThanMs))),
           lt(deliveries.updatedAt, new Date(now - (MAX_QUEUE_DELAY_SECONDS + 3_600) * 1000)),

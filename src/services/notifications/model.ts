@@ -2,7 +2,7 @@ import type { Config } from "../../config";
 import type { Db } from "../../db/client";
 import type { NotificationRow } from "../../db/schema";
 import { ErrorCode, notFound } from "../../errors";
-import { deps } from "../../deps";
+import { orgDeps } from "../../deps";
 import type { RealtimePort } from "../../outbox/port";
 import type { Notification, NotificationChannel, Priority } from "../../protocol";
 
@@ -32,9 +32,9 @@ export interface NotificationDeps {
   realtime: RealtimePort;
 }
 
-/** The service's dependencies over a Worker or Durable Object env: those deps(env) built (src/deps.ts). */
-export function notificationDeps(env: Env): NotificationDeps {
-  return deps(env).notifications;
+/** The service's dependencies for `orgId` over a Worker or Durable Object env: those orgDeps built (src/deps.ts). */
+export async function notificationDeps(env: Env, orgId: string): Promise<NotificationDeps> {
+  return (await orgDeps(env, orgId)).notifications;
 }
 
 /** API shape of a notification row. */

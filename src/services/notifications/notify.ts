@@ -92,5 +92,5 @@ export async function notifyUsers(
  * whatever their priority and preferences route to). Returns the created ids.
  */
 export async function notifyOrgAdmins(env: Env, orgId: string, input: NotifyInput, source = `admins:${newId("src")}`): Promise<string[]> {
-  return notifyUsers(notificationDeps(env), orgId, "admins", input, source);
+  return notifyUsers(await notificationDeps(env, orgId), orgId, "admins", input, source);
 }

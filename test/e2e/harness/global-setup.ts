@@ -5,18 +5,22 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { d1Bindings } from "../../../scripts/d1-bindings.mjs";
 import { killGroup, ROOT } from "./server";
 
 export default function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-e2e-"));
   process.env.HERALD_E2E_DIR = dir;
   const template = path.join(dir, "template-state");
-  const res = spawnSync(
-    process.execPath,
-    [path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "d1", "migrations", "apply", "DB", "--local", "--persist-to", template],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, encoding: "utf8", timeout: 180_000 },
-  );
-  if (res.status !== 0) throw new Error(`wrangler d1 migrations apply failed (${res.status}): ${res.stdout}${res.stderr}`);
+  // Every shard's database (wrangler.toml's D1 bindings).
+  for (const binding of d1Bindings(path.join(ROOT, "wrangler.toml"))) {
+    const res = spawnSync(
+      process.execPath,
+      [path.join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "d1", "migrations", "apply", binding, "--local", "--persist-to", template],
+      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, encoding: "utf8", timeout: 180_000 },
+    );
+    if (res.status !== 0) throw new Error(`wrangler d1 migrations apply ${binding} failed (${res.status}): ${res.stdout}${res.stderr}`);
+  }
 
   return function teardown() {
     const pidsFile = path.join(dir, "pids");
