@@ -72,6 +72,15 @@ export const alerts = sqliteTable(
      * lost a race never leaves a history entry behind.
      */
     lastChangeId: text("last_change_id"),
+    /**
+     * The assignee it was created with and why (the routing reason). The
+     * history's first entries (`created`, then `assigned`) are read from the
+     * alert row (see creationEntries) instead of being alert_history rows:
+     * every row written costs. Alerts created before migration 0007 have
+     * those rows, and null here.
+     */
+    createdAssigneeId: text("created_assignee_id"),
+    createdNote: text("created_note"),
   },
   (t) => [
     index("alerts_org_created_idx").on(t.orgId, t.createdAt, t.id),
@@ -164,9 +173,9 @@ export const realtimeEvents = sqliteTable(
     failedAt: timestamp("failed_at"),
   },
   (t) => [
-    index("realtime_events_unpublished_idx").on(t.publishedAt, t.failedAt, t.createdAt),
+    // Only the events in flight: the sweep's and a retry's (by source) reads, oldest first.
+    index("realtime_events_unpublished_idx").on(t.createdAt).where(sql`${t.publishedAt} IS NULL AND ${t.failedAt} IS NULL`),
     index("realtime_events_expires_idx").on(t.expiresAt),
-    index("realtime_events_source_idx").on(t.orgId, t.source),
   ],
 );
 
@@ -186,8 +195,9 @@ export const realtimeEventTargets = sqliteTable(
     queue: text("queue"),
   },
   (t) => [
-    index("realtime_targets_user_idx").on(t.orgId, t.userId, t.pos),
-    index("realtime_targets_channel_idx").on(t.orgId, t.channel, t.pos),
+    // A target is a user stream or a channel: each index holds only the rows it finds.
+    index("realtime_targets_user_idx").on(t.orgId, t.userId, t.pos).where(sql`${t.userId} IS NOT NULL`),
+    index("realtime_targets_channel_idx").on(t.orgId, t.channel, t.pos).where(sql`${t.channel} IS NOT NULL`),
     index("realtime_targets_event_idx").on(t.eventId),
   ],
 );
@@ -250,13 +260,12 @@ export const notifications = sqliteTable(
     deletedAt: timestamp("deleted_at"),
   },
   (t) => [
+    // A user's inbox, counts and badge (org_id, user_id).
     index("notifications_user_created_idx").on(t.orgId, t.userId, t.createdAt, t.id),
-    index("notifications_user_unread_idx").on(t.orgId, t.userId, t.readAt),
     // One notification per user per cause: re-running what caused it (a retry) never doubles it.
-    uniqueIndex("notifications_source_unique").on(t.orgId, t.userId, t.source),
-    // By cause across users: an alert's notifications (GET /alerts/{id}/deliveries, a range on the
-    // "alert:<id>:" prefix) and re-queuing a cause's deliveries; the unique index leads with user_id.
-    index("notifications_org_source_idx").on(t.orgId, t.source),
+    // By cause across users too: an alert's notifications (GET /alerts/{id}/deliveries, a range on
+    // the "alert:<id>:" prefix) and re-queuing a cause's deliveries.
+    uniqueIndex("notifications_org_source_idx").on(t.orgId, t.source, t.userId),
   ],
 );
 
@@ -292,8 +301,9 @@ export const deliveries = sqliteTable(
     sentAt: timestamp("sent_at"),
   },
   (t) => [
-    index("deliveries_notification_idx").on(t.notificationId),
-    index("deliveries_webhook_idx").on(t.orgId, t.webhookId, t.createdAt),
+    // A delivery is a notification's or a webhook's: each index holds only the rows it finds.
+    index("deliveries_notification_idx").on(t.notificationId).where(sql`${t.notificationId} IS NOT NULL`),
+    index("deliveries_webhook_idx").on(t.orgId, t.webhookId, t.createdAt).where(sql`${t.webhookId} IS NOT NULL`),
   ],
 );
 

@@ -1,6 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { chunk, rowsPerInsert } from "../../db/limits";
-import { alertHistory, alertRecipients, alerts, type AlertRow } from "../../db/schema";
+import { alertRecipients, alerts, type AlertRow } from "../../db/schema";
 import { forbidden } from "../../errors";
 import { newId } from "../../lib/ids";
 import { assertDataSize } from "../../lib/size-limit";
@@ -14,7 +14,7 @@ import type { RoutedDecision } from "../routing/port";
 import { loadRoutingInputs, routedAssignment, toRoutable } from "../routing/route";
 import { isPrivileged, requireAssignable } from "./access";
 import { alertEvent } from "./events";
-import { historyRow, toAlert, type AlertDeps } from "./model";
+import { toAlert, type AlertDeps } from "./model";
 import { newAlertNotice } from "./notices";
 
 /** Recipient rows per multi-row insert: floor(100 bound parameters / 4 columns). */
@@ -83,7 +83,8 @@ export async function createAlert(
       db,
       request,
       () => {
-        const created = historyRow({ id, orgId: actor.org }, actor, now, { action: "created", toStatus: "PENDING" });
+        // The creation's history entries are read from the row itself (creationEntries); its id is only the change token.
+        const changeId = newId("ahe", now.getTime());
         const row: AlertRow = {
           id,
           orgId: actor.org,
@@ -110,15 +111,13 @@ export async function createAlert(
           convertedAt: null,
           conversionValue: null,
           conversionType: null,
-          lastChangeId: created.id,
+          lastChangeId: changeId,
+          createdAssigneeId: assigneeId,
+          createdNote: assigneeId ? (decision?.reason ?? null) : null,
         };
         const statements: BatchItem<"sqlite">[] = [db.insert(alerts).values(row)];
         for (const part of chunk(input.recipients, RECIPIENT_ROWS_PER_INSERT)) {
           statements.push(db.insert(alertRecipients).values(part.map((userId) => ({ alertId: row.id, orgId: actor.org, userId, createdAt: now }))));
-        }
-        statements.push(db.insert(alertHistory).values(created));
-        if (row.assigneeId) {
-          statements.push(db.insert(alertHistory).values(historyRow(row, actor, now, { action: "assigned", assigneeId: row.assigneeId, note: decision?.reason ?? null })));
         }
         const alert = toAlert(row);
         const events = [alertEvent(Events.alertNew, alert, now)];

@@ -68,6 +68,27 @@ export function toHistoryEntry(row: AlertHistoryRow): AlertHistoryEntry {
   };
 }
 
+/**
+ * The first entries of an alert's history, read from the alert row (since
+ * migration 0007 creating an alert writes no alert_history row): `created`,
+ * then `assigned` when it was created with an assignee. Their ids are the
+ * alert's with the suffixes `.created` and `.assigned`.
+ */
+export function creationEntries(alert: AlertRow): AlertHistoryEntry[] {
+  const created: AlertHistoryEntry = {
+    id: `${alert.id}.created`,
+    action: "created",
+    actorId: alert.createdBy,
+    fromStatus: null,
+    toStatus: "PENDING",
+    assigneeId: null,
+    note: null,
+    createdAt: alert.createdAt.toISOString(),
+  };
+  if (alert.createdAssigneeId === null) return [created];
+  return [created, { ...created, id: `${alert.id}.assigned`, action: "assigned", toStatus: null, assigneeId: alert.createdAssigneeId, note: alert.createdNote }];
+}
+
 /** A history row of `alert` by `actor` at `now`. */
 export function historyRow(
   alert: { id: string; orgId: string },

@@ -6,7 +6,7 @@ import { alertHistory, alerts } from "../../db/schema";
 import type { Alert, AlertHistoryEntry, ListAlertsInput } from "../../schemas/alerts";
 import type { Claims } from "../../types";
 import { loadVisible, visibleTo } from "./access";
-import { toAlert, toHistoryEntry } from "./model";
+import { creationEntries, toAlert, toHistoryEntry } from "./model";
 
 /** Reads of visible alerts: one alert, its history, a filtered page. */
 
@@ -17,13 +17,15 @@ export async function getAlert(db: Db, actor: Claims, id: string): Promise<Alert
 
 /** The audit trail of a visible alert, oldest first. */
 export async function getAlertHistory(db: Db, actor: Claims, id: string): Promise<AlertHistoryEntry[]> {
-  await loadVisible(db, actor, id);
+  const alert = await loadVisible(db, actor, id);
   const rows = await db.query.alertHistory.findMany({
     where: and(eq(alertHistory.alertId, id), eq(alertHistory.orgId, actor.org)),
     // rowid: insertion order, for entries written in the same millisecond.
     orderBy: [asc(alertHistory.createdAt), asc(sql`rowid`)],
   });
-  return rows.map(toHistoryEntry);
+  const entries = rows.map(toHistoryEntry);
+  // Alerts created before migration 0007 have their creation as rows.
+  return rows.some((r) => r.action === "created") ? entries : [...creationEntries(alert), ...entries];
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
