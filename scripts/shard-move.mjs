@@ -48,16 +48,23 @@ if (values.shards) {
   console.log(JSON.stringify(await call("GET", `/orgs/${encodeURIComponent(values.org)}`), null, 2));
 } else if (values.org && values.to !== undefined) {
   const to = Number(values.to);
+  let waiting = false;
   for (let step = 1; step <= Number(values["max-steps"]); step++) {
     const r = await call("POST", `/orgs/${encodeURIComponent(values.org)}/move`, { to });
     const m = r.move;
-    console.log(
-      r.done
-        ? `done: ${r.org} lives on shard ${r.shard} (epoch ${r.epoch})`
-        : `step ${step}: ${m.state}${m.table ? ` ${m.table}` : ""}, ${r.changed} row(s) changed${m.state === "switched" ? `, deleting after ${m.deleteAfter}` : ""}`,
-    );
-    if (r.done) process.exit(0);
-    if (m.state === "switched") await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (r.done) {
+      console.log(`done: ${r.org} lives on shard ${r.shard} (epoch ${r.epoch})`);
+      process.exit(0);
+    }
+    if (m.state === "switched") {
+      // Isolates may still read the old shard from their cached map until then (SHARD_CACHE_SECONDS).
+      if (!waiting) console.log(`step ${step}: switched to shard ${m.to}; the old copy is deleted after ${m.deleteAfter}`);
+      waiting = true;
+      const wait = Math.min(5_000, Math.max(250, Date.parse(m.deleteAfter) - Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      continue;
+    }
+    console.log(`step ${step}: ${m.state}${m.table ? ` ${m.table}` : ""}, ${r.changed} row(s) changed`);
   }
   console.error("stopped after --max-steps; run again to continue");
   process.exit(1);
