@@ -158,7 +158,8 @@ function alertPlan(days: number, now: Date): KindPlan {
 
 function notificationPlan(days: number, now: Date): KindPlan {
   const before = cutoff(now, days);
-  const done = "(read_at IS NOT NULL OR archived_at IS NOT NULL)";
+  // Done with: read, archived, or deleted by its user (a soft delete; the archive keeps the record).
+  const done = "(read_at IS NOT NULL OR archived_at IS NOT NULL OR deleted_at IS NOT NULL)";
   return {
     kind: "notifications",
     select: { sql: `SELECT * FROM notifications WHERE id < ? AND ${done} AND ${NOT_FENCED} ORDER BY id LIMIT ?`, binds: [idBefore("ntf", before)] },
