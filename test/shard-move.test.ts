@@ -5,6 +5,7 @@ import { moveStep, type MoveStepResult } from "../src/sharding/move";
 import { ORG_TABLES } from "../src/sharding/tables";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
 import { allShards, orgShard, placeOrg } from "./shard-helpers";
+import { connect } from "./ws-helpers";
 
 const OPS = { Authorization: `Bearer ${env.OPS_TOKEN}` };
 
@@ -184,6 +185,26 @@ describe("moving an org between shards", { timeout: 30_000 }, () => {
     const newer = next.json.items as { id: string; type: string; data: { title?: string; alert?: { title?: string } } }[];
     expect(newer.length).toBeGreaterThan(0);
     expect(newer.some((e) => expected.includes(e.id) || seen.includes(e.id))).toBe(false);
+  });
+
+  it("a socket that reconnects with ?since after the move gets the events it missed, before and after the switch", async () => {
+    const { org, tokens } = await populatedOrg(0, 1);
+    const first = await connect("/api/v1/ws", { token: tokens.agent });
+    await call("POST", "/api/v1/alerts", { token: tokens.service, body: alertBody({ assigneeId: "agent1", title: "seen live" }) });
+    await first.waitFor((f) => f.type === "alert:new");
+    const lastSeen = Math.max(...first.frames.filter((f) => "seq" in f).map((f) => (f as { seq: number }).seq));
+    first.close();
+    await first.closed;
+    const missedBefore = await call("POST", "/api/v1/alerts", { token: tokens.service, body: alertBody({ assigneeId: "agent1", title: "missed before" }) });
+    expect(missedBefore.status).toBe(201);
+    await mover(50, 50).until(org, 1, (r) => r.done);
+    const missedAfter = await retrying(() => call("POST", "/api/v1/alerts", { token: tokens.service, body: alertBody({ assigneeId: "agent1", title: "missed after" }) }));
+    expect(missedAfter.status).toBe(201);
+    const again = await connect("/api/v1/ws", { token: tokens.agent, query: { since: String(lastSeen) } });
+    const connectedAt = again.frames.findIndex((f) => f.type === "connected");
+    const replayed = again.frames.slice(0, connectedAt).filter((f) => f.type === "alert:new") as { data: { alert: { id: string } } }[];
+    expect(replayed.map((f) => f.data.alert.id)).toEqual([missedBefore.json.id, missedAfter.json.id]);
+    again.close();
   });
 
   it("resumes after an interruption without writing anything twice", async () => {
