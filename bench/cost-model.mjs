@@ -9,6 +9,7 @@
 // Every parameter below can be overridden as --name=value. Prices are the
 // published Workers Paid prices (USD) as of 2026-11; see docs/COST.md.
 import { parseArgs } from "node:util";
+import { orgAt } from "./lib/growth-project.mjs";
 
 export const PRICES = {
   workersBase: 5, // $/month, Workers Paid subscription
@@ -32,6 +33,13 @@ export const PRICES = {
   d1PerGbMonth: 0.75,
   queuesOpsIncluded: 1e6,
   queuesPerMOps: 0.4,
+  // R2 Standard (the retention archive), as of 2026-11: check before relying on it.
+  r2StorageGbIncluded: 10,
+  r2PerGbMonth: 0.015,
+  r2ClassAIncluded: 1e6, // PUT, LIST…
+  r2PerMClassA: 4.5,
+  r2ClassBIncluded: 10e6, // GET, HEAD…
+  r2PerMClassB: 0.36,
 };
 
 export const DEFAULTS = {
@@ -71,10 +79,29 @@ export const DEFAULTS = {
    * the org ever had (the code before issue 5); a number = fixed (incremental counters).
    */
   statsRowsPerTick: "window",
-  /** Month since launch (alerts accumulate: the org's alert count grows every month). */
+  /** Month since launch (alerts accumulate until their retention: storage grows every month). */
   month: 1,
-  /** Bytes kept per alert in D1 (alert, history, notification; events expire after 24 h). */
-  d1BytesPerAlert: 3000,
+  /**
+   * D1 storage with retention (docs/COST.md, "Growth and 12-month projection"):
+   * bytes per row measured by `npm run growth` (table + index pages), the
+   * shares it assumes, and the retention windows of wrangler.toml.
+   */
+  d1BytesPerAlert: 1106, // the alert row, its history, assignments, recipients
+  d1BytesPerNotification: 591,
+  d1BytesPerDelivery: 4293,
+  d1EventBytesPerAlert: 6003, // realtime events and targets, kept EVENT_TTL_SECONDS
+  d1IdempotencyBytesPerAlert: 1448, // kept IDEMPOTENCY_TTL_SECONDS
+  d1BytesPerUser: 1065, // directory
+  notificationsPerAlert: 1,
+  openAlertShare: 0.1, // never closed: never deleted
+  unreadShare: 0.1, // never read nor archived: never deleted
+  alertRetentionDays: 365,
+  notificationRetentionDays: 90,
+  deliveryRetentionDays: 30,
+  /** R2 archive: gzip NDJSON bytes per archived row, rows per object (one put + one head each). */
+  r2BytesPerArchivedAlert: 119,
+  r2BytesPerArchivedNotification: 64,
+  archiveRowsPerObject: 100,
   /** Bytes per event in a hub's log, kept REPLAY_RETENTION_SECONDS (24 h). */
   doBytesPerEvent: 1500,
 };
@@ -128,10 +155,41 @@ export function costModel(over = {}) {
   // D1
   const d1RowsWritten = alerts * p.d1RowsWrittenPerAlert + connects * p.d1RowsWrittenPerConnect;
   const d1RowsRead = alerts * p.d1RowsReadPerAlert + statsRows;
-  const d1StorageGb = (p.usersPerOrg * p.orgs * p.alertsPerUserDay * p.days * p.month * p.d1BytesPerAlert) / 1e9;
+  // Storage at the end of month `month`, every org alike, retention on.
+  const flow = {
+    users: p.usersPerOrg,
+    alertsPerDay: p.usersPerOrg * p.alertsPerUserDay,
+    openShare: p.openAlertShare,
+    unreadShare: p.unreadShare,
+    notificationsPerAlert: p.notificationsPerAlert,
+    deliveriesPerAlert: p.emailShare,
+    bytes: {
+      alert: p.d1BytesPerAlert,
+      notification: p.d1BytesPerNotification,
+      delivery: p.d1BytesPerDelivery,
+      eventsPerAlert: p.d1EventBytesPerAlert,
+      idempotencyPerAlert: p.d1IdempotencyBytesPerAlert,
+      otherPerAlert: 0,
+      directoryPerUser: p.d1BytesPerUser,
+    },
+    archiveBytes: { alert: p.r2BytesPerArchivedAlert, notification: p.r2BytesPerArchivedNotification },
+    archiveRowsPerObject: p.archiveRowsPerObject,
+    retention: { alertDays: p.alertRetentionDays, notificationDays: p.notificationRetentionDays, deliveryDays: p.deliveryRetentionDays, eventDays: 1, idempotencyDays: 1 },
+  };
+  const org = orgAt(flow, p.days * p.month);
+  const orgBefore = orgAt(flow, p.days * (p.month - 1));
+  const d1StorageGb = (p.orgs * org.d1.total) / 1e9;
   const d1Written = (over0(d1RowsWritten, P.sqlRowsWrittenIncluded) / 1e6) * P.sqlPerMRowsWritten;
   const d1ReadStats = (over0(d1RowsRead, P.sqlRowsReadIncluded) / 1e6) * P.sqlPerMRowsRead;
   const d1Store = over0(d1StorageGb, P.d1StorageGbIncluded) * P.d1PerGbMonth;
+
+  // R2: the archive's storage; one put (class A) and one head (class B) per object written this month.
+  const r2Gb = (p.orgs * org.r2.bytes) / 1e9;
+  const r2Objects = p.orgs * (org.r2.objects - orgBefore.r2.objects);
+  const r2 =
+    over0(r2Gb, P.r2StorageGbIncluded) * P.r2PerGbMonth +
+    (over0(r2Objects, P.r2ClassAIncluded) / 1e6) * P.r2PerMClassA +
+    (over0(r2Objects, P.r2ClassBIncluded) / 1e6) * P.r2PerMClassB;
 
   // Queues: write + read + delete per message (≤ 64 KB)
   const queueOps = emails * 3;
@@ -144,7 +202,8 @@ export function costModel(over = {}) {
     { line: "Durable Objects SQLite (rows written, storage)", usage: `${M(doRowsWritten)} rows written, ${doStorageGb.toFixed(1)} GB`, hib: doSql, noHib: doSql },
     { line: "D1 rows written", usage: `${M(d1RowsWritten)} rows`, hib: d1Written, noHib: d1Written },
     { line: "D1 rows read (of which stats:updated)", usage: `${M(d1RowsRead)} rows (${M(statsRows)})`, hib: d1ReadStats, noHib: d1ReadStats },
-    { line: "D1 storage", usage: `${d1StorageGb.toFixed(1)} GB`, hib: d1Store, noHib: d1Store },
+    { line: "D1 storage (retention on)", usage: `${d1StorageGb.toFixed(1)} GB`, hib: d1Store, noHib: d1Store },
+    { line: "R2 archive (storage, puts, heads)", usage: `${r2Gb.toFixed(1)} GB, ${M(r2Objects)} objects written`, hib: r2, noHib: r2 },
     { line: "Queues", usage: `${M(queueOps)} operations`, hib: queues, noHib: queues },
   ];
   const total = (k) => lines.reduce((n, l) => n + l[k], 0);
