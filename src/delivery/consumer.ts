@@ -1,6 +1,7 @@
 import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { getConfig, type Config } from "../config";
 import type { Db } from "../db/client";
+import { isOrgMoving } from "../db/shards";
 import { appDeps, orgDeps } from "../deps";
 import { deliveries, type DeliveryRow } from "../db/schema";
 import { MAX_QUEUE_DELAY_SECONDS, retryDelaySeconds } from "./backoff";
@@ -167,6 +168,8 @@ async function handleDelivery(msg: Message<DeliveryMessage>, env: Env, db: Db, c
       await runHook("onFailed", () => sender.onFailed?.(hookContext(env, db, config), done, reason, outcome.status), done);
     }
   } catch (err) {
+    // The org is moving between shards: the retry resolves its shard again.
+    if (isOrgMoving(err) && isDeliveryMessage(msg.body)) appDeps(env).shards.forget(msg.body.orgId);
     console.error(`herald delivery: message ${msg.id} (attempt ${msg.attempts}) failed, will retry`, err);
     msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, backoff) });
   }
