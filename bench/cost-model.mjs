@@ -86,12 +86,12 @@ export const DEFAULTS = {
    * bytes per row measured by `npm run growth` (table + index pages), the
    * shares it assumes, and the retention windows of wrangler.toml.
    */
-  d1BytesPerAlert: 1106, // the alert row, its history, assignments, recipients
+  d1BytesPerAlert: 1108, // the alert row, its history, assignments, recipients
   d1BytesPerNotification: 591,
   d1BytesPerDelivery: 4293,
-  d1EventBytesPerAlert: 6003, // realtime events and targets, kept EVENT_TTL_SECONDS
+  d1EventBytesPerAlert: 6001, // realtime events and targets, kept EVENT_TTL_SECONDS
   d1IdempotencyBytesPerAlert: 1448, // kept IDEMPOTENCY_TTL_SECONDS
-  d1BytesPerUser: 1065, // directory
+  d1BytesPerUser: 410, // the directory (users table)
   notificationsPerAlert: 1,
   openAlertShare: 0.1, // never closed: never deleted
   unreadShare: 0.1, // never read nor archived: never deleted
