@@ -31,30 +31,35 @@ import { bundleWorker, readWranglerConfig, startTarget, stopAllSync } from "./li
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-const { values: flags } = parseArgs({
-  options: {
-    scale: { type: "string", default: "0.01" },
-    days: { type: "string", default: "0.5" },
-    orgs: { type: "string", default: "10" },
-    "users-per-org": { type: "string", default: "1000" },
-    "alerts-per-user-day": { type: "string", default: "50" },
-    "email-share": { type: "string", default: "0.1" },
-    "open-share": { type: "string", default: "0.1" },
-    "unread-share": { type: "string", default: "0.1" },
-    shards: { type: "string" },
-    months: { type: "string" },
-    "alert-retention-days": { type: "string" },
-    "notification-retention-days": { type: "string" },
-    "delivery-retention-days": { type: "string" },
-    concurrency: { type: "string", default: "16" },
-    "timeout-s": { type: "string", default: "900" },
-    "state-dir": { type: "string" },
-    from: { type: "string" },
-    markdown: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const OPTIONS = {
+  scale: { type: "string", default: "0.01" },
+  days: { type: "string", default: "0.5" },
+  orgs: { type: "string", default: "10" },
+  "users-per-org": { type: "string", default: "1000" },
+  "alerts-per-user-day": { type: "string", default: "50" },
+  "email-share": { type: "string", default: "0.1" },
+  "open-share": { type: "string", default: "0.1" },
+  "unread-share": { type: "string", default: "0.1" },
+  shards: { type: "string" },
+  months: { type: "string" },
+  "alert-retention-days": { type: "string" },
+  "notification-retention-days": { type: "string" },
+  "delivery-retention-days": { type: "string" },
+  concurrency: { type: "string", default: "16" },
+  "timeout-s": { type: "string", default: "900" },
+  "state-dir": { type: "string" },
+  from: { type: "string" },
+  markdown: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+};
+let flags;
+try {
+  ({ values: flags } = parseArgs({ options: OPTIONS }));
+} catch (err) {
+  console.error(`${err.message} (npm run growth -- --help)`);
+  process.exit(2);
+}
 
 if (flags.help) {
   console.log(`npm run growth -- [flags]
@@ -457,7 +462,12 @@ function project(measured, shares, ref) {
 
 /** --from=<json of an earlier run>: the projection again with this run's --shards, --months and retention flags, nothing started. */
 function reproject(file) {
-  const r = JSON.parse(fs.readFileSync(file, "utf8"));
+  let r;
+  try {
+    r = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`--from: cannot read ${file} as JSON (${err.message})`);
+  }
   if (!r.measured || !r.shares || !r.reference) throw new Error(`${file} is not the --json output of bench/growth.mjs`);
   const ret = r.reference.retention;
   const retention = {
