@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 
 type Org = Awaited<ReturnType<typeof setupOrg>>;
 
@@ -17,7 +18,7 @@ async function countAlerts(org: Org) {
 }
 
 async function rowCount(table: string, orgId: string) {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE org_id = ?`).bind(orgId).first<{ n: number }>();
+  const row = await (await orgD1(orgId)).prepare(`SELECT count(*) AS n FROM ${table} WHERE org_id = ?`).bind(orgId).first<{ n: number }>();
   return row!.n;
 }
 
@@ -174,7 +175,8 @@ describe("Idempotency-Key on POST /api/v1/alerts", () => {
 
   it("scopes keys per organization", async () => {
     const a = await setupOrg();
-    const b = await setupOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const b = await setupOrg(await orgBeside(a.org));
     const headers = { "Idempotency-Key": "shared-key" };
     const fromA = await create(a.tokens.admin, {}, headers);
     const fromB = await create(b.tokens.admin, {}, headers);
@@ -208,7 +210,7 @@ describe("Idempotency-Key on POST /api/v1/alerts", () => {
     const org = await setupOrg();
     const headers = { "Idempotency-Key": "k-expire" };
     const first = await create(org.tokens.admin, {}, headers);
-    await env.DB.prepare("UPDATE idempotency_keys SET expires_at = ? WHERE org_id = ?").bind(Date.now() - 1000, org.org).run();
+    await (await orgD1(org.org)).prepare("UPDATE idempotency_keys SET expires_at = ? WHERE org_id = ?").bind(Date.now() - 1000, org.org).run();
     const second = await create(org.tokens.admin, {}, headers);
     expect(second.id).not.toBe(first.id);
     expect(await countAlerts(org)).toBe(2);

@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deps } from "../src/deps";
+import { appDeps, orgDeps } from "../src/deps";
 import { AppError, ErrorCode } from "../src/errors";
 import { assertRole, hasRole } from "../src/lib/roles";
+import { uniqueOrg } from "./helpers";
+import { orgShard } from "./shard-helpers";
 
 describe("AppError carries its response", () => {
   it("answers its status, its headers, X-Request-Id and the JSON error body", async () => {
@@ -37,10 +39,15 @@ describe("role checks", () => {
   });
 });
 
-describe("deps(env)", () => {
-  it("is built once per env, from its config, with one object for the services that notify", () => {
-    const d = deps(env);
-    expect(deps(env)).toBe(d);
+describe("orgDeps(env, org)", () => {
+  it("is built once per env and shard, from its config, with one object for the services that notify", async () => {
+    const org = uniqueOrg();
+    const d = await orgDeps(env, org);
+    expect(await orgDeps(env, org)).toBe(d);
+    expect(appDeps(env)).toBe(appDeps(env));
+    expect(d.config).toBe(appDeps(env).config);
+    expect(d.shard.index).toBe(await orgShard(org));
+    expect(d.db).toBe(d.shard.db);
     expect(d.env).toBe(env);
     expect(d.notifications.env).toBe(env);
     expect(d.notifications.db).toBe(d.db);

@@ -4,6 +4,7 @@ import { getConfig } from "../src/config";
 import { newId } from "../src/lib/ids";
 import { archiveAndPurge, orgArchivePrefix } from "../src/retention/archive";
 import { call, makeToken, uniqueOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 
 /**
  * Archive before delete (src/retention/archive.ts): closed alerts with their
@@ -22,20 +23,21 @@ const config = { retention: { ...getConfig(env).retention, alertDays: 365, notif
 async function insertAlert(org: string, status: string, ageDays: number): Promise<string> {
   const ts = NOW.getTime() - ageDays * DAY;
   const id = newId("alr", ts);
-  await env.DB.batch([
-    env.DB.prepare(
+  const d1 = await orgD1(org);
+  await d1.batch([
+    d1.prepare(
       "INSERT INTO alerts (id, org_id, alert_type, priority, status, title, created_by, created_at, updated_at) VALUES (?, ?, 'TEST', 'HIGH', ?, ?, 'svc', ?, ?)",
     ).bind(id, org, status, `Alert ${status}`, ts, ts),
-    env.DB.prepare(
+    d1.prepare(
       "INSERT INTO alert_history (id, alert_id, org_id, actor_id, action, to_status, created_at) VALUES (?, ?, ?, 'svc', 'created', 'PENDING', ?)",
     ).bind(newId("ahe", ts), id, org, ts),
-    env.DB.prepare(
+    d1.prepare(
       "INSERT INTO alert_history (id, alert_id, org_id, actor_id, action, from_status, to_status, created_at) VALUES (?, ?, ?, 'agent1', 'status', 'PENDING', ?, ?)",
     ).bind(newId("ahe", ts + 1), id, org, status, ts + 1),
-    env.DB.prepare(
+    d1.prepare(
       "INSERT INTO alert_assignments (id, org_id, alert_id, kind, agent_id, reason, actor_id, created_at) VALUES (?, ?, ?, 'manual', 'agent1', 'by hand', 'admin1', ?)",
     ).bind(newId("asg", ts), org, id, ts),
-    env.DB.prepare("INSERT INTO alert_recipients (alert_id, org_id, user_id, created_at) VALUES (?, ?, 'agent1', ?)").bind(id, org, ts),
+    d1.prepare("INSERT INTO alert_recipients (alert_id, org_id, user_id, created_at) VALUES (?, ?, 'agent1', ?)").bind(id, org, ts),
   ]);
   return id;
 }
@@ -43,7 +45,7 @@ async function insertAlert(org: string, status: string, ageDays: number): Promis
 async function insertNotification(org: string, state: "unread" | "read" | "archived", ageDays: number): Promise<string> {
   const ts = NOW.getTime() - ageDays * DAY;
   const id = newId("ntf", ts);
-  await env.DB.prepare(
+  await (await orgD1(org)).prepare(
     "INSERT INTO notifications (id, org_id, user_id, type, title, priority, created_at, read_at, archived_at) VALUES (?, ?, 'agent1', 'test', 'Hello', 'LOW', ?, ?, ?)",
   )
     .bind(id, org, ts, state === "read" ? ts + 1 : null, state === "archived" ? ts + 1 : null)
@@ -52,13 +54,14 @@ async function insertNotification(org: string, state: "unread" | "read" | "archi
 }
 
 const ids = async (sql: string, org: string) =>
-  (await env.DB.prepare(sql).bind(org).all<{ id: string }>()).results.map((r) => r.id).sort();
+  (await (await orgD1(org)).prepare(sql).bind(org).all<{ id: string }>()).results.map((r) => r.id).sort();
 const alertIds = (org: string) => ids("SELECT id FROM alerts WHERE org_id = ?", org);
 const notificationIds = (org: string) => ids("SELECT id FROM notifications WHERE org_id = ?", org);
 const childCount = async (org: string) => {
+  const d1 = await orgD1(org);
   const counts = await Promise.all(
     ["alert_history", "alert_assignments", "alert_recipients"].map((t) =>
-      env.DB.prepare(`SELECT count(*) AS n FROM ${t} WHERE org_id = ?`).bind(org).first<number>("n"),
+      d1.prepare(`SELECT count(*) AS n FROM ${t} WHERE org_id = ?`).bind(org).first<number>("n"),
     ),
   );
   return counts.reduce((a, b) => a! + b!, 0);
@@ -101,7 +104,7 @@ describe("archive before delete", () => {
     const open = [await insertAlert(org, "PENDING", 400), await insertAlert(org, "ACKNOWLEDGED", 400), await insertAlert(org, "IN_PROGRESS", 400)];
     const fresh = await insertAlert(org, "RESOLVED", 300);
 
-    const report = await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    const report = await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     expect(report.alerts.error).toBeUndefined();
     expect(await alertIds(org)).toEqual([...open, fresh].sort());
     expect(await childCount(org)).toBe(16); // 4 alerts left × (2 history + 1 assignment + 1 recipient)
@@ -120,7 +123,7 @@ describe("archive before delete", () => {
     for (const o of objects) expect(o.key).toMatch(new RegExp(`^archive/${org}/alerts/\\d{4}-\\d\\d-\\d\\d/alr_[0-9A-Z]+-[0-9a-f]{16}\\.ndjson\\.gz$`));
 
     // Idempotent: a second run finds nothing of this org and writes nothing more.
-    await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     expect(await archived(org, "alerts")).toHaveLength(3);
     expect(await alertIds(org)).toEqual([...open, fresh].sort());
   });
@@ -130,7 +133,7 @@ describe("archive before delete", () => {
     const done = [await insertNotification(org, "read", 100), await insertNotification(org, "archived", 100)];
     const unread = await insertNotification(org, "unread", 100);
     const fresh = await insertNotification(org, "read", 80);
-    const report = await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    const report = await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     expect(report.notifications.error).toBeUndefined();
     expect(await notificationIds(org)).toEqual([unread, fresh].sort());
     const lines = (await archived(org, "notifications")).flatMap((o) => o.lines);
@@ -143,7 +146,7 @@ describe("archive before delete", () => {
     const a = await insertAlert(org, "RESOLVED", 600);
     const n = await insertNotification(org, "read", 600);
     const failing = bucketWith({ put: async () => Promise.reject(new Error("R2 unavailable")) });
-    const report = await archiveAndPurge(env.DB, failing, config, NOW);
+    const report = await archiveAndPurge(await orgD1(org), failing, config, NOW);
     expect(report.alerts.error).toMatch(/R2 unavailable/);
     expect(report.notifications.error).toMatch(/R2 unavailable/);
     expect(await alertIds(org)).toEqual([a]);
@@ -151,12 +154,12 @@ describe("archive before delete", () => {
     expect(await childCount(org)).toBe(4);
 
     const unconfirmed = bucketWith({ head: async () => null });
-    expect((await archiveAndPurge(env.DB, unconfirmed, config, NOW)).alerts.error).toMatch(/not confirmed/);
+    expect((await archiveAndPurge(await orgD1(org), unconfirmed, config, NOW)).alerts.error).toMatch(/not confirmed/);
     expect(await alertIds(org)).toEqual([a]);
     expect(await notificationIds(org)).toEqual([n]);
 
     // Resumed after the interruption (the put above did land): the same object is written again, then the rows go.
-    await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     expect(await alertIds(org)).toEqual([]);
     expect(await notificationIds(org)).toEqual([]);
     expect(await childCount(org)).toBe(0);
@@ -172,9 +175,9 @@ describe("archive before delete", () => {
     const alerts = [];
     for (let i = 0; i < 3; i++) alerts.push(await insertAlert(org, "RESOLVED", 3_000 + i));
     const small = { retention: { ...config.retention, batchRows: 2, maxBatches: 1 } };
-    expect((await archiveAndPurge(env.DB, env.ARCHIVE, small, NOW)).alerts.deleted).toBe(2);
+    expect((await archiveAndPurge(await orgD1(org), env.ARCHIVE, small, NOW)).alerts.deleted).toBe(2);
     expect(await alertIds(org)).toHaveLength(1);
-    expect((await archiveAndPurge(env.DB, env.ARCHIVE, small, NOW)).alerts.deleted).toBe(1);
+    expect((await archiveAndPurge(await orgD1(org), env.ARCHIVE, small, NOW)).alerts.deleted).toBe(1);
     expect(await alertIds(org)).toEqual([]);
     const lines = (await archived(org, "alerts")).flatMap((o) => o.lines);
     expect(lines.map((l) => l.id).sort()).toEqual(alerts.sort());
@@ -184,9 +187,9 @@ describe("archive before delete", () => {
 describe("GET /api/v1/archive", () => {
   it("lists the caller's objects and streams one decompressed; another org sees neither", async () => {
     const org = uniqueOrg("arc");
-    const other = uniqueOrg("arc");
+    const other = await orgBeside(org, "arc");
     const a = await insertAlert(org, "CONVERTED", 700);
-    await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     const admin = await makeToken({ org, role: "admin" });
 
     const list = await call("GET", "/api/v1/archive", { token: admin });
@@ -214,7 +217,7 @@ describe("GET /api/v1/archive", () => {
   it("pages with a cursor", async () => {
     const org = uniqueOrg("arc");
     for (let i = 0; i < 3; i++) await insertNotification(org, "archived", 800 + i);
-    await archiveAndPurge(env.DB, env.ARCHIVE, config, NOW);
+    await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
     const admin = await makeToken({ org, role: "admin" });
     const first = await call("GET", "/api/v1/archive?limit=2&kind=notifications", { token: admin });
     expect(first.json.items).toHaveLength(2);

@@ -5,6 +5,7 @@ import { verifyToken } from "../src/auth/verify";
 import { getConfig, type Config } from "../src/config";
 import { AppError, ErrorCode } from "../src/errors";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
+import { orgBeside } from "./shard-helpers";
 
 const ALERTS = "/api/v1/alerts";
 const secret = () => new TextEncoder().encode(env.JWT_SECRET!);
@@ -273,7 +274,8 @@ describe("JWKS mode (verifyToken)", () => {
 describe("organization isolation", () => {
   it("hides org A's alert from a valid token of org B", async () => {
     const a = await setupOrg();
-    const b = await setupOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const b = await setupOrg(await orgBeside(a.org));
     const created = await call("POST", ALERTS, { token: a.tokens.admin, body: alertBody() });
     expect(created.status, created.text).toBe(201);
     const id = created.json.id as string;

@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
 import { AppError } from "../src/errors";
+import { appDeps } from "../src/deps";
 import { alertBody, BASE, makeToken, uniqueOrg } from "./helpers";
+import { orgD1 } from "./shard-helpers";
 
 const app = createApp();
 
@@ -64,8 +66,10 @@ describe("configuration", () => {
     const res = await callWith({ [name]: value }, "POST", "/api/v1/alerts", { token: await makeToken({ org }), body: alertBody() });
     expect(res.status).toBe(500);
     expect(res.json.error.code).toBe("CONFIG_INVALID");
-    const count = await env.DB.prepare("SELECT count(*) AS n FROM alerts WHERE org_id = ?").bind(org).first<{ n: number }>();
-    expect(count!.n).toBe(0);
+    for (const shard of appDeps(env).shards.shards) {
+      const count = await shard.d1.prepare("SELECT count(*) AS n FROM alerts WHERE org_id = ?").bind(org).first<{ n: number }>();
+      expect(count!.n).toBe(0);
+    }
   });
 
   it("enforces a smaller MAX_BODY_BYTES", async () => {
@@ -96,7 +100,7 @@ describe("configuration", () => {
       headers: { "Idempotency-Key": "ttl-check" },
     });
     expect(res.status).toBe(201);
-    const row = await env.DB.prepare("SELECT created_at, expires_at FROM idempotency_keys WHERE org_id = ?")
+    const row = await (await orgD1(org)).prepare("SELECT created_at, expires_at FROM idempotency_keys WHERE org_id = ?")
       .bind(org)
       .first<{ created_at: number; expires_at: number }>();
     expect(row!.expires_at - row!.created_at).toBe(120_000);

@@ -6,7 +6,9 @@ import { chunk, D1_MAX_BOUND_PARAMETERS, rowsPerInsert } from "../src/db/limits"
 import { alertRecipients, notifications } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
 import { deliverToHubs, type OutboundEvent } from "../src/outbox";
+import { appDeps } from "../src/deps";
 import { alertBody, BASE, call, makeToken, uniqueOrg } from "./helpers";
+import { orgD1 } from "./shard-helpers";
 
 /**
  * D1 binds at most 100 parameters per statement. These tests drive every
@@ -21,7 +23,7 @@ async function seedUsers(org: string, prefix: string, n: number, role: "admin" |
     return { id, email: `${id}@example.com`, name: `Person ${i}` };
   });
   const now = Date.now();
-  await env.DB.prepare(
+  await (await orgD1(org)).prepare(
     `INSERT INTO users (org_id, id, email, name, phone, role, departments, created_at, updated_at)
      SELECT ?1, value ->> 'id', value ->> 'email', value ->> 'name', NULL, ?2, '[]', ?3, ?3 FROM json_each(?4)`,
   )
@@ -30,24 +32,26 @@ async function seedUsers(org: string, prefix: string, n: number, role: "admin" |
   return rows.map((r) => r.id);
 }
 
-async function countRows(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql).bind(...params).first<{ n: number }>();
+/** Counts in `org`'s shard. */
+async function countRows(org: string, sql: string, ...params: unknown[]): Promise<number> {
+  const row = await (await orgD1(org)).prepare(sql).bind(...params).first<{ n: number }>();
   return row!.n;
 }
 
 /** Per user: how many notifications they have in the org. */
 async function notificationsPerUser(org: string): Promise<Map<string, number>> {
-  const { results } = await env.DB.prepare("SELECT user_id, count(*) AS n FROM notifications WHERE org_id = ? GROUP BY user_id")
+  const { results } = await (await orgD1(org)).prepare("SELECT user_id, count(*) AS n FROM notifications WHERE org_id = ? GROUP BY user_id")
     .bind(org)
     .all<{ user_id: string; n: number }>();
   return new Map(results.map((r) => [r.user_id, r.n]));
 }
 
-describe("the test database enforces D1's bound-parameter limit", () => {
-  it("refuses a statement with 101 parameters and accepts one with 100, so the tests below can fail", async () => {
+describe("the test databases enforce D1's bound-parameter limit", () => {
+  const shards = appDeps(env).shards.shards.map((s) => [s.binding, s.d1] as const);
+  it.each(shards)("%s refuses a statement with 101 parameters and accepts one with 100, so the tests below can fail", async (_binding, d1) => {
     expect(D1_MAX_BOUND_PARAMETERS).toBe(100);
     const statement = (n: number) =>
-      env.DB.prepare(`SELECT count(*) AS n FROM (SELECT 1) WHERE 1 IN (${Array.from({ length: n }, () => "?").join(",")})`).bind(
+      d1.prepare(`SELECT count(*) AS n FROM (SELECT 1) WHERE 1 IN (${Array.from({ length: n }, () => "?").join(",")})`).bind(
         ...Array.from({ length: n }, (_, i) => i + 1),
       );
     await expect(statement(101).first()).rejects.toThrow(/too many SQL variables/);
@@ -70,10 +74,10 @@ describe("sizes users can reach stay within D1's limits", () => {
     expect(perUser.size).toBe(1000);
     for (const id of admins) expect(perUser.get(id), id).toBe(1);
     // The alert:new event and one notification:new per admin, all delivered and marked published.
-    expect(await countRows("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND source = ?", org, `alert:${alertId}`)).toBe(1001);
-    expect(await countRows("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL", org)).toBe(0);
+    expect(await countRows(org, "SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND source = ?", org, `alert:${alertId}`)).toBe(1001);
+    expect(await countRows(org, "SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL", org)).toBe(0);
     // HIGH routes to email: one rendered email per admin, queued.
-    expect(await countRows("SELECT count(*) AS n FROM deliveries WHERE org_id = ? AND channel = 'email' AND status = 'queued'", org)).toBe(1000);
+    expect(await countRows(org, "SELECT count(*) AS n FROM deliveries WHERE org_id = ? AND channel = 'email' AND status = 'queued'", org)).toBe(1000);
     // Each admin's device would see it: their user stream has the event (polling reads the same rows).
     const admin = await makeToken({ org, sub: admins[500]!, role: "admin" });
     const polled = await call("GET", "/api/v1/events", { token: admin });
@@ -94,7 +98,7 @@ describe("sizes users can reach stay within D1's limits", () => {
     const admins = await seedUsers(org, "adm", 5, "admin");
     // adm-0000 was seen longest ago, adm-0004 most recently; none of them is the caller (a service).
     for (const [i, id] of admins.entries()) {
-      await env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE org_id = ? AND id = ?").bind(Date.now() - (5 - i) * 60_000, org, id).run();
+      await (await orgD1(org)).prepare("UPDATE users SET last_seen_at = ? WHERE org_id = ? AND id = ?").bind(Date.now() - (5 - i) * 60_000, org, id).run();
     }
     const token = await makeToken({ org, sub: "scorer", role: "service" });
     expect(getConfig(env).maxAdminNotifications).toBe(1000);
@@ -113,6 +117,7 @@ describe("sizes users can reach stay within D1's limits", () => {
     expect(warn.mock.calls.some(([m]) => String(m).includes("MAX_ADMIN_NOTIFICATIONS"))).toBe(true);
     expect(
       await countRows(
+        org,
         "SELECT count(*) AS n FROM realtime_event_targets t JOIN realtime_events e ON e.id = t.event_id WHERE e.source = ? AND e.type = 'alert:new' AND t.channel = 'alerts'",
         `alert:${alert.id}`,
       ),
@@ -128,8 +133,8 @@ describe("sizes users can reach stay within D1's limits", () => {
     const res = await call("POST", "/api/v1/realtime/broadcast", { token, body: { event: "deal:won", data: { amount: 1 }, target: { userIds } } });
     expect(res.status, res.text).toBe(201);
     expect(Object.keys(res.json.userSeqs)).toHaveLength(max);
-    expect(await countRows("SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", res.json.id)).toBe(max);
-    expect(await countRows("SELECT count(*) AS n FROM realtime_events WHERE id = ? AND published_at IS NOT NULL", res.json.id)).toBe(1);
+    expect(await countRows(org, "SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", res.json.id)).toBe(max);
+    expect(await countRows(org, "SELECT count(*) AS n FROM realtime_events WHERE id = ? AND published_at IS NOT NULL", res.json.id)).toBe(1);
   }, 60_000);
 
   it("creates an alert with the maximum 100 recipients and an assignee: each one notified once, each one sees it", async () => {
@@ -143,7 +148,7 @@ describe("sizes users can reach stay within D1's limits", () => {
     const perUser = await notificationsPerUser(org);
     expect(perUser.size).toBe(101);
     expect(new Set(perUser.values())).toEqual(new Set([1]));
-    expect(await countRows("SELECT count(*) AS n FROM alert_recipients WHERE alert_id = ?", res.json.id)).toBe(100);
+    expect(await countRows(org, "SELECT count(*) AS n FROM alert_recipients WHERE alert_id = ?", res.json.id)).toBe(100);
     const last = await makeToken({ org, sub: recipients.at(-1)!, role: "agent" });
     expect((await call("GET", `/api/v1/alerts/${res.json.id}`, { token: last })).status).toBe(200);
   }, 60_000);
@@ -184,7 +189,7 @@ describe("sizes users can reach stay within D1's limits", () => {
     const res = await call("POST", "/api/v1/alerts/bulk", { token, body: { ids, action: "acknowledge" } });
     expect(res.status, res.text).toBe(200);
     expect(res.json.succeeded).toBe(100);
-    expect(await countRows("SELECT count(*) AS n FROM alerts WHERE org_id = ? AND status = 'ACKNOWLEDGED'", org)).toBe(100);
+    expect(await countRows(org, "SELECT count(*) AS n FROM alerts WHERE org_id = ? AND status = 'ACKNOWLEDGED'", org)).toBe(100);
   }, 120_000);
 
   it("polls with the maximum 50 channels and a dept/queue scope", async () => {

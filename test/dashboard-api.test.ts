@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { appDeps } from "../src/deps";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 
 // The REST routes the dashboard reads beyond the alert and notification basics
 // (packages/sdk/src/rest.ts: users.list, alerts.deliveries, alerts.volume).
@@ -99,7 +101,8 @@ describe("GET /api/v1/users", () => {
 
   it("never lists another organization's users", async () => {
     const org = await directory();
-    const other = uniqueOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const other = await orgBeside(org.org);
     const otherAdmin = await makeToken({ org: other, sub: "boss", role: "admin", name: "Boss" });
     const res = await get(otherAdmin, "/api/v1/users");
     expect(res.items.map((u: any) => u.id)).toEqual(["boss"]);
@@ -179,22 +182,23 @@ describe("GET /api/v1/alerts/{id}/deliveries", () => {
     const org = await setupOrg();
     const alertId = await createAlert(org.tokens.admin, { priority: "LOW", recipients: ["member1"] });
     const t0 = Date.now() - 60_000;
+    const d1 = await orgD1(org.org);
     // 501 skipped deliveries (the queue consumer leaves those alone) of 501 notifications of this alert,
     // one of the same alert under a longer id, and one of another org.
-    await env.DB.prepare(
+    await d1.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
        INSERT INTO notifications (id, org_id, user_id, type, title, priority, source, created_at)
        SELECT 'ntf_bulk_' || ?1 || '_' || i, ?2, 'user-' || i, 'alert.new', 't', 'LOW', 'alert:' || ?1 || ':bulk:' || i, ?3 + i FROM n`,
     )
       .bind(alertId, org.org, t0)
       .run();
-    await env.DB.batch([
-      env.DB.prepare(
+    await d1.batch([
+      d1.prepare(
         `INSERT INTO notifications (id, org_id, user_id, type, title, priority, source, created_at) VALUES
          ('ntf_longer_' || ?1, ?2, 'user-x', 'alert.new', 't', 'LOW', 'alert:' || ?1 || 'x:new', ?3),
          ('ntf_other_' || ?1, 'some-other-org', 'user-y', 'alert.new', 't', 'LOW', 'alert:' || ?1 || ':new', ?3)`,
       ).bind(alertId, org.org, t0),
-      env.DB.prepare(
+      d1.prepare(
         `INSERT INTO deliveries (id, org_id, dedupe_key, notification_id, user_id, channel, status, created_at, updated_at)
          SELECT 'dlv_' || id, org_id, 'dk_' || id, id, user_id, 'email', 'skipped', created_at, created_at FROM notifications
          WHERE id LIKE 'ntf_bulk_' || ?1 || '_%' OR id IN ('ntf_longer_' || ?1, 'ntf_other_' || ?1)`,
@@ -209,14 +213,16 @@ describe("GET /api/v1/alerts/{id}/deliveries", () => {
 });
 
 describe("the notifications index by cause (migration 0004)", () => {
-  it("serves a lookup of an alert's notifications across users by (org_id, source) range", async () => {
-    const plan = await env.DB.prepare(
-      "EXPLAIN QUERY PLAN SELECT id FROM notifications WHERE org_id = ? AND source >= ? AND source < ?",
-    )
-      .bind("acme", "alert:alr_1:", "alert:alr_1;")
-      .all<{ detail: string }>();
-    expect(plan.results.map((r) => r.detail).join("\n")).toMatch(/USING (COVERING )?INDEX notifications_org_source_idx \(org_id=\? AND source>\? AND source<\?\)/);
-  });
+  it.each(appDeps(env).shards.shards.map((s) => [s.binding, s.d1] as const))(
+    "serves a lookup of an alert's notifications across users by (org_id, source) range (%s)",
+    async (_binding, d1) => {
+      const plan = await d1
+        .prepare("EXPLAIN QUERY PLAN SELECT id FROM notifications WHERE org_id = ? AND source >= ? AND source < ?")
+        .bind("acme", "alert:alr_1:", "alert:alr_1;")
+        .all<{ detail: string }>();
+      expect(plan.results.map((r) => r.detail).join("\n")).toMatch(/USING (COVERING )?INDEX notifications_org_source_idx \(org_id=\? AND source>\? AND source<\?\)/);
+    },
+  );
 });
 
 describe("GET /api/v1/alerts/volume", () => {
@@ -227,7 +233,7 @@ describe("GET /api/v1/alerts/volume", () => {
   async function alertsAt(token: string, org: string, times: number[], overrides: Record<string, unknown> = {}) {
     for (const t of times) {
       const id = await createAlert(token, overrides);
-      await env.DB.prepare("UPDATE alerts SET created_at = ? WHERE id = ? AND org_id = ?").bind(t, id, org).run();
+      await (await orgD1(org)).prepare("UPDATE alerts SET created_at = ? WHERE id = ? AND org_id = ?").bind(t, id, org).run();
     }
   }
 
@@ -295,7 +301,7 @@ describe("GET /api/v1/alerts/volume", () => {
     await alertsAt(org.tokens.admin, org.org, [t], { assigneeId: "agent1" });
     await alertsAt(org.tokens.admin, org.org, [t], { recipients: ["agent1", "member1"] });
     await alertsAt(org.tokens.admin, org.org, [t, t]);
-    const other = await setupOrg();
+    const other = await setupOrg(await orgBeside(org.org));
     await alertsAt(other.tokens.admin, other.org, [t, t, t]);
     const q = "/api/v1/alerts/volume?since=2026-05-01T08:00:00Z&until=2026-05-01T09:00:00Z";
     const count = async (token: string) => (await get(token, q)).items[0].count;

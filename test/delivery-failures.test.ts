@@ -4,7 +4,6 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
-import { getDb } from "../src/db/client";
 import { deliveries, type DeliveryRow } from "../src/db/schema";
 import { describeFailure } from "../src/delivery/http";
 import type { SendContext } from "../src/delivery/types";
@@ -12,6 +11,7 @@ import { webhookSender } from "../src/delivery/webhook";
 import { newWebhookDelivery } from "../src/outbox/webhooks";
 import { BASE, call, setupOrg } from "./helpers";
 import { runQueue } from "./queue-helpers";
+import { orgDb } from "./shard-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -77,8 +77,9 @@ async function registerHook(token: string, url: string) {
 async function seedDelivery(orgId: string, hook: { id: string; url: string }): Promise<DeliveryRow> {
   const now = new Date();
   const row = newWebhookDelivery({ id: hook.id, orgId, url: hook.url }, { id: `evt_${crypto.randomUUID()}`, type: "alert:new", ts: now.getTime(), data: { n: 1 } }, now);
-  await getDb(env).insert(deliveries).values(row);
-  return (await getDb(env).select().from(deliveries).where(eq(deliveries.id, row.id!)))[0]!;
+  const db = await orgDb(orgId);
+  await db.insert(deliveries).values(row);
+  return (await db.select().from(deliveries).where(eq(deliveries.id, row.id!)))[0]!;
 }
 
 describe("failure reasons through the queue consumer, as GET /webhooks/:id/deliveries shows them", () => {
@@ -137,7 +138,7 @@ describe("failure reasons through the queue consumer, as GET /webhooks/:id/deliv
     );
     const delivery = await seedDelivery(org.org, hook);
     const e = { ...env, ...INSECURE, DELIVERY_TIMEOUT_MS: "150" } as Env;
-    const ctx: SendContext = { env: e, db: getDb(e), config: getConfig(e), signal: AbortSignal.timeout(150) };
+    const ctx: SendContext = { env: e, db: await orgDb(org.org), config: getConfig(e), signal: AbortSignal.timeout(150) };
     const outcome = await webhookSender.send(ctx, delivery);
     expect(outcome).toMatchObject({ kind: "retry", error: "webhook: timed out after 150 ms — The operation was aborted due to timeout" });
   });

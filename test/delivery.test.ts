@@ -3,7 +3,6 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
-import { getDb } from "../src/db/client";
 import { deliveries, devOutbox, type DeliveryRow } from "../src/db/schema";
 import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS, parseRetryAfter, retryDelaySeconds } from "../src/delivery/backoff";
 import { channelSenders } from "../src/delivery/channels";
@@ -12,10 +11,10 @@ import type { ChannelSender } from "../src/delivery/types";
 import { newId } from "../src/lib/ids";
 import { BASE, call, makeToken, uniqueOrg } from "./helpers";
 import { runQueue as runSharedQueue, type TestMessage } from "./queue-helpers";
+import { orgBeside, orgDb } from "./shard-helpers";
 
 const QUEUE = "herald-deliveries";
 const DLQ = "herald-deliveries-dlq";
-const db = getDb(env);
 
 /**
  * A deployment's env with some vars and secrets overridden (getConfig parses
@@ -66,7 +65,7 @@ async function insertDelivery(orgId: string, overrides: Partial<typeof deliverie
   const id = newId("dlv");
   const now = new Date();
   const channel = overrides.channel ?? "email";
-  const [row] = await db
+  const [row] = await (await orgDb(orgId))
     .insert(deliveries)
     .values({
       id,
@@ -86,7 +85,9 @@ async function insertDelivery(orgId: string, overrides: Partial<typeof deliverie
   return row!;
 }
 
-const readDelivery = async (id: string) => (await db.select().from(deliveries).where(eq(deliveries.id, id)).get())!;
+/** A delivery row as stored now, read from its org's shard. */
+const readDelivery = async (row: Pick<DeliveryRow, "id" | "orgId">) =>
+  (await (await orgDb(row.orgId)).select().from(deliveries).where(eq(deliveries.id, row.id)).get())!;
 
 /** The consumer over `logEnv` unless told otherwise. */
 const runQueue = (queue: string, messages: TestMessage[], e: Env = logEnv) => runSharedQueue(queue, messages, e);
@@ -154,7 +155,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.ackAll).toBe(false);
     expect(result.retryBatch.retry).toBe(false);
     expect(fetchSpy).toHaveBeenCalledTimes(1);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved).toMatchObject({ status: "sent", attempts: 1, provider: "sendgrid", providerMessageId: "sg-msg-1", lastError: null });
     expect(saved.sentAt).toBeInstanceOf(Date);
 
@@ -202,7 +203,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     expect(result.explicitAcks).toEqual(["m1"]);
     expect(result.retryMessages).toEqual([]);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("failed");
     expect(saved.attempts).toBe(1);
     expect(saved.lastError).toBe("sendgrid: HTTP 403 Forbidden — The from address does not match a verified Sender Identity");
@@ -217,7 +218,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     await runQueue(QUEUE, [msgFor(row)], sendgridEnv);
 
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("failed");
     expect(saved.lastError!.startsWith("sendgrid: HTTP 400 Bad Request — xxx")).toBe(true);
     expect(saved.lastError!.length).toBe(500);
@@ -232,7 +233,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: "m1", delaySeconds: 120 }]);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved).toMatchObject({ status: "queued", attempts: 1, lastError: "sendgrid: HTTP 429 Too Many Requests — Too many requests" });
   });
 
@@ -249,7 +250,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const delay = result.retryMessages[0]!.delaySeconds!;
     expect(delay).toBeGreaterThanOrEqual(1);
     expect(delay).toBeLessThanOrEqual(40);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "queued", attempts: 3, lastError: "sendgrid: HTTP 503 Service Unavailable — upstream unavailable" });
+    expect(await readDelivery(row)).toMatchObject({ status: "queued", attempts: 3, lastError: "sendgrid: HTTP 503 Service Unavailable — upstream unavailable" });
   });
 
   it("retries a network error", async () => {
@@ -261,7 +262,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     expect(result.retryMessages).toHaveLength(1);
     expect(result.retryMessages[0]!.delaySeconds).toBeLessThanOrEqual(10);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("queued");
     expect(saved.lastError).toBe(
       "sendgrid: connection refused or closed before any response by api.sendgrid.com:443 (is the receiver running and listening there?) — Network connection lost.",
@@ -285,7 +286,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(signalled?.aborted).toBe(true);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("queued");
     expect(saved.lastError).toMatch(/^sendgrid: timed out after 100 ms — /);
   });
@@ -298,7 +299,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], withEnv({ DELIVERY_TIMEOUT_MS: "100" }));
 
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
-    expect((await readDelivery(row.id)).lastError).toMatch(/^log: timed out after 100 ms — /);
+    expect((await readDelivery(row)).lastError).toMatch(/^log: timed out after 100 ms — /);
   });
 
   it("retries a 2xx it cannot read (Resend 200 without an id): the Idempotency-Key makes the retry safe", async () => {
@@ -309,7 +310,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], resendEnv);
 
     expect(result.retryMessages).toHaveLength(1);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("queued");
     expect(saved.lastError).toMatch(/^resend: HTTP 200 OK, but the response could not be read — /);
   });
@@ -326,8 +327,8 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(r1.explicitAcks).toEqual(["m1"]);
     expect(r2.explicitAcks).toEqual(["m2"]);
-    expect(await readDelivery(sg.id)).toMatchObject({ status: "failed", lastError: "EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY" });
-    expect(await readDelivery(re.id)).toMatchObject({ status: "failed", lastError: "EMAIL_PROVIDER=resend needs RESEND_API_KEY" });
+    expect(await readDelivery(sg)).toMatchObject({ status: "failed", lastError: "EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY" });
+    expect(await readDelivery(re)).toMatchObject({ status: "failed", lastError: "EMAIL_PROVIDER=resend needs RESEND_API_KEY" });
   });
 
   it("acks and retries each message of a batch on its own", async () => {
@@ -351,8 +352,8 @@ describe("queue consumer: outcomes of a provider call", () => {
     expect(result.retryBatch.retry).toBe(false);
     expect([...result.explicitAcks].sort()).toEqual(["ghost", "ok"]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["down"]);
-    expect((await readDelivery(ok.id)).status).toBe("sent");
-    expect((await readDelivery(down.id)).status).toBe("queued");
+    expect((await readDelivery(ok)).status).toBe("sent");
+    expect((await readDelivery(down)).status).toBe("queued");
   });
 
   it("retries a Resend 409 for a request still in flight with the same Idempotency-Key", async () => {
@@ -368,7 +369,7 @@ describe("queue consumer: outcomes of a provider call", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], resendEnv);
 
     expect(result.retryMessages).toHaveLength(1);
-    expect((await readDelivery(row.id)).status).toBe("queued");
+    expect((await readDelivery(row)).status).toBe("queued");
   });
 
   it("keeps the delivery sent when its onSent hook throws", async () => {
@@ -381,7 +382,7 @@ describe("queue consumer: outcomes of a provider call", () => {
 
     expect(result.explicitAcks).toEqual(["m1"]);
     expect(result.retryMessages).toEqual([]);
-    expect((await readDelivery(row.id)).status).toBe("sent");
+    expect((await readDelivery(row)).status).toBe("sent");
   });
 });
 
@@ -396,7 +397,7 @@ describe("queue consumer: redelivery, ownership and quiet hours", () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["again"]);
     expect(result.retryMessages).toEqual([]);
-    expect(await readDelivery(row.id)).toMatchObject({ status, attempts: 1, providerMessageId: "first" });
+    expect(await readDelivery(row)).toMatchObject({ status, attempts: 1, providerMessageId: "first" });
   });
 
   it("sends once when the same message is delivered twice", async () => {
@@ -409,7 +410,7 @@ describe("queue consumer: redelivery, ownership and quiet hours", () => {
 
     expect(fetchSpy).toHaveBeenCalledTimes(1);
     expect(again.explicitAcks).toEqual(["second"]);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: "sg-once" });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: "sg-once" });
   });
 
   it("acks a message whose org does not own the delivery, without touching it", async () => {
@@ -417,11 +418,11 @@ describe("queue consumer: redelivery, ownership and quiet hours", () => {
     const row = await insertDelivery(org);
     const fetchSpy = stubFetch(() => new Response(null, { status: 202 }));
 
-    const result = await runQueue(QUEUE, [{ id: "m1", body: { deliveryId: row.id, orgId: uniqueOrg() } }], sendgridEnv);
+    const result = await runQueue(QUEUE, [{ id: "m1", body: { deliveryId: row.id, orgId: await orgBeside(org) } }], sendgridEnv);
 
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["m1"]);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(await readDelivery(row)).toMatchObject({ status: "queued", attempts: 0 });
   });
 
   it("re-enqueues a delivery deferred to later, without sending or spending a retry", async () => {
@@ -441,7 +442,7 @@ describe("queue consumer: redelivery, ownership and quiet hours", () => {
     expect(body).toEqual({ deliveryId: row.id, orgId: org });
     expect(options!.delaySeconds).toBeGreaterThan(twoHours - 60);
     expect(options!.delaySeconds).toBeLessThanOrEqual(twoHours);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "deferred", attempts: 0 });
+    expect(await readDelivery(row)).toMatchObject({ status: "deferred", attempts: 0 });
   });
 
   it("chains a deferral longer than the 12-hour Queues limit", async () => {
@@ -464,7 +465,7 @@ describe("queue consumer: redelivery, ownership and quiet hours", () => {
 
     expect(send).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["m1"]);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: "sg-due" });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: "sg-due" });
   });
 });
 
@@ -481,7 +482,7 @@ describe("dead-letter queue", () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["dead"]);
     expect(result.retryMessages).toEqual([]);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved.status).toBe("failed");
     expect(saved.lastError).toBe("gave up after 6 attempts: sendgrid 503: upstream unavailable");
     expect(onFailed).toHaveBeenCalledTimes(1);
@@ -501,7 +502,7 @@ describe("dead-letter queue", () => {
 
     expect(result.explicitAcks).toEqual(["dead"]);
     expect(onFailed).not.toHaveBeenCalled();
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", providerMessageId: "sg-late", lastError: null });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", providerMessageId: "sg-late", lastError: null });
   });
 });
 
@@ -515,9 +516,9 @@ describe("providers", () => {
 
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["m1"]);
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved).toMatchObject({ status: "sent", provider: "log" });
-    const outbox = await db.select().from(devOutbox).where(eq(devOutbox.orgId, org));
+    const outbox = await (await orgDb(org)).select().from(devOutbox).where(eq(devOutbox.orgId, org));
     expect(outbox).toHaveLength(1);
     const payload = payloadOf(row);
     const sent = sentEmail(outbox[0]!.text!, outbox[0]!.html!, outbox[0]!.headers);
@@ -542,9 +543,9 @@ describe("providers", () => {
 
     await runQueue(QUEUE, [msgFor(row)]);
 
-    const saved = await readDelivery(row.id);
+    const saved = await readDelivery(row);
     expect(saved).toMatchObject({ status: "sent", provider: "log" });
-    const [entry] = await db.select().from(devOutbox).where(and(eq(devOutbox.orgId, org), eq(devOutbox.channel, "sms")));
+    const [entry] = await (await orgDb(org)).select().from(devOutbox).where(and(eq(devOutbox.orgId, org), eq(devOutbox.channel, "sms")));
     expect(entry).toMatchObject({ id: saved.providerMessageId, to: "+14155550123", text: "[CRITICAL] Server down", subject: null, html: null });
   });
 
@@ -560,7 +561,7 @@ describe("providers", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], twilioEnv);
 
     expect(result.explicitAcks).toEqual(["m1"]);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", provider: "twilio", providerMessageId: "SM0123" });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", provider: "twilio", providerMessageId: "SM0123" });
     const req = requests[0]!;
     expect(req.url).toBe("https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json");
     expect(req.headers.get("Authorization")).toBe(`Basic ${btoa("AC0123456789abcdef0123456789abcdef:twilio-token")}`);
@@ -598,7 +599,7 @@ describe("providers", () => {
     const result = await runQueue(QUEUE, [msgFor(row, { id: "m1" })], twilioEnv);
 
     expect(result.explicitAcks).toEqual(["m1"]);
-    expect(await readDelivery(row.id)).toMatchObject({
+    expect(await readDelivery(row)).toMatchObject({
       status: "failed",
       lastError: "twilio: HTTP 400 Bad Request — The 'To' number +1555 is not a valid phone number. (code 21211)",
     });
@@ -610,7 +611,7 @@ describe("providers", () => {
 
     await runQueue(QUEUE, [msgFor(row)], withEnv({ SMS_PROVIDER: "twilio" }));
 
-    expect((await readDelivery(row.id)).lastError).toBe("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM");
+    expect((await readDelivery(row)).lastError).toBe("SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM");
   });
 
   it("resend: sends the delivery id as Idempotency-Key and keeps the email id", async () => {
@@ -624,7 +625,7 @@ describe("providers", () => {
 
     await runQueue(QUEUE, [msgFor(row)], resendEnv);
 
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", provider: "resend", providerMessageId: "re-email-1" });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", provider: "resend", providerMessageId: "re-email-1" });
     const req = requests[0]!;
     expect(req.url).toBe("https://api.resend.com/emails");
     expect(req.headers.get("Idempotency-Key")).toBe(row.id);
@@ -665,7 +666,7 @@ describe("providers", () => {
     await runQueue(QUEUE, [msgFor(row, { id: "m1", attempts: 2 })], envOf());
 
     expect(keys).toEqual([want(row.id), want(row.id)]);
-    expect(await readDelivery(row.id)).toMatchObject({ status: "sent", attempts: 2 });
+    expect(await readDelivery(row)).toMatchObject({ status: "sent", attempts: 2 });
   });
 
   it("a malformed email payload is a permanent failure", async () => {
@@ -674,7 +675,7 @@ describe("providers", () => {
 
     await runQueue(QUEUE, [msgFor(row)]);
 
-    expect(await readDelivery(row.id)).toMatchObject({ status: "failed", lastError: expect.stringMatching(/^malformed email payload/) });
+    expect(await readDelivery(row)).toMatchObject({ status: "failed", lastError: expect.stringMatching(/^malformed email payload/) });
   });
 });
 
@@ -743,7 +744,7 @@ describe("GET /api/v1/dev/outbox", () => {
 
   async function seed(org: string, n: number, channel: "email" | "sms" = "email") {
     for (let i = 0; i < n; i++) {
-      await db.insert(devOutbox).values({
+      await (await orgDb(org)).insert(devOutbox).values({
         id: newId("obx"),
         orgId: org,
         deliveryId: newId("dlv"),
@@ -771,7 +772,8 @@ describe("GET /api/v1/dev/outbox", () => {
 
   it("lists the caller's organization's outbox, newest first, limited and filtered", async () => {
     const org = uniqueOrg();
-    const other = uniqueOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const other = await orgBeside(org);
     await seed(org, 3);
     await seed(org, 1, "sms");
     await seed(other, 2);

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 import { connect, eventually } from "./ws-helpers";
 
 const EVENTS = "/api/v1/events";
@@ -64,8 +65,8 @@ async function runCron(): Promise<void> {
   await waitOnExecutionContext(ctx);
 }
 
-async function count(sql: string, ...binds: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+async function count(org: string, sql: string, ...binds: unknown[]): Promise<number> {
+  return (await (await orgD1(org)).prepare(sql).bind(...binds).first<{ n: number }>())!.n;
 }
 
 // ───────────────────────────── the user stream ─────────────────────────────
@@ -259,8 +260,9 @@ describe("POST /api/v1/events/ack", () => {
   });
 
   it("ignores unknown ids and ids of another org", async () => {
-    const { tokens } = await setupOrg();
-    const other = await setupOrg();
+    const { org, tokens } = await setupOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const other = await setupOrg(await orgBeside(org));
     const foreign = await publish(other.tokens.admin, "deal:won", { userIds: ["member1"] });
     const mine = await publish(tokens.admin, "deal:won", { userIds: ["member1"] });
 
@@ -346,37 +348,37 @@ describe("GET /api/v1/events: invalid queries", () => {
 
 describe("event expiry", () => {
   it("keeps events EVENT_TTL_SECONDS (86400 by default)", async () => {
-    const { tokens } = await setupOrg();
+    const { org, tokens } = await setupOrg();
     const id = await publish(tokens.admin, "deal:won", { userIds: ["member1"] });
-    const row = await env.DB.prepare("SELECT created_at, expires_at FROM realtime_events WHERE id = ?").bind(id).first<{ created_at: number; expires_at: number }>();
+    const row = await (await orgD1(org)).prepare("SELECT created_at, expires_at FROM realtime_events WHERE id = ?").bind(id).first<{ created_at: number; expires_at: number }>();
     expect(row!.expires_at - row!.created_at).toBe(86_400_000);
   });
 
   it("stops returning expired events, and the cron deletes them with their targets and acknowledgements", async () => {
-    const { tokens } = await setupOrg();
+    const { org, tokens } = await setupOrg();
     const gone = await publish(tokens.admin, "deal:won", { userIds: ["member1", "agent1"], channel: "kpi" }, { n: 1 });
     const kept = await publish(tokens.admin, "deal:won", { userIds: ["member1", "agent1"], channel: "kpi" }, { n: 2 });
     // member1 acknowledges both; agent1 acknowledges nothing.
     const ack = await call("POST", ACK, { token: tokens.member, body: { ids: [gone, kept] } });
     expect(ack.json).toEqual({ acknowledged: 2 });
 
-    await env.DB.prepare("UPDATE realtime_events SET expires_at = ? WHERE id = ?").bind(Date.now() - 1_000, gone).run();
+    await (await orgD1(org)).prepare("UPDATE realtime_events SET expires_at = ? WHERE id = ?").bind(Date.now() - 1_000, gone).run();
 
     expect(ids((await poll(tokens.agent)).items)).toEqual([kept]);
     expect(ids((await poll(tokens.agent2, { channels: "kpi" })).items)).toEqual([kept]);
 
-    expect(await count("SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", gone), "realtime_event_targets of gone").toBe(3);
-    expect(await count("SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", gone), "realtime_event_acks of gone").toBe(1);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", gone), "realtime_event_targets of gone").toBe(3);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", gone), "realtime_event_acks of gone").toBe(1);
 
     await runCron();
 
-    expect(await count("SELECT count(*) AS n FROM realtime_events WHERE id = ?", gone), "realtime_events of gone").toBe(0);
-    expect(await count("SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", gone), "realtime_event_targets of gone").toBe(0);
-    expect(await count("SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", gone), "realtime_event_acks of gone").toBe(0);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_events WHERE id = ?", gone), "realtime_events of gone").toBe(0);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", gone), "realtime_event_targets of gone").toBe(0);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", gone), "realtime_event_acks of gone").toBe(0);
     // The live event is untouched.
-    expect(await count("SELECT count(*) AS n FROM realtime_events WHERE id = ?", kept), "realtime_events of kept").toBe(1);
-    expect(await count("SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", kept), "realtime_event_targets of kept").toBe(3);
-    expect(await count("SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", kept), "realtime_event_acks of kept").toBe(1);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_events WHERE id = ?", kept), "realtime_events of kept").toBe(1);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_targets WHERE event_id = ?", kept), "realtime_event_targets of kept").toBe(3);
+    expect(await count(org, "SELECT count(*) AS n FROM realtime_event_acks WHERE event_id = ?", kept), "realtime_event_acks of kept").toBe(1);
     expect(ids((await poll(tokens.agent)).items)).toEqual([kept]);
     expect((await poll(tokens.member)).items).toEqual([]);
   });
@@ -387,7 +389,8 @@ describe("event expiry", () => {
 describe("org isolation", () => {
   it("never returns another org's events, even for the same user id and channel", async () => {
     const a = await setupOrg();
-    const b = await setupOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const b = await setupOrg(await orgBeside(a.org));
     const mine = await publish(a.tokens.admin, "deal:won", { userIds: ["member1"] });
     const mineKpi = await publish(a.tokens.admin, "kpi:tick", { channel: "kpi" });
     await publish(b.tokens.admin, "deal:won", { userIds: ["member1"] });

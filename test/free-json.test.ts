@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
 import { BASE, call, makeToken, uniqueOrg } from "./helpers";
+import { orgD1 } from "./shard-helpers";
 
 /**
  * Free JSON fields (alert `data`, broadcast `data`, notification `data`) are
@@ -35,8 +36,9 @@ const raw = (token: string, body: string, headers: Record<string, string> = {}) 
   headers: { "Content-Type": "application/json", ...headers },
 });
 
-async function count(sql: string, ...binds: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+/** Counts `orgId`'s rows in its shard (the statement's one parameter is the org). */
+async function count(sql: string, orgId: string): Promise<number> {
+  return (await (await orgD1(orgId)).prepare(sql).bind(orgId).first<{ n: number }>())!.n;
 }
 
 async function nothingStored(orgId: string) {

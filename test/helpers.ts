@@ -70,9 +70,8 @@ export async function call(method: string, path: string, o: CallOptions = {}) {
   return { status: res.status, headers: res.headers, json, text };
 }
 
-/** An org with an admin, a service, two agents and a member, each with a token. */
-export async function setupOrg() {
-  const org = uniqueOrg();
+/** An org (`org`, or a new unique one) with an admin, a service, two agents and a member, each with a token. */
+export async function setupOrg(org = uniqueOrg()) {
   const tokens = {
     admin: await makeToken({ org, sub: "admin1", role: "admin", email: "admin1@example.com", name: "Ada Admin" }),
     service: await makeToken({ org, sub: "scorer", role: "service" }),

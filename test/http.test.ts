@@ -3,11 +3,11 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import pkg from "../package.json";
-import { getDb } from "../src/db/client";
 import { idempotencyKeys } from "../src/db/schema";
 import { ErrorCode } from "../src/errors";
 import worker from "../src/index";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
+import { orgDb } from "./shard-helpers";
 
 const ALERTS = "/api/v1/alerts";
 
@@ -280,8 +280,8 @@ describe("request bodies", () => {
 
 describe("scheduled housekeeping", () => {
   it("purges expired idempotency keys and keeps live ones", async () => {
-    const db = getDb(env);
     const org = uniqueOrg();
+    const db = await orgDb(org);
     const now = Date.now();
     const row = (key: string, expiresAt: number) => ({
       orgId: org,

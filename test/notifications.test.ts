@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { AckFrame, ErrorFrame, EventFrame, ServerFrame, StateFrame, UnreadCountData } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 import { connect, type TestSocket } from "./ws-helpers";
 
 // The in-app inbox end to end through the Worker: creation (validation,
@@ -47,12 +48,12 @@ function body(userIds: string[], overrides: Record<string, unknown> = {}) {
 }
 
 async function notificationRows(orgId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM notifications WHERE org_id = ?").bind(orgId).first<{ n: number }>();
+  const row = await (await orgD1(orgId)).prepare("SELECT count(*) AS n FROM notifications WHERE org_id = ?").bind(orgId).first<{ n: number }>();
   return row!.n;
 }
 
 async function deliveryRowCount(orgId: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE org_id = ?").bind(orgId).first<{ n: number }>();
+  const row = await (await orgD1(orgId)).prepare("SELECT count(*) AS n FROM deliveries WHERE org_id = ?").bind(orgId).first<{ n: number }>();
   return row!.n;
 }
 
@@ -302,7 +303,8 @@ describe("the inbox", () => {
     expect(ids((await list(org.tokens.agent2)).items)).toEqual([own]);
     expect(ids((await list(org.tokens.agent2, "?status=all&archived=true")).items)).toEqual([]);
 
-    const other = uniqueOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const other = await orgBeside(org.org);
     const outsider = await makeToken({ org: other, sub: "admin1", role: "admin" });
     const outsiderMember = await makeToken({ org: other, sub: "member1", role: "member" });
     for (const token of [org.tokens.agent2, outsider, outsiderMember]) {

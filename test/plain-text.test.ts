@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
+import { orgD1 } from "./shard-helpers";
 
 /**
  * Issue 9, item 9: titles were HTML-escaped when a template was rendered and
@@ -20,7 +20,7 @@ async function orgWithRecipient() {
 }
 
 async function emailPayloads(org: string) {
-  const { results } = await env.DB.prepare("SELECT payload FROM deliveries WHERE org_id = ? AND channel = 'email'")
+  const { results } = await (await orgD1(org)).prepare("SELECT payload FROM deliveries WHERE org_id = ? AND channel = 'email'")
     .bind(org)
     .all<{ payload: string }>();
   return results.map((r) => JSON.parse(r.payload) as { subject: string; text: string; html: string });

@@ -1,12 +1,12 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { getDb } from "../src/db/client";
 import worker from "../src/index";
 import { newId } from "../src/lib/ids";
 import { eventStatements, type OutboundEvent } from "../src/outbox";
 import { HERALD_EVENT_NAMES, type EventFrame, type ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { orgD1, orgDb } from "./shard-helpers";
 import { connect, isType, type TestSocket } from "./ws-helpers";
 
 const BROADCAST = "/api/v1/realtime/broadcast";
@@ -63,12 +63,12 @@ interface EventRow {
 }
 
 async function eventRows(org: string): Promise<EventRow[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM realtime_events WHERE org_id = ? ORDER BY created_at, id").bind(org).all<EventRow>();
+  const { results } = await (await orgD1(org)).prepare("SELECT * FROM realtime_events WHERE org_id = ? ORDER BY created_at, id").bind(org).all<EventRow>();
   return results;
 }
 
-async function eventRow(id: string): Promise<EventRow | null> {
-  return env.DB.prepare("SELECT * FROM realtime_events WHERE id = ?").bind(id).first<EventRow>();
+async function eventRow(org: string, id: string): Promise<EventRow | null> {
+  return (await orgD1(org)).prepare("SELECT * FROM realtime_events WHERE id = ?").bind(id).first<EventRow>();
 }
 
 /**
@@ -324,7 +324,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
 
       const f = await device.waitFor<EventFrame>(isType("deal:won"));
       expect(f).toMatchObject({ id: eventId, seq: 1, data: { n: 7 } });
-      expect((await eventRow(eventId))!.published_at).toEqual(expect.any(Number));
+      expect((await eventRow(org, eventId))!.published_at).toEqual(expect.any(Number));
 
       // A second retry changes nothing; the sentinel proves nothing else is in flight.
       const retry2 = await call("POST", BROADCAST, { token: tokens.admin, body, headers });
@@ -350,7 +350,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
       expect(failed.headers.get("Retry-After")).toMatch(/^[1-9][0-9]*$/);
 
       const alertRows = async () =>
-        (await env.DB.prepare("SELECT id FROM alerts WHERE org_id = ?").bind(org).all<{ id: string }>()).results;
+        (await (await orgD1(org)).prepare("SELECT id FROM alerts WHERE org_id = ?").bind(org).all<{ id: string }>()).results;
       expect(await alertRows()).toHaveLength(1);
       const pending = (await eventRows(org)).filter((r) => r.type === "alert:new");
       expect(pending).toHaveLength(1);
@@ -367,7 +367,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
       expect(a).toMatchObject({ stream: "user", seq: 1, id: pending[0]!.id, data: { alert: { id: retry.json.id } } });
       const b = await feed.waitFor<EventFrame<{ alert: { id: string } }>>(isType("alert:new"));
       expect(b).toMatchObject({ stream: "org", channel: "alerts", id: pending[0]!.id });
-      expect((await eventRow(pending[0]!.id))!.published_at).toEqual(expect.any(Number));
+      expect((await eventRow(org, pending[0]!.id))!.published_at).toEqual(expect.any(Number));
 
       await sentinel(tokens.admin, "agent1", device);
       await channelSentinel(tokens.admin, "alerts", feed);
@@ -397,7 +397,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
         // Everything the alert causes exists already, in the same commit as the alert.
         const rows = async () =>
           (
-            await env.DB.prepare("SELECT id, channel, status, user_id, webhook_id FROM deliveries WHERE org_id = ? ORDER BY channel")
+            await (await orgD1(org)).prepare("SELECT id, channel, status, user_id, webhook_id FROM deliveries WHERE org_id = ? ORDER BY channel")
               .bind(org)
               .all<{ id: string; channel: string; status: string; user_id: string | null; webhook_id: string | null }>()
           ).results;
@@ -406,7 +406,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
           ["email", "queued", "agent1"],
           ["webhook", "queued", hook.json.id],
         ]);
-        const notices = await env.DB.prepare("SELECT user_id, source FROM notifications WHERE org_id = ?").bind(org).all();
+        const notices = await (await orgD1(org)).prepare("SELECT user_id, source FROM notifications WHERE org_id = ?").bind(org).all();
         expect(notices.results).toEqual([{ user_id: "agent1", source: expect.stringMatching(/^alert:alr_.*:new$/) }]);
         // Nothing was queued: the hubs had not confirmed.
         expect(queued).toEqual([]);
@@ -416,7 +416,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
         expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
         expect(queued.sort()).toEqual(deliveries.map((d) => d.id).sort());
         expect(await rows()).toHaveLength(2);
-        const published = await env.DB.prepare("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL").bind(org).first<{ n: number }>();
+        const published = await (await orgD1(org)).prepare("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL").bind(org).first<{ n: number }>();
         expect(published!.n).toBe(0);
       } finally {
         queueSpy.mockRestore();
@@ -447,7 +447,7 @@ describe("POST /api/v1/realtime/broadcast", () => {
         const retry = await call("POST", "/api/v1/alerts", { token: tokens.service, body, headers });
         expect(retry.status, retry.text).toBe(201);
         expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
-        const email = await env.DB.prepare("SELECT id FROM deliveries WHERE org_id = ? AND channel = 'email'").bind(org).all<{ id: string }>();
+        const email = await (await orgD1(org)).prepare("SELECT id FROM deliveries WHERE org_id = ? AND channel = 'email'").bind(org).all<{ id: string }>();
         expect(queued).toEqual(email.results.map((r) => r.id));
         expect((await eventRows(org)).filter((r) => r.published_at === null)).toEqual([]);
       } finally {
@@ -462,7 +462,7 @@ describe("scheduled sweep of unpublished events", () => {
   it("delivers an event left unpublished for more than 10 s exactly once and marks it published", async () => {
     const { org, tokens } = await setupOrg();
     const device = await open("/api/v1/ws", tokens.agent);
-    const db = getDb(env);
+    const db = await orgDb(org);
     const old = Date.now() - 60_000;
     const stale: OutboundEvent = {
       id: newId("evt", old),
@@ -478,23 +478,23 @@ describe("scheduled sweep of unpublished events", () => {
       const st = eventStatements(db, ev, 86_400);
       await db.batch(st as [(typeof st)[number], ...typeof st]);
     }
-    expect((await eventRow(stale.id))!.published_at).toBeNull();
+    expect((await eventRow(org, stale.id))!.published_at).toBeNull();
 
     await runCron();
     const f = await device.waitFor<EventFrame>(isType("sweep:test"));
     expect(f).toMatchObject({ id: stale.id, seq: 1, stream: "user", data: { stale: true } });
-    expect((await eventRow(stale.id))!.published_at).toEqual(expect.any(Number));
+    expect((await eventRow(org, stale.id))!.published_at).toEqual(expect.any(Number));
     // Younger than 10 s: left to its own request's retry.
-    expect((await eventRow(fresh.id))!.published_at).toBeNull();
-    await env.DB.prepare("DELETE FROM realtime_events WHERE id = ?").bind(fresh.id).run();
-    await env.DB.prepare("DELETE FROM realtime_event_targets WHERE event_id = ?").bind(fresh.id).run();
+    expect((await eventRow(org, fresh.id))!.published_at).toBeNull();
+    await (await orgD1(org)).prepare("DELETE FROM realtime_events WHERE id = ?").bind(fresh.id).run();
+    await (await orgD1(org)).prepare("DELETE FROM realtime_event_targets WHERE event_id = ?").bind(fresh.id).run();
 
     // Sweeping again sends nothing more.
     await runCron();
     // Even if the row were seen as unpublished again, the hub's dedupe by id keeps it single.
-    await env.DB.prepare("UPDATE realtime_events SET published_at = NULL WHERE id = ?").bind(stale.id).run();
+    await (await orgD1(org)).prepare("UPDATE realtime_events SET published_at = NULL WHERE id = ?").bind(stale.id).run();
     await runCron();
-    expect((await eventRow(stale.id))!.published_at).toEqual(expect.any(Number));
+    expect((await eventRow(org, stale.id))!.published_at).toEqual(expect.any(Number));
 
     const last = await sentinel(tokens.admin, "agent1", device);
     expect(last.seq).toBe(2);
@@ -505,7 +505,7 @@ describe("scheduled sweep of unpublished events", () => {
   it("re-delivers a channel event too", async () => {
     const { org, tokens } = await setupOrg();
     const board = await open("/api/v1/ws/org", tokens.agent, { channels: "kpi", dept: "sales" });
-    const db = getDb(env);
+    const db = await orgDb(org);
     const old = Date.now() - 30_000;
     const ev: OutboundEvent = {
       id: newId("evt", old),
@@ -521,7 +521,7 @@ describe("scheduled sweep of unpublished events", () => {
     await runCron();
     const f = await board.waitFor<EventFrame>(isType("kpi:stale"));
     expect(f).toMatchObject({ id: ev.id, stream: "org", channel: "kpi", scope: { dept: "sales", queue: "inbound" } });
-    expect((await eventRow(ev.id))!.published_at).toEqual(expect.any(Number));
+    expect((await eventRow(org, ev.id))!.published_at).toEqual(expect.any(Number));
     await runCron();
     await channelSentinel(tokens.admin, "kpi", board);
     expect(eventsOf(board, "kpi:stale")).toHaveLength(1);

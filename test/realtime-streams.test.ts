@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 import { broadcast, closedWithin, connect, eventually, isType, refusedUpgrade, type TestSocket } from "./ws-helpers";
 
 // The delivery guarantees of the user stream (/api/v1/ws) and the org stream
@@ -446,7 +447,7 @@ describe("token expiry", () => {
 describe("isolation", () => {
   it("org A's alerts and broadcasts never reach org B; a user's broadcast never reaches another user", async () => {
     const a = await setupOrg();
-    const b = await setupOrg();
+    const b = await setupOrg(await orgBeside(a.org));
     const aAgent = await connect("/api/v1/ws", { token: a.tokens.agent });
     const aAdmin = await connect("/api/v1/ws/org", { token: a.tokens.admin, query: { channels: "kpi" } });
     const aOther = await connect("/api/v1/ws", { token: a.tokens.agent2 });
@@ -718,14 +719,14 @@ describe("durable before visible", () => {
     );
     expect(orgRows).toEqual([{ seq: res.orgSeq, channel: "kpi" }]);
 
-    const row = await env.DB.prepare("SELECT org_id, type, published_at FROM realtime_events WHERE id = ?").bind(res.id).first<{
+    const row = await (await orgD1(org)).prepare("SELECT org_id, type, published_at FROM realtime_events WHERE id = ?").bind(res.id).first<{
       org_id: string;
       type: string;
       published_at: number | null;
     }>();
     expect(row).toMatchObject({ org_id: org, type: "deal:won" });
     expect(row!.published_at).not.toBeNull();
-    const targets = await env.DB.prepare("SELECT user_id, channel FROM realtime_event_targets WHERE event_id = ? ORDER BY pos").bind(res.id).all();
+    const targets = await (await orgD1(org)).prepare("SELECT user_id, channel FROM realtime_event_targets WHERE event_id = ? ORDER BY pos").bind(res.id).all();
     expect(targets.results).toEqual([
       { user_id: "agent1", channel: null },
       { user_id: null, channel: "kpi" },

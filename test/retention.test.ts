@@ -7,6 +7,7 @@ import worker from "../src/index";
 import { orgArchivePrefix } from "../src/retention/archive";
 import { idBefore, purgeDeliveries, purgeIdempotencyKeys, purgeUnarchived } from "../src/retention/purge";
 import { uniqueOrg } from "./helpers";
+import { orgD1 } from "./shard-helpers";
 
 /**
  * Retention of deliveries (src/retention/purge.ts): only final deliveries past
@@ -23,7 +24,7 @@ const NOW = new Date(Date.UTC(2001, 0, 1));
 async function insertDelivery(org: string, status: string, ageDays: number): Promise<string> {
   const ts = NOW.getTime() - ageDays * DAY;
   const id = newId("dlv", ts);
-  await env.DB.prepare(
+  await (await orgD1(org)).prepare(
     "INSERT INTO deliveries (id, org_id, dedupe_key, channel, status, attempts, created_at, updated_at) VALUES (?, ?, ?, 'email', ?, 1, ?, ?)",
   )
     .bind(id, org, `test:${id}`, status, ts, ts)
@@ -32,7 +33,7 @@ async function insertDelivery(org: string, status: string, ageDays: number): Pro
 }
 
 async function remaining(org: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT id FROM deliveries WHERE org_id = ? ORDER BY id").bind(org).all<{ id: string }>();
+  const { results } = await (await orgD1(org)).prepare("SELECT id FROM deliveries WHERE org_id = ? ORDER BY id").bind(org).all<{ id: string }>();
   return results.map((r) => r.id);
 }
 
@@ -45,7 +46,7 @@ describe("delivery retention", () => {
     const queued = await insertDelivery(org, "queued", 40);
     const deferred = await insertDelivery(org, "deferred", 40);
     const fresh = await insertDelivery(org, "sent", 29);
-    const deleted = await purgeDeliveries(env.DB, 30, { batchRows: 500, maxBatches: 20 }, NOW);
+    const deleted = await purgeDeliveries(await orgD1(org), 30, { batchRows: 500, maxBatches: 20 }, NOW);
     expect(deleted).toBeGreaterThanOrEqual(3);
     const left = await remaining(org);
     expect(left).toEqual([queued, deferred, fresh].sort());
@@ -57,11 +58,11 @@ describe("delivery retention", () => {
     // Older than any other test's rows, so these are the first the purge picks.
     for (let i = 0; i < 3; i++) await insertDelivery(org, "sent", 3_000 + i);
     const budget = { batchRows: 2, maxBatches: 1 };
-    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(2);
+    expect(await purgeDeliveries(await orgD1(org), 2_000, budget, NOW)).toBe(2);
     expect(await remaining(org)).toHaveLength(1);
-    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(1);
+    expect(await purgeDeliveries(await orgD1(org), 2_000, budget, NOW)).toBe(1);
     expect(await remaining(org)).toHaveLength(0);
-    expect(await purgeDeliveries(env.DB, 2_000, budget, NOW)).toBe(0);
+    expect(await purgeDeliveries(await orgD1(org), 2_000, budget, NOW)).toBe(0);
   });
 
   it("is idempotent: running twice deletes nothing more", async () => {
@@ -69,9 +70,9 @@ describe("delivery retention", () => {
     await insertDelivery(org, "failed", 1_500);
     const keep = await insertDelivery(org, "queued", 1_500);
     const config = { retention: { ...getConfig(env).retention, deliveryDays: 1_000 } };
-    expect((await purgeUnarchived(env.DB, config, NOW)).deliveries).toBeGreaterThanOrEqual(1);
+    expect((await purgeUnarchived(await orgD1(org), config, NOW)).deliveries).toBeGreaterThanOrEqual(1);
     expect(await remaining(org)).toEqual([keep]);
-    expect((await purgeUnarchived(env.DB, config, NOW)).deliveries).toBe(0);
+    expect((await purgeUnarchived(await orgD1(org), config, NOW)).deliveries).toBe(0);
     expect(await remaining(org)).toEqual([keep]);
   });
 
@@ -88,7 +89,7 @@ describe("delivery retention", () => {
 
 /** Inserts an idempotency key of `org` expiring at `expiresAt` (ms). */
 async function insertKey(org: string, key: string, expiresAt: number): Promise<void> {
-  await env.DB.prepare(
+  await (await orgD1(org)).prepare(
     "INSERT INTO idempotency_keys (org_id, scope, key, request_hash, status_code, response_body, created_at, expires_at) VALUES (?, 'POST /api/v1/alerts', ?, ?, 201, '{}', ?, ?)",
   )
     .bind(org, key, "0".repeat(64), expiresAt - DAY, expiresAt)
@@ -96,7 +97,7 @@ async function insertKey(org: string, key: string, expiresAt: number): Promise<v
 }
 
 const keysOf = async (org: string) =>
-  (await env.DB.prepare("SELECT key FROM idempotency_keys WHERE org_id = ? ORDER BY key").bind(org).all<{ key: string }>()).results.map((r) => r.key);
+  (await (await orgD1(org)).prepare("SELECT key FROM idempotency_keys WHERE org_id = ? ORDER BY key").bind(org).all<{ key: string }>()).results.map((r) => r.key);
 
 describe("idempotency key retention", () => {
   it("deletes expired keys in bounded batches and keeps live ones", async () => {
@@ -105,11 +106,11 @@ describe("idempotency key retention", () => {
     for (const k of ["a", "b", "c"]) await insertKey(org, k, NOW.getTime() - 5_000 * DAY);
     await insertKey(org, "live", NOW.getTime() + DAY);
     const budget = { batchRows: 2, maxBatches: 1 };
-    expect(await purgeIdempotencyKeys(env.DB, budget, NOW)).toBe(2);
+    expect(await purgeIdempotencyKeys(await orgD1(org), budget, NOW)).toBe(2);
     expect(await keysOf(org)).toHaveLength(2);
-    await purgeIdempotencyKeys(env.DB, { batchRows: 500, maxBatches: 20 }, NOW);
+    await purgeIdempotencyKeys(await orgD1(org), { batchRows: 500, maxBatches: 20 }, NOW);
     expect(await keysOf(org)).toEqual(["live"]);
-    expect(await purgeIdempotencyKeys(env.DB, budget, NOW)).toBe(0);
+    expect(await purgeIdempotencyKeys(await orgD1(org), budget, NOW)).toBe(0);
   });
 });
 
@@ -119,11 +120,12 @@ describe("the scheduled handler", () => {
     const now = Date.now();
     const old = now - 400 * DAY;
     const alert = newId("alr", old);
-    await env.DB.batch([
-      env.DB.prepare(
+    const d1 = await orgD1(org);
+    await d1.batch([
+      d1.prepare(
         "INSERT INTO deliveries (id, org_id, dedupe_key, channel, status, created_at, updated_at) VALUES (?, ?, ?, 'sms', 'sent', ?, ?)",
       ).bind(newId("dlv", old), org, `test:${org}`, old, old),
-      env.DB.prepare(
+      d1.prepare(
         "INSERT INTO alerts (id, org_id, alert_type, priority, status, title, created_by, created_at, updated_at) VALUES (?, ?, 'TEST', 'LOW', 'RESOLVED', 'Old', 'svc', ?, ?)",
       ).bind(alert, org, old, old),
     ]);
@@ -135,7 +137,7 @@ describe("the scheduled handler", () => {
 
     expect(await remaining(org)).toEqual([]);
     expect(await keysOf(org)).toEqual([]);
-    expect(await env.DB.prepare("SELECT count(*) AS n FROM alerts WHERE org_id = ?").bind(org).first<number>("n")).toBe(0);
+    expect(await (await orgD1(org)).prepare("SELECT count(*) AS n FROM alerts WHERE org_id = ?").bind(org).first<number>("n")).toBe(0);
     const listed = await env.ARCHIVE.list({ prefix: `${orgArchivePrefix(org)}alerts/` });
     expect(listed.objects).toHaveLength(1);
   });

@@ -1,17 +1,15 @@
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getDb } from "../src/db/client";
 import { alertAssignments, alerts } from "../src/db/schema";
 import { AssignmentSchema } from "../src/protocol";
-import { deps } from "../src/deps";
+import { appDeps } from "../src/deps";
 import { RoutingAgentPageSchema } from "../src/schemas/routing";
 import { listRoutingAgents } from "../src/services/routing/agents";
 import { assignmentRow, recordAssignment, toAssignment } from "../src/services/routing/assignments";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
+import { orgBeside, orgDb } from "./shard-helpers";
 import { connect, eventually } from "./ws-helpers";
-
-const db = () => getDb(env);
 
 async function createAlert(token: string, overrides: Record<string, unknown> = {}) {
   const res = await call("POST", "/api/v1/alerts", { token, body: alertBody(overrides) });
@@ -132,8 +130,9 @@ describe("assignment records", () => {
       assignmentRow({ orgId: org, alertId: alert.id, kind: "escalated", agentId: "agent1", previousAgentId: "agent2", level: 1, reason: "SLA passed", actorId: "system:escalation", now: new Date(t0 + 2000) }),
       assignmentRow({ orgId: org, alertId: alert.id, kind: "routed", agentId: "agent2", rule: { id: "rrl_x", name: "Anyone", version: 1, strategy: "least_loaded" }, reason: "least loaded", actorId: "scorer", now: new Date(t0) }),
     ];
-    await db().delete(alertAssignments).where(eq(alertAssignments.alertId, alert.id));
-    await db().batch([recordAssignment(db(), rows[0]!), recordAssignment(db(), rows[1]!)]);
+    const db = await orgDb(org);
+    await db.delete(alertAssignments).where(eq(alertAssignments.alertId, alert.id));
+    await db.batch([recordAssignment(db, rows[0]!), recordAssignment(db, rows[1]!)]);
 
     for (const token of [tokens.admin, tokens.service, tokens.agent]) {
       const res = await call("GET", `/api/v1/alerts/${alert.id}/assignments`, { token });
@@ -188,7 +187,7 @@ describe("GET /api/v1/routing/agents", () => {
     const { org, tokens } = await setupOrg();
     await createAlert(tokens.service, { assigneeId: "agent1" });
     const down = { presence: () => Promise.reject(new Error("hub down")) };
-    const page = await listRoutingAgents(db(), deps(env).config, down, { sub: "admin1", org, role: "admin" }, { limit: 50 });
+    const page = await listRoutingAgents(await orgDb(org), appDeps(env).config, down, { sub: "admin1", org, role: "admin" }, { limit: 50 });
     expect(page.items.map((a) => [a.id, a.online, a.openLoad])).toEqual([
       ["admin1", null, 0],
       ["agent1", null, 1],
@@ -200,8 +199,9 @@ describe("GET /api/v1/routing/agents", () => {
   });
 
   it("pages by id with a cursor; a bad cursor is 400 INVALID_CURSOR; another org's agents are not listed", async () => {
-    const { tokens } = await setupOrg();
-    const other = await setupOrg();
+    const { org, tokens } = await setupOrg();
+    // On the same shard, so only the org check keeps them apart.
+    const other = await setupOrg(await orgBeside(org));
     await call("PUT", "/api/v1/users/zed", { token: other.tokens.admin, body: { role: "agent" } });
     const first = await call("GET", "/api/v1/routing/agents?limit=2", { token: tokens.admin });
     expect(first.json.items.map((a: { id: string }) => a.id)).toEqual(["admin1", "agent1"]);
@@ -234,10 +234,11 @@ describe("GET /api/v1/routing/stats", () => {
       row(a5!.id, "agent2", 5_000, "manual"), // never acknowledged
     ];
     // The test owns the org's assignment records: drop whatever creating the alerts recorded.
-    await db().delete(alertAssignments).where(eq(alertAssignments.orgId, org));
-    await db().batch([recordAssignment(db(), rows[0]!), ...rows.slice(1).map((r) => recordAssignment(db(), r))]);
-    const set = (id: string, values: Partial<typeof alerts.$inferInsert>) => db().update(alerts).set(values).where(and(eq(alerts.orgId, org), eq(alerts.id, id)));
-    await db().batch([
+    const db = await orgDb(org);
+    await db.delete(alertAssignments).where(eq(alertAssignments.orgId, org));
+    await db.batch([recordAssignment(db, rows[0]!), ...rows.slice(1).map((r) => recordAssignment(db, r))]);
+    const set = (id: string, values: Partial<typeof alerts.$inferInsert>) => db.update(alerts).set(values).where(and(eq(alerts.orgId, org), eq(alerts.id, id)));
+    await db.batch([
       set(a1!.id, { status: "CONVERTED", acknowledgedAt: new Date(t0 + 10_000), convertedAt: new Date(t0 + 100_000) }),
       set(a2!.id, { status: "ACKNOWLEDGED", acknowledgedAt: new Date(t0 + 30_000) }),
       set(a3!.id, { status: "ACKNOWLEDGED", acknowledgedAt: new Date(t0 + 50_000) }),
@@ -276,22 +277,25 @@ describe("GET /api/v1/routing/stats", () => {
     const waits = [10_000, 20_000, 40_000, 100_000];
     const created = [];
     for (const _ of waits) created.push(await createAlert(tokens.service, { assigneeId: "agent1" }));
-    await db().delete(alertAssignments).where(eq(alertAssignments.orgId, org));
+    const db = await orgDb(org);
+    await db.delete(alertAssignments).where(eq(alertAssignments.orgId, org));
     const [first, ...rest] = created.flatMap((a, i) => [
-      recordAssignment(db(), assignmentRow({ orgId: org, alertId: a.id, kind: "manual", agentId: "agent1", reason: "t", actorId: "admin1", now: new Date(t0) })),
-      db().update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date(t0 + waits[i]!) }).where(eq(alerts.id, a.id)),
+      recordAssignment(db, assignmentRow({ orgId: org, alertId: a.id, kind: "manual", agentId: "agent1", reason: "t", actorId: "admin1", now: new Date(t0) })),
+      db.update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date(t0 + waits[i]!) }).where(eq(alerts.id, a.id)),
     ]);
-    await db().batch([first!, ...rest]);
+    await db.batch([first!, ...rest]);
     const res = await call("GET", "/api/v1/routing/stats", { token: tokens.admin });
     expect(res.json.agents[0]).toMatchObject({ agentId: "agent1", acknowledged: 4, medianTimeToAcknowledgeMs: 30_000, conversionRate: 0 });
   });
 
   it("is admin only, validates the window, and never shows another org's assignments", async () => {
     const { org, tokens } = await setupOrg();
-    const other = await setupOrg();
+    // On the same shard, so only the org check keeps the assignments apart.
+    const other = await setupOrg(await orgBeside(org));
     const a = await createAlert(tokens.service, { assigneeId: "agent1" });
-    await db().delete(alertAssignments).where(eq(alertAssignments.orgId, org));
-    await recordAssignment(db(), assignmentRow({ orgId: org, alertId: a.id, kind: "manual", agentId: "agent1", reason: "t", actorId: "admin1" }));
+    const db = await orgDb(org);
+    await db.delete(alertAssignments).where(eq(alertAssignments.orgId, org));
+    await recordAssignment(db, assignmentRow({ orgId: org, alertId: a.id, kind: "manual", agentId: "agent1", reason: "t", actorId: "admin1" }));
     const theirs = await call("GET", "/api/v1/routing/stats", { token: other.tokens.admin });
     expect(theirs.json).toMatchObject({ assignments: 0, agents: [], rules: [] });
     expect((await call("GET", "/api/v1/routing/stats", { token: tokens.admin })).json.assignments).toBe(1);
@@ -299,7 +303,7 @@ describe("GET /api/v1/routing/stats", () => {
     const reversed = await call("GET", "/api/v1/routing/stats?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", { token: tokens.admin });
     expect(reversed.status).toBe(400);
     expect(reversed.json.error.code).toBe("VALIDATION_FAILED");
-    const count = await db().select().from(alertAssignments).where(eq(alertAssignments.orgId, other.org));
+    const count = await db.select().from(alertAssignments).where(eq(alertAssignments.orgId, other.org));
     expect(count).toEqual([]);
   });
 });

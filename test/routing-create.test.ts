@@ -1,9 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getDb } from "../src/db/client";
 import { alerts, routingRules, users, type RoutingRuleRow } from "../src/db/schema";
-import { deps } from "../src/deps";
+import { orgDeps } from "../src/deps";
 import { orgHub } from "../src/outbox";
 import { MetaTable } from "../src/realtime/meta";
 import { RouterTable } from "../src/realtime/router";
@@ -13,6 +12,7 @@ import { loadRoutingInputs } from "../src/services/routing/route";
 import { reassignAlert } from "../src/services/routing/route";
 import { and, eq } from "drizzle-orm";
 import { alertBody, call, makeToken, uniqueOrg } from "./helpers";
+import { orgBeside, orgD1, orgDb } from "./shard-helpers";
 import { connect } from "./ws-helpers";
 
 type RuleInput = Partial<Omit<RoutingRuleRow, "orgId" | "createdAt" | "updatedAt" | "createdBy">> & Pick<RoutingRuleRow, "strategy">;
@@ -35,13 +35,14 @@ async function routingOrg(agents: Record<string, Profile>, rules: RuleInput[] = 
 }
 
 async function setProfile(org: string, id: string, profile: Profile) {
-  await getDb(env).update(users).set(profile).where(and(eq(users.orgId, org), eq(users.id, id)));
+  await (await orgDb(org)).update(users).set(profile).where(and(eq(users.orgId, org), eq(users.id, id)));
 }
 
 async function addRules(org: string, rules: RuleInput[]) {
   const now = new Date();
+  const db = await orgDb(org);
   for (const [i, r] of rules.entries()) {
-    await getDb(env)
+    await db
       .insert(routingRules)
       .values({
         id: r.id ?? `rul-${org}-${i}`,
@@ -68,23 +69,24 @@ async function create(token: string, overrides: Record<string, unknown> = {}, he
   return res.json as { id: string; assigneeId: string | null; assignedAt: string | null };
 }
 
-async function assignmentsOf(alertId: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM alert_assignments WHERE alert_id = ? ORDER BY created_at, id").bind(alertId).all<Record<string, unknown>>();
+async function assignmentsOf(org: string, alertId: string) {
+  const { results } = await (await orgD1(org)).prepare("SELECT * FROM alert_assignments WHERE alert_id = ? ORDER BY created_at, id").bind(alertId).all<Record<string, unknown>>();
   return results;
 }
 
-async function count(sql: string, ...binds: unknown[]) {
-  return (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+/** Counts `orgId`'s rows in its shard (the statement's one parameter is the org). */
+async function count(sql: string, orgId: string) {
+  return (await (await orgD1(orgId)).prepare(sql).bind(orgId).first<{ n: number }>())!.n;
 }
 
 describe("routing on create: strategies", () => {
   it("round_robin rotates through the agents by id and records a routed assignment with the reason", async () => {
-    const { service } = await routingOrg({ a1: {}, a2: {}, a3: {} }, [{ id: "rr", name: "Rotation", strategy: "round_robin" }]);
+    const { org, service } = await routingOrg({ a1: {}, a2: {}, a3: {} }, [{ id: "rr", name: "Rotation", strategy: "round_robin" }]);
     const got: (string | null)[] = [];
     for (let i = 0; i < 4; i++) got.push((await create(service)).assigneeId);
     expect(got).toEqual(["a1", "a2", "a3", "a1"]);
     const first = await create(service);
-    const [record] = await assignmentsOf(first.id);
+    const [record] = await assignmentsOf(org, first.id);
     expect(record).toMatchObject({ kind: "routed", agent_id: "a2", rule_id: "rr", rule_name: "Rotation", rule_version: 1, strategy: "round_robin", level: 0, actor_id: "scorer" });
     expect(record!.reason).toMatch(/Rule "Rotation" \(round_robin\): 3 of 4 agents qualified/); // the away admin counts among the candidates
     const history = await call("GET", `/api/v1/alerts/${first.id}/history`, { token: service });
@@ -120,12 +122,12 @@ describe("routing on create: strategies", () => {
       runInDurableObject(orgHub(env, org), (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM routing_open").one().n);
     expect(await tracked()).toBe(0);
     // Nor does a create there read the org's directory for routing.
-    expect((await loadRoutingInputs(getDb(env), org)).agents).toEqual([]);
+    expect((await loadRoutingInputs(await orgDb(org), org)).agents).toEqual([]);
     // A rule arrives: the first routing reads the loads from D1 (a1 holds 3), so a2 gets it, and from then on events are followed.
     await addRules(org, [{ strategy: "least_loaded" }]);
     expect((await create(service)).assigneeId).toBe("a2");
     expect(await tracked()).toBe(4);
-    expect((await loadRoutingInputs(getDb(env), org)).agents.map((a) => a.id)).toEqual(["a1", "a2", "admin1"]);
+    expect((await loadRoutingInputs(await orgDb(org), org)).agents.map((a) => a.id)).toEqual(["a1", "a2", "admin1"]);
   });
 
   it("counts the open alerts D1 already had before the hub's first routing (seeded once)", async () => {
@@ -144,7 +146,7 @@ describe("routing on create: strategies", () => {
       createdAt: now,
       updatedAt: now,
     });
-    await getDb(env).insert(alerts).values([row(`alr-${org}-1`, "a1", "PENDING"), row(`alr-${org}-2`, "a1", "PENDING"), row(`alr-${org}-3`, "a2", "RESOLVED")]);
+    await (await orgDb(org)).insert(alerts).values([row(`alr-${org}-1`, "a1", "PENDING"), row(`alr-${org}-2`, "a1", "PENDING"), row(`alr-${org}-3`, "a2", "RESOLVED")]);
     expect((await create(service)).assigneeId).toBe("a2");
     expect((await orgHub(env, org).routingState(["a1", "a2"])).map((s) => s.load)).toEqual([2, 1]);
   });
@@ -187,14 +189,14 @@ describe("routing on create: rules, queue and notifications", () => {
     // LOW: "Leads" matches but a1 is full, "Anyone" does not match: queued by no rule.
     const low = await create(service, { priority: "LOW" });
     expect(low.assigneeId).toBeNull();
-    const [queued] = await assignmentsOf(low.id);
+    const [queued] = await assignmentsOf(org, low.id);
     expect(queued).toMatchObject({ kind: "queued", agent_id: null, rule_id: null });
     expect(queued!.reason).toMatch(/"Anyone" did not match/);
     await setProfile(org, "a2", { availability: "away" });
     // a2 goes away: "Anyone" matches, finds nobody and does not fall through: queued by it.
     const stopped = await create(service);
     expect(stopped.assigneeId).toBeNull();
-    const [record] = await assignmentsOf(stopped.id);
+    const [record] = await assignmentsOf(org, stopped.id);
     expect(record).toMatchObject({ kind: "queued", rule_id: "r-any", rule_name: "Anyone" });
     expect(record!.reason).toMatch(/does not fall through/);
     // The queue view.
@@ -215,7 +217,7 @@ describe("routing on create: rules, queue and notifications", () => {
     expect(event.data.assignment).toMatchObject({ kind: "queued", alertId: queued.id });
     board.close();
     expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ?", org)).toBe(0);
-    const [record] = await assignmentsOf(queued.id);
+    const [record] = await assignmentsOf(org, queued.id);
     expect(record).toMatchObject({ kind: "queued", agent_id: null });
     expect(record!.reason).toMatch(/0 of 2 agents qualified \(2 away or offline\)/);
 
@@ -223,15 +225,15 @@ describe("routing on create: rules, queue and notifications", () => {
     const unrouted = await create(plain.service);
     expect(unrouted.assigneeId).toBeNull();
     expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ? AND user_id = 'admin1'", plain.org)).toBe(1);
-    expect(await assignmentsOf(unrouted.id)).toEqual([]);
+    expect(await assignmentsOf(plain.org, unrouted.id)).toEqual([]);
   });
 
   it("an unreachable org hub never loses the alert: it is created queued with the reason", async () => {
     const { org } = await routingOrg({ a1: {} }, [{ strategy: "least_loaded" }]);
-    const failing = { ...deps(env), routing: { route: () => Promise.reject(new Error("hub down")), release: async () => {} } };
+    const failing = { ...(await orgDeps(env, org)), routing: { route: () => Promise.reject(new Error("hub down")), release: async () => {} } };
     const { body } = await createAlert(failing, { sub: "scorer", org, role: "service" }, CreateAlertBody.parse(alertBody()));
     expect(body.assigneeId).toBeNull();
-    const [record] = await assignmentsOf(body.id);
+    const [record] = await assignmentsOf(org, body.id);
     expect(record).toMatchObject({ kind: "queued", agent_id: null });
     expect(record!.reason).toMatch(/Routing was unavailable/);
     expect(await count("SELECT count(*) AS n FROM notifications WHERE org_id = ?", org)).toBe(0);
@@ -320,7 +322,7 @@ describe("routing actions", () => {
     const routed = await call("POST", `/api/v1/alerts/${alert.id}/reassign`, { token: service, body: { route: true } });
     expect(routed.status, routed.text).toBe(200);
     expect(routed.json.assigneeId).not.toBe("a3");
-    const kinds = (await assignmentsOf(alert.id)).map((r) => [r.kind, r.agent_id, r.previous_agent_id]);
+    const kinds = (await assignmentsOf(org, alert.id)).map((r) => [r.kind, r.agent_id, r.previous_agent_id]);
     expect(kinds).toEqual([
       ["routed", "a1", null],
       ["manual", "a3", "a1"],
@@ -341,7 +343,7 @@ describe("routing actions", () => {
     const alert = await create(service);
     expect(alert.assigneeId).toBe("a1");
     expect(await loads()).toEqual([1, 0, 0]);
-    const real = deps(env);
+    const real = await orgDeps(env, org);
     let decided: string | null = null;
     const racing: typeof real = {
       ...real,
@@ -351,7 +353,7 @@ describe("routing actions", () => {
           const decision = await real.routing.route(orgId, request);
           decided = decision.agentId;
           // Between the decision and the write, an acknowledge reaches D1 (its event not yet at the hub).
-          await getDb(env).update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, alert.id));
+          await real.db.update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, alert.id));
           return decision;
         },
       },
@@ -384,7 +386,8 @@ describe("routing actions", () => {
 
   it("isolation: another org's agents are never chosen and its alerts are 404", async () => {
     const mine = await routingOrg({ m1: { availability: "away" } }, [{ strategy: "least_loaded" }]);
-    const theirs = await routingOrg({ t1: {} }, [{ strategy: "least_loaded" }]);
+    // On the same shard, so only the org check keeps them apart.
+    const theirs = await routingOrg({ t1: {} }, [{ strategy: "least_loaded" }], await orgBeside(mine.org, "rt"));
     expect((await create(mine.service)).assigneeId).toBeNull();
     const foreign = await create(theirs.service);
     expect(foreign.assigneeId).toBe("t1");

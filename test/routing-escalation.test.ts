@@ -2,7 +2,6 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getDb } from "../src/db/client";
 import { alertAssignments, alerts, routingRules, users, type EscalationPolicy, type RoutingRuleRow } from "../src/db/schema";
 import { Escalations } from "../src/realtime/escalations";
 import { ESCALATIONS_PER_ALARM, type OrgHub } from "../src/realtime/org-hub";
@@ -10,6 +9,7 @@ import { formatSla } from "../src/services/routing/escalate";
 import type { Alert } from "../src/schemas/alerts";
 import type { AlertEventData, EventFrame, ServerFrame } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg, uniqueOrg } from "./helpers";
+import { orgBeside, orgD1, orgDb } from "./shard-helpers";
 import { connect, eventually } from "./ws-helpers";
 
 // Escalation (docs/ROUTING.md, "Escalation"): the org hub's alarm fires at
@@ -18,7 +18,6 @@ import { connect, eventually } from "./ws-helpers";
 // assignment and `alert:escalated`; the chain ends at maxLevels or when nobody
 // is left, once. Every test uses its own org.
 
-const db = () => getDb(env);
 const orgHubOf = (org: string) => env.ORG_HUB.getByName(org);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alarmOf = (org: string) => runInDurableObject(orgHubOf(org), (_i, state) => state.storage.getAlarm());
@@ -29,16 +28,17 @@ async function untilPast(ms: number): Promise<void> {
 }
 
 /** An org (admin1, agent1, agent2, member1) plus agent3, a rule with `policy`, and admin1 away (so it is never escalated to). */
-async function setup(policy: EscalationPolicy, strategy: RoutingRuleRow["strategy"] = "least_loaded") {
-  const { org, tokens } = await setupOrg();
+async function setup(policy: EscalationPolicy, strategy: RoutingRuleRow["strategy"] = "least_loaded", orgId?: string) {
+  const { org, tokens } = await setupOrg(orgId);
+  const db = await orgDb(org);
   const put = await call("PUT", "/api/v1/users/agent3", { token: tokens.admin, body: { role: "agent" } });
   expect(put.status, put.text).toBeLessThan(300);
   const admin = await call("PUT", "/api/v1/users/admin1", { token: tokens.admin, body: { role: "admin" } });
   expect(admin.status, admin.text).toBeLessThan(300);
-  await db().update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "admin1")));
+  await db.update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "admin1")));
   const now = new Date();
   const ruleId = `rule-${crypto.randomUUID().slice(0, 8)}`;
-  await db()
+  await db
     .insert(routingRules)
     .values({ id: ruleId, orgId: org, name: "Everyone", position: 0, version: 1, strategy, escalation: policy, createdBy: "admin1", createdAt: now, updatedAt: now });
   return { org, tokens, ruleId, agent3: await makeToken({ org, sub: "agent3", role: "agent" }) };
@@ -53,7 +53,7 @@ async function routedAlert(org: string, token: string, ruleId: string, slaSecond
   expect(res.status, res.text).toBe(201);
   const alert = res.json as { id: string; assignedAt: string; updatedAt: string };
   const assignedAt = Date.parse(alert.assignedAt);
-  await db().insert(alertAssignments).values({
+  await (await orgDb(org)).insert(alertAssignments).values({
     id: `asg-${crypto.randomUUID()}`,
     orgId: org,
     alertId: alert.id,
@@ -74,10 +74,14 @@ async function routedAlert(org: string, token: string, ruleId: string, slaSecond
   return { id: alert.id, dueAt };
 }
 
-const assignmentsOf = (alertId: string) =>
-  db().select().from(alertAssignments).where(eq(alertAssignments.alertId, alertId)).orderBy(asc(alertAssignments.createdAt), asc(alertAssignments.level));
+const assignmentsOf = async (org: string, alertId: string) =>
+  (await orgDb(org))
+    .select()
+    .from(alertAssignments)
+    .where(eq(alertAssignments.alertId, alertId))
+    .orderBy(asc(alertAssignments.createdAt), asc(alertAssignments.level));
 
-const alertRow = async (alertId: string) => (await db().select().from(alerts).where(eq(alerts.id, alertId)))[0]!;
+const alertRow = async (org: string, alertId: string) => (await (await orgDb(org)).select().from(alerts).where(eq(alerts.id, alertId)))[0]!;
 
 const escalatedOf = (alertId: string) => (f: ServerFrame) =>
   f.type === "alert:escalated" && (f as EventFrame<AlertEventData>).data.alert.id === alertId;
@@ -99,7 +103,7 @@ async function notices(token: string, alertId: string, type: string) {
 
 /** The email deliveries' rendered payloads of a user in an org. */
 async function emailPayloads(org: string, userId: string) {
-  const { results } = await env.DB.prepare("SELECT payload FROM deliveries WHERE org_id = ? AND user_id = ? AND channel = 'email'")
+  const { results } = await (await orgD1(org)).prepare("SELECT payload FROM deliveries WHERE org_id = ? AND user_id = ? AND channel = 'email'")
     .bind(org, userId)
     .all<{ payload: string }>();
   return results.map((r) => JSON.parse(r.payload) as { subject: string; text: string; html: string });
@@ -112,9 +116,9 @@ describe("escalation on the org hub's alarm", () => {
     const agent2Stream = await connect("/api/v1/ws", { token: tokens.agent2 });
     const agent1Stream = await connect("/api/v1/ws", { token: tokens.agent });
     // agent3 (first of the pool) is away: the pool's next qualifying agent is agent2.
-    await db().update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "agent3")));
-    await db().update(users).set({ name: "Avery Agent" }).where(and(eq(users.orgId, org), eq(users.id, "agent1")));
-    await db().update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
+    await (await orgDb(org)).update(users).set({ availability: "away" }).where(and(eq(users.orgId, org), eq(users.id, "agent3")));
+    await (await orgDb(org)).update(users).set({ name: "Avery Agent" }).where(and(eq(users.orgId, org), eq(users.id, "agent1")));
+    await (await orgDb(org)).update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
     const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 2);
 
     expect(await alarmOf(org)).toBe(dueAt);
@@ -122,17 +126,17 @@ describe("escalation on the org hub's alarm", () => {
 
     // Early: nothing happens, the alarm stays at due.
     await runDurableObjectAlarm(orgHubOf(org));
-    expect((await alertRow(id)).assigneeId).toBe("agent1");
-    expect(await assignmentsOf(id)).toHaveLength(1);
+    expect((await alertRow(org, id)).assigneeId).toBe("agent1");
+    expect(await assignmentsOf(org, id)).toHaveLength(1);
     expect(await alarmOf(org)).toBe(dueAt);
 
     await untilPast(dueAt);
     await runDurableObjectAlarm(orgHubOf(org)); // it may have fired already: harmless
-    await eventually(async () => (await alertRow(id)).assigneeId === "agent2", "the escalation reassigned the alert");
+    await eventually(async () => (await alertRow(org, id)).assigneeId === "agent2", "the escalation reassigned the alert");
 
-    const row = await alertRow(id);
+    const row = await alertRow(org, id);
     expect(row.status).toBe("PENDING");
-    const records = await assignmentsOf(id);
+    const records = await assignmentsOf(org, id);
     expect(records.map((r) => [r.kind, r.agentId, r.previousAgentId, r.level])).toEqual([
       ["routed", "agent1", null, 0],
       ["escalated", "agent2", "agent1", 1],
@@ -170,14 +174,14 @@ describe("escalation on the org hub's alarm", () => {
     expect(await alarmOf(org)).toBe(next!.dueAt);
     await untilPast(next!.dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
-    await eventually(async () => (await assignmentsOf(id)).length === 3, "the chain's end recorded");
+    await eventually(async () => (await assignmentsOf(org, id)).length === 3, "the chain's end recorded");
     await sleep(300);
-    expect((await assignmentsOf(id)).map((r) => [r.kind, r.agentId, r.level])).toEqual([
+    expect((await assignmentsOf(org, id)).map((r) => [r.kind, r.agentId, r.level])).toEqual([
       ["routed", "agent1", 0],
       ["escalated", "agent2", 1],
       ["escalated", null, 1],
     ]);
-    expect((await alertRow(id)).assigneeId).toBe("agent2");
+    expect((await alertRow(org, id)).assigneeId).toBe("agent2");
     expect(await orgHubOf(org).pendingEscalation(id)).toBeNull();
     await feed.waitForCount(escalatedOf(id), 2);
     expect(await notices(tokens.agent2, id, "alert.escalated")).toHaveLength(1);
@@ -213,7 +217,7 @@ describe("escalation on the org hub's alarm", () => {
     await orgHubOf(org).scheduleEscalation(alert.id, { ...pending!, dueAt: dueNow });
     await untilPast(dueNow);
     await runDurableObjectAlarm(orgHubOf(org));
-    await eventually(async () => (await assignmentsOf(alert.id)).some((r) => r.kind === "escalated"), "escalated");
+    await eventually(async () => (await assignmentsOf(org, alert.id)).some((r) => r.kind === "escalated"), "escalated");
     const records = await call("GET", `/api/v1/alerts/${alert.id}/assignments`, { token: tokens.admin });
     expect(records.status, records.text).toBe(200);
     const items = records.json.items as { kind: string; agentId: string | null; previousAgentId: string | null; level: number }[];
@@ -224,12 +228,12 @@ describe("escalation on the org hub's alarm", () => {
     expect(items[1]!.previousAgentId).toBe(alert.assigneeId);
     expect(items[1]!.agentId).not.toBe(alert.assigneeId);
     expect(["agent1", "agent2", "agent3"]).toContain(items[1]!.agentId);
-    expect((await alertRow(alert.id)).assigneeId).toBe(items[1]!.agentId);
+    expect((await alertRow(org, alert.id)).assigneeId).toBe(items[1]!.agentId);
   }, 15_000);
 
   it("the escalation's notification respects the new assignee's preferences by type", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent2"], maxLevels: 1 });
-    await db().update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
+    await (await orgDb(org)).update(users).set({ email: "agent2@example.com" }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
     const prefs = await call("PUT", "/api/v1/me/preferences", { token: tokens.agent2, body: { types: { "alert.escalated": { email: false } } } });
     expect(prefs.status, prefs.text).toBe(200);
     const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
@@ -257,8 +261,8 @@ describe("escalation on the org hub's alarm", () => {
     await untilPast(dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
     await sleep(200);
-    expect(await alertRow(id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
-    expect(await assignmentsOf(id)).toHaveLength(1);
+    expect(await alertRow(org, id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
+    expect(await assignmentsOf(org, id)).toHaveLength(1);
   });
 
   it("a manual reassignment cancels the escalation; a late event from before the escalation's assignment does not", async () => {
@@ -278,9 +282,9 @@ describe("escalation on the org hub's alarm", () => {
   it("a chain with maxLevels 2 over three agents escalates twice, to two different agents, then ends once and never loops", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 2 });
     const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
-    await eventually(async () => (await assignmentsOf(id)).length >= 4, "two escalations and the end", 8000);
+    await eventually(async () => (await assignmentsOf(org, id)).length >= 4, "two escalations and the end", 8000);
     await sleep(2500); // more than an SLA: nothing more happens
-    const records = await assignmentsOf(id);
+    const records = await assignmentsOf(org, id);
     expect(records.map((r) => [r.kind, r.level])).toEqual([
       ["routed", 0],
       ["escalated", 1],
@@ -292,33 +296,33 @@ describe("escalation on the org hub's alarm", () => {
     expect(second!.previousAgentId).toBe(first!.agentId);
     expect(last!.agentId).toBeNull();
     expect(last!.reason).toMatch(/2 escalation/);
-    expect((await alertRow(id)).assigneeId).toBe(second!.agentId);
+    expect((await alertRow(org, id)).assigneeId).toBe(second!.agentId);
     expect(await orgHubOf(org).pendingEscalation(id)).toBeNull();
   }, 20_000);
 
   it("nobody left: the chain ends at once with one record, and the alert stays with its assignee", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent1", "nobody"], maxLevels: 3 });
     const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
-    await eventually(async () => (await assignmentsOf(id)).length === 2, "the end recorded", 5000);
+    await eventually(async () => (await assignmentsOf(org, id)).length === 2, "the end recorded", 5000);
     await sleep(1500);
-    const records = await assignmentsOf(id);
+    const records = await assignmentsOf(org, id);
     expect(records.map((r) => [r.kind, r.agentId, r.level])).toEqual([
       ["routed", "agent1", 0],
       ["escalated", null, 0],
     ]);
     expect(records[1]!.reason).toMatch(/no agent left/);
-    expect((await alertRow(id)).assigneeId).toBe("agent1");
+    expect((await alertRow(org, id)).assigneeId).toBe("agent1");
   }, 10_000);
 
   it("pool: the first agent of the pool not tried yet who is available and under capacity", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "pool", poolAgentIds: ["agent1", "agent2", "member1", "agent3"], maxLevels: 3 });
     // agent2 is at capacity (one open alert, capacity 1); member1 is no agent; agent1 already has it.
-    await db().update(users).set({ capacity: 1 }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
+    await (await orgDb(org)).update(users).set({ capacity: 1 }).where(and(eq(users.orgId, org), eq(users.id, "agent2")));
     const busy = await call("POST", "/api/v1/alerts", { token: tokens.admin, body: alertBody({ assigneeId: "agent2" }) });
     expect(busy.status, busy.text).toBe(201);
     const { id } = await routedAlert(org, tokens.admin, ruleId, 1);
-    await eventually(async () => (await assignmentsOf(id)).length === 2, "escalated", 5000);
-    const [, escalated] = await assignmentsOf(id);
+    await eventually(async () => (await assignmentsOf(org, id)).length === 2, "escalated", 5000);
+    const [, escalated] = await assignmentsOf(org, id);
     expect(escalated).toMatchObject({ kind: "escalated", agentId: "agent3", previousAgentId: "agent1", level: 1 });
     expect(escalated!.reason).toMatch(/pool/);
   }, 10_000);
@@ -327,31 +331,31 @@ describe("escalation on the org hub's alarm", () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
     const { id, dueAt } = await routedAlert(org, tokens.admin, ruleId, 1);
     // The acknowledge's write, without its event (still on its way to the hub).
-    await db().update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, id));
+    await (await orgDb(org)).update(alerts).set({ status: "ACKNOWLEDGED", acknowledgedAt: new Date() }).where(eq(alerts.id, id));
     await untilPast(dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
     await eventually(async () => (await orgHubOf(org).pendingEscalation(id)) === null, "the escalation was dropped");
-    expect(await alertRow(id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
-    expect(await assignmentsOf(id)).toHaveLength(1);
+    expect(await alertRow(org, id)).toMatchObject({ assigneeId: "agent1", status: "ACKNOWLEDGED" });
+    expect(await assignmentsOf(org, id)).toHaveLength(1);
   });
 
   it("a deleted or disabled rule drops the escalation", async () => {
     const { org, tokens, ruleId } = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
     const disabled = await routedAlert(org, tokens.admin, ruleId, 1);
-    await db().update(routingRules).set({ enabled: false }).where(eq(routingRules.id, ruleId));
+    await (await orgDb(org)).update(routingRules).set({ enabled: false }).where(eq(routingRules.id, ruleId));
     await untilPast(disabled.dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
     await eventually(async () => (await orgHubOf(org).pendingEscalation(disabled.id)) === null, "the disabled rule's escalation was dropped");
 
-    await db().update(routingRules).set({ enabled: true }).where(eq(routingRules.id, ruleId));
+    await (await orgDb(org)).update(routingRules).set({ enabled: true }).where(eq(routingRules.id, ruleId));
     const deleted = await routedAlert(org, tokens.admin, ruleId, 1);
-    await db().delete(routingRules).where(eq(routingRules.id, ruleId));
+    await (await orgDb(org)).delete(routingRules).where(eq(routingRules.id, ruleId));
     await untilPast(deleted.dueAt);
     await runDurableObjectAlarm(orgHubOf(org));
     await eventually(async () => (await orgHubOf(org).pendingEscalation(deleted.id)) === null, "the deleted rule's escalation was dropped");
     for (const { id } of [disabled, deleted]) {
-      expect((await alertRow(id)).assigneeId).toBe("agent1");
-      expect(await assignmentsOf(id)).toHaveLength(1);
+      expect((await alertRow(org, id)).assigneeId).toBe("agent1");
+      expect(await assignmentsOf(org, id)).toHaveLength(1);
     }
   }, 10_000);
 
@@ -382,15 +386,16 @@ describe("escalation on the org hub's alarm", () => {
 
   it("isolation: another org's hub never escalates this org's alert, nor with this org's rule", async () => {
     const a = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
-    const b = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 });
+    // On a's shard, so only the org check keeps b's hub off a's alert.
+    const b = await setup({ slaSeconds: { HIGH: 1 }, to: "next_agent", maxLevels: 3 }, "least_loaded", await orgBeside(a.org));
     const res = await call("POST", "/api/v1/alerts", { token: a.tokens.admin, body: alertBody({ assigneeId: "agent1" }) });
     const dueAt = Date.now() + 500;
     await orgHubOf(b.org).scheduleEscalation(res.json.id, { ruleId: a.ruleId, level: 0, dueAt, assigneeId: "agent1", priority: "HIGH" });
     await untilPast(dueAt);
     await runDurableObjectAlarm(orgHubOf(b.org));
     await eventually(async () => (await orgHubOf(b.org).pendingEscalation(res.json.id)) === null, "dropped");
-    expect((await alertRow(res.json.id)).assigneeId).toBe("agent1");
-    expect(await assignmentsOf(res.json.id)).toHaveLength(0);
+    expect((await alertRow(a.org, res.json.id)).assigneeId).toBe("agent1");
+    expect(await assignmentsOf(a.org, res.json.id)).toHaveLength(0);
   });
 });
 

@@ -1,12 +1,11 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { getDb } from "../src/db/client";
 import { keysetPage } from "../src/db/pagination";
 import { alerts } from "../src/db/schema";
 import { AppError, ErrorCode } from "../src/errors";
 import { encodeCursor } from "../src/lib/cursor";
 import { assertDataSize } from "../src/lib/size-limit";
 import { stageEvents, type OutboundEvent, type WebhookEndpoint } from "../src/outbox";
+import { orgDb } from "./shard-helpers";
 
 const row = (i: number) => ({ id: `a${i}`, createdAt: new Date(1_000 + i) });
 
@@ -56,8 +55,8 @@ describe("stageEvents (the outbox's write side)", () => {
   const ev = (type: string): OutboundEvent => ({ id: `evt_${crypto.randomUUID()}`, orgId: "org-stage", type, data: {}, ts: Date.now(), userIds: ["u1"] });
   const endpoint: WebhookEndpoint = { id: "whk_1", orgId: "org-stage", url: "https://example.com/hook", events: ["alert:*"] };
 
-  it("plans the webhook deliveries with the events when the caller read the endpoints, and leaves them to publishing otherwise", () => {
-    const db = getDb(env);
+  it("plans the webhook deliveries with the events when the caller read the endpoints, and leaves them to publishing otherwise", async () => {
+    const db = await orgDb("org-stage");
     const events = [ev("alert:new"), ev("deal:won")];
     const withEndpoints = stageEvents(db, events, 60, { endpoints: [endpoint] });
     expect(withEndpoints.events).toEqual(events);
@@ -67,7 +66,8 @@ describe("stageEvents (the outbox's write side)", () => {
     expect(stageEvents(db, events, 60, { endpoints: [] }).webhookDeliveries).toEqual([]);
   });
 
-  it("does not make webhook deliveries conditional on a guard", () => {
-    expect(() => stageEvents(getDb(env), [ev("alert:updated")], 60, { guard: { alertId: "alr_1", changeId: "ahe_1" }, endpoints: [] })).toThrow();
+  it("does not make webhook deliveries conditional on a guard", async () => {
+    const db = await orgDb("org-stage");
+    expect(() => stageEvents(db, [ev("alert:updated")], 60, { guard: { alertId: "alr_1", changeId: "ahe_1" }, endpoints: [] })).toThrow();
   });
 });

@@ -4,13 +4,13 @@ import { describe, expect, it } from "vitest";
 import { signUnsubscribeToken, verifyUnsubscribeToken } from "../src/delivery/unsubscribe";
 import { call, makeToken, uniqueOrg } from "./helpers";
 import { runQueue } from "./queue-helpers";
+import { orgBeside, orgD1 } from "./shard-helpers";
 
 /** Issue 9, item 15: RFC 8058 one-click unsubscribe. */
 
 const logEnv = { ...env, EMAIL_PROVIDER: "log", SENDGRID_API_KEY: "", RESEND_API_KEY: "" } as Env;
 
-async function org() {
-  const orgId = uniqueOrg("unsub");
+async function org(orgId = uniqueOrg("unsub")) {
   const admin = await makeToken({ org: orgId, sub: "boss", role: "admin" });
   for (const id of ["reader", "bystander"]) {
     const res = await call("PUT", `/api/v1/users/${id}`, { token: admin, body: { role: "agent", email: `${id}@example.com` } });
@@ -29,13 +29,14 @@ async function sendEmail(orgId: string, admin: string, userId: string, type = "d
   });
   expect(res.status, res.text).toBe(201);
   const notificationId = res.json.ids[0] as string;
-  const delivery = await env.DB.prepare("SELECT id FROM deliveries WHERE org_id = ? AND notification_id = ? AND channel = 'email'")
+  const d1 = await orgD1(orgId);
+  const delivery = await d1.prepare("SELECT id FROM deliveries WHERE org_id = ? AND notification_id = ? AND channel = 'email'")
     .bind(orgId, notificationId)
     .first<{ id: string }>();
   expect(delivery).not.toBeNull();
   // The background consumer may have sent it already; either way exactly one outbox entry results.
   await runQueue("herald-deliveries", [{ body: { deliveryId: delivery!.id, orgId } }], logEnv);
-  const outbox = await env.DB.prepare("SELECT headers, text, html FROM dev_outbox WHERE delivery_id = ?").bind(delivery!.id).all<{ headers: string; text: string; html: string }>();
+  const outbox = await d1.prepare("SELECT headers, text, html FROM dev_outbox WHERE delivery_id = ?").bind(delivery!.id).all<{ headers: string; text: string; html: string }>();
   expect(outbox.results).toHaveLength(1);
   const row = outbox.results[0]!;
   return { notificationId, deliveryId: delivery!.id, headers: JSON.parse(row.headers) as Record<string, string>, text: row.text, html: row.html };
@@ -80,7 +81,7 @@ describe("POST /unsubscribe (RFC 8058 one-click)", () => {
     const put = await call("PUT", "/api/v1/me/preferences", { token: o.reader, body: { channels: { sms: false }, types: { "alert.new": { sms: false } } } });
     expect(put.status, put.text).toBe(200);
     // The same user id in another organization must not be touched.
-    const elsewhere = await org();
+    const elsewhere = await org(await orgBeside(o.orgId, "unsub"));
 
     const email = await sendEmail(o.orgId, o.admin, "reader");
     const token = tokenOf(email.headers["List-Unsubscribe"]!);
@@ -102,7 +103,7 @@ describe("POST /unsubscribe (RFC 8058 one-click)", () => {
     const next = await call("POST", "/api/v1/notifications", { token: o.admin, body: { userIds: ["reader"], type: "deal.won", title: "Another", priority: "HIGH" } });
     const other = await call("POST", "/api/v1/notifications", { token: o.admin, body: { userIds: ["reader"], type: "report.ready", title: "Report", priority: "HIGH" } });
     const emailsFor = async (id: string) =>
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE notification_id = ? AND channel = 'email'").bind(id).first<{ n: number }>())!.n;
+      (await (await orgD1(o.orgId)).prepare("SELECT COUNT(*) AS n FROM deliveries WHERE notification_id = ? AND channel = 'email'").bind(id).first<{ n: number }>())!.n;
     expect(await emailsFor(next.json.ids[0])).toBe(0);
     expect(await emailsFor(other.json.ids[0])).toBe(1);
   });

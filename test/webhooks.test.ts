@@ -4,7 +4,6 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { getConfig } from "../src/config";
-import { getDb } from "../src/db/client";
 import { deliveries, type DeliveryRow } from "../src/db/schema";
 import { webhookSender } from "../src/delivery/webhook";
 import { newWebhookDelivery, patternMatches } from "../src/outbox/webhooks";
@@ -13,6 +12,7 @@ import { checkWebhookUrl } from "../src/lib/ssrf";
 import { deliverEvents, sweepUnpublished, type OutboundEvent } from "../src/outbox";
 import { alertBody, BASE, call, makeToken, setupOrg } from "./helpers";
 import { runQueue as runSharedQueue } from "./queue-helpers";
+import { orgBeside, orgD1, orgDb } from "./shard-helpers";
 
 type Org = Awaited<ReturnType<typeof setupOrg>>;
 
@@ -25,18 +25,18 @@ async function createHook(token: string, body: Record<string, unknown>) {
   return res.json as { id: string; secret: string; url: string; events: string[] };
 }
 
-async function hookRow(id: string) {
-  return env.DB.prepare("SELECT enabled, disabled_reason, consecutive_failures, url FROM webhooks WHERE id = ?")
+async function hookRow(org: Org, id: string) {
+  return (await orgD1(org.org)).prepare("SELECT enabled, disabled_reason, consecutive_failures, url FROM webhooks WHERE id = ?")
     .bind(id)
     .first<{ enabled: number; disabled_reason: string | null; consecutive_failures: number; url: string }>();
 }
 
 async function deliveryRows(orgId: string) {
-  return getDb(env).select().from(deliveries).where(eq(deliveries.orgId, orgId));
+  return (await orgDb(orgId)).select().from(deliveries).where(eq(deliveries.orgId, orgId));
 }
 
-async function readDelivery(id: string): Promise<DeliveryRow> {
-  const [row] = await getDb(env).select().from(deliveries).where(eq(deliveries.id, id));
+async function readDelivery(org: Org, id: string): Promise<DeliveryRow> {
+  const [row] = await (await orgDb(org.org)).select().from(deliveries).where(eq(deliveries.id, id));
   return row!;
 }
 
@@ -44,13 +44,14 @@ async function readDelivery(id: string): Promise<DeliveryRow> {
 async function seedDelivery(org: Org, hook: { id: string; url: string }, type = "alert:new"): Promise<DeliveryRow> {
   const now = new Date();
   const row = newWebhookDelivery({ id: hook.id, orgId: org.org, url: hook.url }, { id: `evt_${crypto.randomUUID()}`, type, ts: now.getTime(), data: { hello: "world" } }, now);
-  await getDb(env).insert(deliveries).values(row);
-  return readDelivery(row.id!);
+  await (await orgDb(org.org)).insert(deliveries).values(row);
+  return readDelivery(org, row.id!);
 }
 
-function sendContext(overrides: Partial<Env> = {}, signal = new AbortController().signal): SendContext {
+/** What the queue consumer hands a sender for a delivery of `org` (over its shard). */
+async function sendContext(org: Org, overrides: Partial<Env> = {}, signal = new AbortController().signal): Promise<SendContext> {
   const e = { ...env, ...overrides };
-  return { env: e, db: getDb(e), config: getConfig(e), signal };
+  return { env: e, db: await orgDb(org.org), config: getConfig(e), signal };
 }
 
 interface Captured {
@@ -203,12 +204,13 @@ describe("webhook endpoints: CRUD, roles, isolation", () => {
       expect(res.status, res.text).toBe(403);
       expect(res.json.error.code).toBe("FORBIDDEN");
     }
-    expect((await hookRow(hook.id))!.enabled).toBe(1);
+    expect((await hookRow(org, hook.id))!.enabled).toBe(1);
   });
 
   it("answers 404 WEBHOOK_NOT_FOUND for another org's endpoint, and lists only its own", async () => {
     const a = await setupOrg();
-    const b = await setupOrg();
+    // On a's shard, so only the org check keeps a's endpoint from b.
+    const b = await setupOrg(await orgBeside(a.org));
     const hook = await createHook(a.tokens.admin, {});
     const token = b.tokens.admin;
     const attempts = [
@@ -223,7 +225,7 @@ describe("webhook endpoints: CRUD, roles, isolation", () => {
       expect(res.json.error.code).toBe("WEBHOOK_NOT_FOUND");
     }
     expect((await call("GET", "/api/v1/webhooks", { token })).json.items).toEqual([]);
-    expect((await hookRow(hook.id))!.enabled).toBe(1);
+    expect((await hookRow(a, hook.id))!.enabled).toBe(1);
   });
 
   it.each([
@@ -380,7 +382,7 @@ describe("webhook URL safety (SSRF)", () => {
     const res = await callWith(SECURE, "PATCH", `/api/v1/webhooks/${hook.id}`, org.tokens.admin, { url: "https://169.254.169.254/" });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe("WEBHOOK_URL_NOT_ALLOWED");
-    expect((await hookRow(hook.id))!.url).toBe("https://crm.example.com/hook");
+    expect((await hookRow(org, hook.id))!.url).toBe("https://crm.example.com/hook");
   });
 
   it("allows http://localhost and private targets when ALLOW_INSECURE_WEBHOOKS=true (local dev)", async () => {
@@ -407,7 +409,7 @@ describe("webhook URL safety (SSRF)", () => {
       expect(created.status, created.text).toBe(201);
       const hook = created.json as { id: string; url: string };
       const { spy } = stubFetch([hook.url], () => new Response("ok"));
-      const outcome = await webhookSender.send(sendContext(SECURE), await seedDelivery(org, hook));
+      const outcome = await webhookSender.send(await sendContext(org, SECURE), await seedDelivery(org, hook));
       expect(outcome).toMatchObject({ kind: "permanent", error: expect.stringMatching(/^URL not allowed: /) });
       expect(spy).not.toHaveBeenCalledWith(hook.url, expect.anything());
     },
@@ -418,7 +420,7 @@ describe("webhook URL safety (SSRF)", () => {
     const hook = await createHook(org.tokens.admin, { url: "http://localhost:8788/hook" });
     const { captured } = stubFetch([hook.url], () => new Response("ok"));
     const delivery = await seedDelivery(org, hook);
-    const outcome = await webhookSender.send(sendContext(SECURE), delivery);
+    const outcome = await webhookSender.send(await sendContext(org, SECURE), delivery);
     expect(outcome).toMatchObject({ kind: "permanent" });
     expect(outcome.kind === "permanent" && outcome.error).toMatch(/URL not allowed: only https/);
     expect(captured).toHaveLength(0);
@@ -451,7 +453,8 @@ describe("webhook fan-out from events", () => {
     const all = await createHook(org.tokens.admin, { events: ["*"] });
     const other = await createHook(org.tokens.admin, { events: ["alert:assigned", "deal:*"] });
     const disabled = await createHook(org.tokens.admin, { events: ["*"], enabled: false });
-    const elsewhere = await setupOrg();
+    // On the same shard, so only the org check keeps its endpoint out of this org's fan-out.
+    const elsewhere = await setupOrg(await orgBeside(org.org));
     const foreign = await createHook(elsewhere.tokens.admin, { events: ["*"] });
 
     const created = await call("POST", "/api/v1/alerts", { token: org.tokens.service, body: alertBody() });
@@ -471,7 +474,8 @@ describe("webhook fan-out from events", () => {
     expect(foreign.id).toBeTruthy();
 
     const row = byHook(prefix.id)[0]!;
-    const event = await env.DB.prepare("SELECT id, created_at FROM realtime_events WHERE org_id = ? AND type = 'alert:new' AND source = ?")
+    const d1 = await orgD1(org.org);
+    const event = await d1.prepare("SELECT id, created_at FROM realtime_events WHERE org_id = ? AND type = 'alert:new' AND source = ?")
       .bind(org.org, `alert:${alert.id}`)
       .first<{ id: string; created_at: number }>();
     expect(row).toMatchObject({
@@ -491,13 +495,14 @@ describe("webhook fan-out from events", () => {
 
     // The hubs' retry path and the cron sweep both run the fan-out again: nothing doubles.
     const ev: OutboundEvent = { id: event!.id, orgId: org.org, type: "alert:new", data: { alert }, ts: event!.created_at, userIds: [], source: `alert:${alert.id}` };
-    await deliverEvents(env, getDb(env), [ev]);
-    await env.DB.prepare("UPDATE realtime_events SET published_at = NULL, created_at = created_at - 60000 WHERE id = ?").bind(event!.id).run();
-    const swept = await sweepUnpublished(env, getDb(env), 10_000);
+    const db = await orgDb(org.org);
+    await deliverEvents(env, db, [ev]);
+    await d1.prepare("UPDATE realtime_events SET published_at = NULL, created_at = created_at - 60000 WHERE id = ?").bind(event!.id).run();
+    const swept = await sweepUnpublished(env, db, 10_000);
     expect(swept.delivered).toBeGreaterThanOrEqual(1);
     const after = (await deliveryRows(org.org)).filter((r) => r.channel === "webhook");
     expect(after.map((r) => r.id).sort()).toEqual(webhookRows.map((r) => r.id).sort());
-    const published = await env.DB.prepare("SELECT published_at FROM realtime_events WHERE id = ?").bind(event!.id).first<{ published_at: number | null }>();
+    const published = await d1.prepare("SELECT published_at FROM realtime_events WHERE id = ?").bind(event!.id).first<{ published_at: number | null }>();
     expect(published!.published_at).not.toBeNull();
   });
 
@@ -521,7 +526,7 @@ describe("webhook sender", () => {
     const { captured } = stubFetch([hook.url], () => new Response(null, { status: 204 }));
     const delivery = await seedDelivery(org, hook);
 
-    const outcome = await webhookSender.send(sendContext(), delivery);
+    const outcome = await webhookSender.send(await sendContext(org), delivery);
     expect(outcome).toEqual({ kind: "sent", providerMessageId: delivery.eventId });
     expect(captured).toHaveLength(1);
     const req = captured[0]!;
@@ -544,7 +549,7 @@ describe("webhook sender", () => {
     expect(await verifyStandardWebhook(hook.secret, forged, req.body)).toBe(false);
 
     // A retry keeps the webhook-id (receivers deduplicate on it).
-    await webhookSender.send(sendContext(), delivery);
+    await webhookSender.send(await sendContext(org), delivery);
     expect(captured[1]!.headers.get("webhook-id")).toBe(delivery.eventId);
     expect(await verifyStandardWebhook(hook.secret, captured[1]!.headers, captured[1]!.body)).toBe(true);
   });
@@ -566,17 +571,17 @@ describe("webhook sender", () => {
     const org = await setupOrg();
     const hook = await createHook(org.tokens.admin, {});
     stubFetch([hook.url], () => new Response(status === 302 ? null : "receiver says no", { status, headers }));
-    const outcome = await webhookSender.send(sendContext(), await seedDelivery(org, hook));
+    const outcome = await webhookSender.send(await sendContext(org), await seedDelivery(org, hook));
     expect(outcome).toMatchObject(expected);
     // Only 410 disables an endpoint by itself.
-    expect((await hookRow(hook.id))!.enabled).toBe(1);
+    expect((await hookRow(org, hook.id))!.enabled).toBe(1);
   });
 
   it("retries a network error and a timeout", async () => {
     const org = await setupOrg();
     const hook = await createHook(org.tokens.admin, {});
     stubFetch([hook.url], () => Promise.reject(new TypeError("Network connection lost.")));
-    const network = await webhookSender.send(sendContext(), await seedDelivery(org, hook));
+    const network = await webhookSender.send(await sendContext(org), await seedDelivery(org, hook));
     expect(network).toMatchObject({ kind: "retry" });
     expect(network.kind === "retry" && network.error).toMatch(/^webhook: connection refused or closed before any response by crm\.herald-hooks\.test:443/);
 
@@ -588,7 +593,7 @@ describe("webhook sender", () => {
       controller.abort(new DOMException("The operation timed out.", "TimeoutError"));
       return hung;
     });
-    const pending = webhookSender.send(sendContext({}, controller.signal), await seedDelivery(org, hook));
+    const pending = webhookSender.send(await sendContext(org, {}, controller.signal), await seedDelivery(org, hook));
     const timeout = await pending;
     expect(timeout).toMatchObject({ kind: "retry" });
     expect(timeout.kind === "retry" && timeout.error).toMatch(/^webhook: timed out after \d+ ms — The operation timed out\.$/);
@@ -598,9 +603,9 @@ describe("webhook sender", () => {
     const org = await setupOrg();
     const hook = await createHook(org.tokens.admin, {});
     stubFetch([hook.url], () => new Response("gone", { status: 410 }));
-    const outcome = await webhookSender.send(sendContext(), await seedDelivery(org, hook));
+    const outcome = await webhookSender.send(await sendContext(org), await seedDelivery(org, hook));
     expect(outcome).toMatchObject({ kind: "permanent", status: 410 });
-    const row = await hookRow(hook.id);
+    const row = await hookRow(org, hook.id);
     expect(row!.enabled).toBe(0);
     expect(row!.disabled_reason).toMatch(/410/);
 
@@ -609,8 +614,8 @@ describe("webhook sender", () => {
     await expectDisabledNotification(org, hook, /410/);
 
     // onFailed for that same delivery neither counts nor notifies again.
-    await webhookSender.onFailed!(sendContext(), await seedDelivery(org, hook), "webhook 410: gone", 410);
-    expect((await hookRow(hook.id))!.consecutive_failures).toBe(0);
+    await webhookSender.onFailed!(await sendContext(org), await seedDelivery(org, hook), "webhook 410: gone", 410);
+    expect((await hookRow(org, hook.id))!.consecutive_failures).toBe(0);
     expect(await disabledNotifications(org)).toHaveLength(1);
   });
 
@@ -620,12 +625,12 @@ describe("webhook sender", () => {
     const { captured } = stubFetch([hook.url], () => new Response("ok"));
     const delivery = await seedDelivery(org, hook);
     await call("PATCH", `/api/v1/webhooks/${hook.id}`, { token: org.tokens.admin, body: { enabled: false } });
-    const disabled = await webhookSender.send(sendContext(), delivery);
+    const disabled = await webhookSender.send(await sendContext(org), delivery);
     expect(disabled).toMatchObject({ kind: "permanent", error: expect.stringMatching(/^endpoint disabled/) });
-    expect((await hookRow(hook.id))!.disabled_reason).toBe("disabled by admin1");
+    expect((await hookRow(org, hook.id))!.disabled_reason).toBe("disabled by admin1");
 
     await call("DELETE", `/api/v1/webhooks/${hook.id}`, { token: org.tokens.admin });
-    expect(await webhookSender.send(sendContext(), delivery)).toMatchObject({ kind: "permanent", error: "endpoint deleted" });
+    expect(await webhookSender.send(await sendContext(org), delivery)).toMatchObject({ kind: "permanent", error: "endpoint deleted" });
     expect(captured).toHaveLength(0);
   });
 
@@ -636,16 +641,16 @@ describe("webhook sender", () => {
     const moved = hookUrl("moved");
     await call("PATCH", `/api/v1/webhooks/${hook.id}`, { token: org.tokens.admin, body: { url: moved } });
     const { captured } = stubFetch([moved], () => new Response("ok"));
-    expect(await webhookSender.send(sendContext(), delivery)).toMatchObject({ kind: "sent" });
+    expect(await webhookSender.send(await sendContext(org), delivery)).toMatchObject({ kind: "sent" });
     expect(captured[0]!.url).toBe(moved);
-    expect((await readDelivery(delivery.id)).address).toBe(moved);
+    expect((await readDelivery(org, delivery.id)).address).toBe(moved);
   });
 });
 
 // ─────────────────────────── endpoint health ───────────────────────────
 
 async function disabledNotifications(org: Org) {
-  const { results } = await env.DB.prepare("SELECT user_id, type, priority, data FROM notifications WHERE org_id = ? AND type = 'webhook.disabled'")
+  const { results } = await (await orgD1(org.org)).prepare("SELECT user_id, type, priority, data FROM notifications WHERE org_id = ? AND type = 'webhook.disabled'")
     .bind(org.org)
     .all<{ user_id: string; type: string; priority: string; data: string }>();
   return results;
@@ -664,22 +669,22 @@ describe("endpoint health", () => {
   it("disables an endpoint after WEBHOOK_DISABLE_AFTER_FAILURES failed deliveries in a row, notifies admins once, and PATCH enabled resets it", async () => {
     const org = await setupOrg();
     const hook = await createHook(org.tokens.admin, {});
-    const ctx = sendContext();
+    const ctx = await sendContext(org);
     expect(ctx.config.delivery.webhookDisableAfterFailures).toBe(3);
 
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 500: boom", 500);
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 500: boom", 500);
-    expect(await hookRow(hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 2 });
+    expect(await hookRow(org, hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 2 });
     expect(await disabledNotifications(org)).toHaveLength(0);
 
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 500: boom", 500);
-    const row = await hookRow(hook.id);
+    const row = await hookRow(org, hook.id);
     expect(row).toMatchObject({ enabled: 0, consecutive_failures: 3 });
     expect(row!.disabled_reason).toMatch(/3 deliveries in a row failed.*webhook 500: boom/);
     await expectDisabledNotification(org, hook, /3 deliveries in a row/);
 
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "endpoint disabled");
-    expect(await hookRow(hook.id)).toMatchObject({ consecutive_failures: 3 });
+    expect(await hookRow(org, hook.id)).toMatchObject({ consecutive_failures: 3 });
     expect(await disabledNotifications(org)).toHaveLength(1);
 
     const res = await call("PATCH", `/api/v1/webhooks/${hook.id}`, { token: org.tokens.admin, body: { enabled: true } });
@@ -690,13 +695,13 @@ describe("endpoint health", () => {
   it("a delivered message resets the failure count", async () => {
     const org = await setupOrg();
     const hook = await createHook(org.tokens.admin, {});
-    const ctx = sendContext();
+    const ctx = await sendContext(org);
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 503", 503);
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 503", 503);
     await webhookSender.onSent!(ctx, await seedDelivery(org, hook));
-    expect(await hookRow(hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 0 });
+    expect(await hookRow(org, hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 0 });
     await webhookSender.onFailed!(ctx, await seedDelivery(org, hook), "webhook 503", 503);
-    expect(await hookRow(hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 1 });
+    expect(await hookRow(org, hook.id)).toMatchObject({ enabled: 1, consecutive_failures: 1 });
   });
 });
 
@@ -723,7 +728,7 @@ describe("test deliveries and the delivery log", () => {
     });
 
     const { captured } = stubFetch([hook.url], () => new Response("ok"));
-    const outcome = await webhookSender.send(sendContext(), await readDelivery(res.json.deliveryId));
+    const outcome = await webhookSender.send(await sendContext(org), await readDelivery(org, res.json.deliveryId));
     expect(outcome).toMatchObject({ kind: "sent", providerMessageId: res.json.eventId });
     const sent = captured.at(-1)!;
     expect(JSON.parse(sent.body)).toMatchObject({ type: "webhook:test" });
@@ -743,7 +748,7 @@ describe("test deliveries and the delivery log", () => {
     const hook = await createHook(org.tokens.admin, {});
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await call("POST", `/api/v1/webhooks/${hook.id}/test`, { token: org.tokens.admin })).json.deliveryId);
-    await env.DB.prepare("UPDATE deliveries SET status = 'failed', last_error = 'webhook 404' WHERE id = ?").bind(ids[0]).run();
+    await (await orgD1(org.org)).prepare("UPDATE deliveries SET status = 'failed', last_error = 'webhook 404' WHERE id = ?").bind(ids[0]).run();
 
     const first = await call("GET", `/api/v1/webhooks/${hook.id}/deliveries?limit=2`, { token: org.tokens.admin });
     expect(first.json.items.map((d: { id: string }) => d.id)).toEqual([ids[2], ids[1]]);
@@ -783,7 +788,7 @@ describe("through the queue consumer", () => {
     const run = (msgId: string) => runQueue(msgId, 1, delivery);
     const first = await run("m1");
     expect(first.explicitAcks).toEqual(["m1"]);
-    const row = await readDelivery(delivery.id);
+    const row = await readDelivery(org, delivery.id);
     expect(row).toMatchObject({ status: "sent", attempts: 1, providerMessageId: delivery.eventId, lastError: null });
     const mine = captured.filter((c) => c.url === hook.url);
     expect(mine).toHaveLength(1);
@@ -804,13 +809,13 @@ describe("through the queue consumer", () => {
     const run = (msgId: string, attempts: number) => runQueue(msgId, attempts, delivery);
     const first = await run("r1", 1);
     expect(first.retryMessages).toEqual([{ msgId: "r1", delaySeconds: 30 }]);
-    expect(await readDelivery(delivery.id)).toMatchObject({ status: "queued", attempts: 1, lastError: expect.stringMatching(/429/) });
+    expect(await readDelivery(org, delivery.id)).toMatchObject({ status: "queued", attempts: 1, lastError: expect.stringMatching(/429/) });
 
     status = 410;
     const second = await run("r2", 2);
     expect(second.explicitAcks).toEqual(["r2"]);
-    expect(await readDelivery(delivery.id)).toMatchObject({ status: "failed", attempts: 2, lastError: expect.stringMatching(/410/) });
-    expect(await hookRow(hook.id)).toMatchObject({ enabled: 0, consecutive_failures: 0 });
+    expect(await readDelivery(org, delivery.id)).toMatchObject({ status: "failed", attempts: 2, lastError: expect.stringMatching(/410/) });
+    expect(await hookRow(org, hook.id)).toMatchObject({ enabled: 0, consecutive_failures: 0 });
     await expectDisabledNotification(org, hook, /410/);
   });
 });

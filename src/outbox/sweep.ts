@@ -148,8 +148,9 @@ export async function sweepUnpublished(
 }
 
 /**
- * Cron: deletes expired events with their targets, acknowledgements older
- * than the event TTL (an event is gone by then) and spent tickets, in bounded
+ * Cron: deletes expired events with their targets and acknowledgements,
+ * acknowledgements older than the event TTL (of ids that never existed in
+ * the org: an ack ignores unknown ids) and spent tickets, in bounded
  * batches (RETENTION_BATCH_ROWS rows per statement, RETENTION_MAX_BATCHES
  * statements per kind per run); what is left waits for the next run. An
  * event row goes only once its targets are gone, so an interrupted run never
@@ -161,6 +162,15 @@ export async function purgeExpiredRealtime(d1: D1Database, eventTtlSeconds: numb
     d1,
     `DELETE FROM realtime_event_targets WHERE pos IN (
        SELECT t.pos FROM realtime_events e JOIN realtime_event_targets t ON t.event_id = e.id
+       WHERE e.expires_at <= ? AND ${notFenced("e")} LIMIT ?)`,
+    [t],
+    budget,
+  );
+  // The acknowledgements of an expired event go with it.
+  await deleteInBatches(
+    d1,
+    `DELETE FROM realtime_event_acks WHERE rowid IN (
+       SELECT a.rowid FROM realtime_events e JOIN realtime_event_acks a ON a.org_id = e.org_id AND a.event_id = e.id
        WHERE e.expires_at <= ? AND ${notFenced("e")} LIMIT ?)`,
     [t],
     budget,
