@@ -102,6 +102,8 @@ export const DEFAULTS = {
   r2BytesPerArchivedAlert: 119,
   r2BytesPerArchivedNotification: 64,
   archiveRowsPerObject: 100,
+  /** History rows per alert left after its lifecycle (measured): deleted with the alert, one row written each. */
+  historyRowsPerAlert: 1.56,
   /** Bytes per event in a hub's log, kept REPLAY_RETENTION_SECONDS (24 h). */
   doBytesPerEvent: 1500,
 };
@@ -179,6 +181,16 @@ export function costModel(over = {}) {
   const org = orgAt(flow, p.days * p.month);
   const orgBefore = orgAt(flow, p.days * (p.month - 1));
   const d1StorageGb = (p.orgs * org.d1.total) / 1e9;
+  // Rows retention deletes this month (inflow minus what stayed), one row written per deleted row as D1
+  // counts a DELETE (test/rows-written.test.ts); the outbox's own purge is in d1RowsWrittenPerAlert already.
+  const monthAlerts = flow.alertsPerDay * p.days;
+  const deleted = (k, inflow) => Math.max(0, inflow - (org.rows[k] - orgBefore.rows[k]));
+  const d1RetentionRows =
+    p.orgs *
+    (deleted("alerts", monthAlerts) * (1 + p.historyRowsPerAlert) +
+      deleted("notifications", monthAlerts * p.notificationsPerAlert) +
+      deleted("deliveries", monthAlerts * p.emailShare));
+  const d1RetentionWritten = (d1RetentionRows / 1e6) * P.sqlPerMRowsWritten;
   const d1Written = (over0(d1RowsWritten, P.sqlRowsWrittenIncluded) / 1e6) * P.sqlPerMRowsWritten;
   const d1ReadStats = (over0(d1RowsRead, P.sqlRowsReadIncluded) / 1e6) * P.sqlPerMRowsRead;
   const d1Store = over0(d1StorageGb, P.d1StorageGbIncluded) * P.d1PerGbMonth;
@@ -203,6 +215,7 @@ export function costModel(over = {}) {
     { line: "D1 rows written", usage: `${M(d1RowsWritten)} rows`, hib: d1Written, noHib: d1Written },
     { line: "D1 rows read (of which stats:updated)", usage: `${M(d1RowsRead)} rows (${M(statsRows)})`, hib: d1ReadStats, noHib: d1ReadStats },
     { line: "D1 storage (retention on)", usage: `${d1StorageGb.toFixed(1)} GB`, hib: d1Store, noHib: d1Store },
+    { line: "D1 rows written by retention deletes", usage: `${M(d1RetentionRows)} rows`, hib: d1RetentionWritten, noHib: d1RetentionWritten },
     { line: "R2 archive (storage, puts, heads)", usage: `${r2Gb.toFixed(1)} GB, ${M(r2Objects)} objects written`, hib: r2, noHib: r2 },
     { line: "Queues", usage: `${M(queueOps)} operations`, hib: queues, noHib: queues },
   ];
