@@ -72,7 +72,8 @@ if (flags.help) {
   --email-share=<f>           alerts sent HIGH (in-app, realtime, email) (default 0.1)
   --open-share=<f>            alerts never closed (default 0.1)
   --unread-share=<f>          notifications never read (default 0.1)
-  --shards=<n>                D1 databases in the projection (default: how many wrangler.toml binds)
+  --shards=<n>                D1 databases in the projection (default: wrangler.toml's D1_SHARDS,
+                              else every D1 database it binds)
   --months=<n>                projection horizon (default 12)
   --alert-retention-days, --notification-retention-days, --delivery-retention-days
                               override wrangler.toml's retention in the projection
@@ -194,8 +195,10 @@ async function main() {
   const config = readWranglerConfig(ROOT);
   const bindings = config.d1_databases.map((d) => d.binding);
   if (bindings.length === 0) throw new Error("wrangler.toml binds no D1 database");
-  const shards = flags.shards === undefined ? bindings.length : num("shards", { int: true, min: 1, max: 1000 });
   const vars = config.vars;
+  // The shards are the bindings D1_SHARDS lists (README "Shards"); without it, every bound database.
+  const shardList = String(vars.D1_SHARDS ?? "").split(",").map((b) => b.trim()).filter(Boolean);
+  const shards = flags.shards === undefined ? shardList.length || bindings.length : num("shards", { int: true, min: 1, max: 1000 });
   const retention = {
     alertDays: Number(flags["alert-retention-days"] ?? vars.ALERT_RETENTION_DAYS ?? 365),
     notificationDays: Number(flags["notification-retention-days"] ?? vars.NOTIFICATION_RETENTION_DAYS ?? 90),
