@@ -42,13 +42,13 @@ async function insertAlert(org: string, status: string, ageDays: number): Promis
   return id;
 }
 
-async function insertNotification(org: string, state: "unread" | "read" | "archived", ageDays: number): Promise<string> {
+async function insertNotification(org: string, state: "unread" | "read" | "archived" | "deleted", ageDays: number): Promise<string> {
   const ts = NOW.getTime() - ageDays * DAY;
   const id = newId("ntf", ts);
   await (await orgD1(org)).prepare(
-    "INSERT INTO notifications (id, org_id, user_id, type, title, priority, created_at, read_at, archived_at) VALUES (?, ?, 'agent1', 'test', 'Hello', 'LOW', ?, ?, ?)",
+    "INSERT INTO notifications (id, org_id, user_id, type, title, priority, created_at, read_at, archived_at, deleted_at) VALUES (?, ?, 'agent1', 'test', 'Hello', 'LOW', ?, ?, ?, ?)",
   )
-    .bind(id, org, ts, state === "read" ? ts + 1 : null, state === "archived" ? ts + 1 : null)
+    .bind(id, org, ts, state === "read" ? ts + 1 : null, state === "archived" ? ts + 1 : null, state === "deleted" ? ts + 1 : null)
     .run();
   return id;
 }
@@ -128,9 +128,9 @@ describe("archive before delete", () => {
     expect(await alertIds(org)).toEqual([...open, fresh].sort());
   });
 
-  it("archives read and archived notifications past retention; unread and fresh ones stay", async () => {
+  it("archives read, archived and deleted (never read) notifications past retention; unread and fresh ones stay", async () => {
     const org = uniqueOrg("arc");
-    const done = [await insertNotification(org, "read", 100), await insertNotification(org, "archived", 100)];
+    const done = [await insertNotification(org, "read", 100), await insertNotification(org, "archived", 100), await insertNotification(org, "deleted", 100)];
     const unread = await insertNotification(org, "unread", 100);
     const fresh = await insertNotification(org, "read", 80);
     const report = await archiveAndPurge(await orgD1(org), env.ARCHIVE, config, NOW);
@@ -138,7 +138,7 @@ describe("archive before delete", () => {
     expect(await notificationIds(org)).toEqual([unread, fresh].sort());
     const lines = (await archived(org, "notifications")).flatMap((o) => o.lines);
     expect(lines.map((l) => l.id).sort()).toEqual(done.sort());
-    expect(lines.length).toBe(2);
+    expect(lines.length).toBe(3);
   });
 
   it("deletes nothing when the put fails, or when R2 does not confirm the object", async () => {

@@ -83,7 +83,7 @@ describe("delivery retention", () => {
   });
 
   it("has the documented defaults", () => {
-    expect(getConfig(env).retention).toEqual({ deliveryDays: 30, alertDays: 365, notificationDays: 90, batchRows: 500, maxBatches: 20 });
+    expect(getConfig(env).retention).toEqual({ deliveryDays: 30, alertDays: 30, notificationDays: 30, batchRows: 500, maxBatches: 20 });
   });
 });
 
