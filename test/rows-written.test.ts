@@ -14,10 +14,13 @@ import { orgD1 } from "./shard-helpers";
  *
  * How it is measured: the app runs over a D1 binding that forwards every
  * statement to the real (local) database and adds up the `meta.rows_written`
- * D1 reports for each. Local D1 is workerd's SQLite with the same counter
- * production D1 reports: it counts index entries, as the first test shows
- * (an INSERT into a table with a text primary key and three indexes reports
- * 5 rows: the row, the primary key's automatic index and the three indexes).
+ * D1 reports for each. Local D1 (workerd's SQLite) counts index entries, as
+ * Cloudflare documents production D1 bills them; the first test checks it (an
+ * INSERT into a table with a text primary key and three indexes reports 5
+ * rows: the row, the primary key's automatic index and the three indexes).
+ * Whether production counts exactly the same was not measured on Cloudflare;
+ * in particular a local DELETE reports one row per deleted row, without its
+ * index entries, so the purge figures are a floor.
  * Writes the counter makes through `first()`/`raw()` (which return no meta)
  * are run through `all()` instead, so none escapes the count; a second check
  * compares the rows each table gained with the rows the counted INSERTs
@@ -34,9 +37,9 @@ import { orgD1 } from "./shard-helpers";
 /**
  * The budget per operation (docs/COST.md), as measured after migration 0007
  * (before it: create 44, acknowledge 21, mark read 14, email 7, a presence
- * event 10; unchanged:
- * the purge of a create's outbox rows 5, an Idempotency-Key 3). A change
- * that writes more fails here. Issue 14's target for a create is 25.
+ * event 10; unchanged: the purge of a create's outbox rows 5, an
+ * Idempotency-Key 3). A change that writes more fails here. Issue 14's
+ * target for a create is 25.
  */
 const BUDGET = { create: 29, acknowledge: 17, markRead: 10, email: 6, purgeOfCreate: 5, idempotencyKey: 3, presenceEvent: 7 };
 
@@ -279,13 +282,12 @@ describe("D1 rows written per operation", () => {
     const idempotencyKey = total(createKeyed) - total(create);
 
     const measured = { create: total(create), acknowledge: total(acknowledge), markRead: total(markRead), email, purgeOfCreate, idempotencyKey };
-    console.log(`rows written per operation: ${JSON.stringify(measured)}\ncreate:\n${breakdown(create)}\nacknowledge:\n${breakdown(acknowledge)}\nmark read:\n${breakdown(markRead)}\nemail send:\n${breakdown(send)}`);
     expect(measured.create, breakdown(create)).toBeLessThanOrEqual(BUDGET.create);
     expect(measured.acknowledge, breakdown(acknowledge)).toBeLessThanOrEqual(BUDGET.acknowledge);
     expect(measured.markRead, breakdown(markRead)).toBeLessThanOrEqual(BUDGET.markRead);
-    expect(measured.email).toBeLessThanOrEqual(BUDGET.email);
+    expect(measured.email, breakdown(send)).toBeLessThanOrEqual(BUDGET.email);
     expect(measured.purgeOfCreate).toBeLessThanOrEqual(BUDGET.purgeOfCreate);
-    expect(measured.idempotencyKey).toBeLessThanOrEqual(BUDGET.idempotencyKey);
+    expect(measured.idempotencyKey, breakdown(createKeyed)).toBeLessThanOrEqual(BUDGET.idempotencyKey);
   });
 
   it("stays within budget for a presence event recorded for polling (a connect or a disconnect)", async () => {
