@@ -95,8 +95,8 @@ export const DEFAULTS = {
   notificationsPerAlert: 1,
   openAlertShare: 0.1, // never closed: never deleted
   unreadShare: 0.1, // never read nor archived: never deleted
-  alertRetentionDays: 365,
-  notificationRetentionDays: 90,
+  alertRetentionDays: 30,
+  notificationRetentionDays: 30,
   deliveryRetentionDays: 30,
   /** R2 archive: gzip NDJSON bytes per archived row, rows per object (one put + one head each). */
   r2BytesPerArchivedAlert: 119,
