@@ -7,7 +7,7 @@
 //
 //   npm run growth                          # scale 1/100, half a simulated day (2,500 alerts)
 //   npm run growth -- --days=1 --markdown   # 5,000 alerts; the tables as markdown (docs/COST.md)
-//   npm run growth -- --json > growth.json  # every number
+//   npm run -s growth -- --json > growth.json   # every number
 //   npm run growth -- --from=growth.json --shards=10 --alert-retention-days=60   # re-project, no run
 //
 // The Worker runs as `npm run bench` runs it: bundled by `wrangler deploy
@@ -467,7 +467,10 @@ function project(measured, shares, ref) {
 function reproject(file) {
   let r;
   try {
-    r = JSON.parse(fs.readFileSync(file, "utf8"));
+    const text = fs.readFileSync(file, "utf8");
+    // `npm run growth -- --json > f` (without -s) puts npm's banner before the JSON.
+    const at = text.startsWith("{") ? 0 : text.indexOf("\n{") + 1;
+    r = JSON.parse(text.slice(at));
   } catch (err) {
     throw new Error(`--from: cannot read ${file} as JSON (${err.message})`);
   }
