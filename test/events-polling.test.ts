@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
+import { newId } from "../src/lib/ids";
 import { orgBeside, orgD1 } from "./shard-helpers";
 import { connect, eventually } from "./ws-helpers";
 
@@ -356,13 +357,22 @@ describe("event expiry", () => {
 
   it("stops returning expired events, and the cron deletes them with their targets and acknowledgements", async () => {
     const { org, tokens } = await setupOrg();
-    const gone = await publish(tokens.admin, "deal:won", { userIds: ["member1", "agent1"], channel: "kpi" }, { n: 1 });
+    let gone = await publish(tokens.admin, "deal:won", { userIds: ["member1", "agent1"], channel: "kpi" }, { n: 1 });
     const kept = await publish(tokens.admin, "deal:won", { userIds: ["member1", "agent1"], channel: "kpi" }, { n: 2 });
     // member1 acknowledges both; agent1 acknowledges nothing.
     const ack = await call("POST", ACK, { token: tokens.member, body: { ids: [gone, kept] } });
     expect(ack.json).toEqual({ acknowledged: 2 });
 
-    await (await orgD1(org)).prepare("UPDATE realtime_events SET expires_at = ? WHERE id = ?").bind(Date.now() - 1_000, gone).run();
+    // Age `gone` as if published a TTL and a second ago: its id sorts by creation time too (the cron relies on it).
+    const created = Date.now() - Number(env.EVENT_TTL_SECONDS) * 1000 - 1_000;
+    const old = newId("evt", created);
+    const d1 = await orgD1(org);
+    await d1.batch([
+      d1.prepare("UPDATE realtime_events SET id = ?, created_at = ?, expires_at = ? WHERE id = ?").bind(old, created, created + Number(env.EVENT_TTL_SECONDS) * 1000, gone),
+      d1.prepare("UPDATE realtime_event_targets SET event_id = ? WHERE event_id = ?").bind(old, gone),
+      d1.prepare("UPDATE realtime_event_acks SET event_id = ? WHERE event_id = ?").bind(old, gone),
+    ]);
+    gone = old;
 
     expect(ids((await poll(tokens.agent)).items)).toEqual([kept]);
     expect(ids((await poll(tokens.agent2, { channels: "kpi" })).items)).toEqual([kept]);

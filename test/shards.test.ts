@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { appDeps } from "../src/deps";
 import worker from "../src/index";
+import { newId } from "../src/lib/ids";
 import { CONTROL_TABLES, ORG_TABLES } from "../src/sharding/tables";
 import { alertBody, BASE, call, makeToken, uniqueOrg } from "./helpers";
 import { allShards, orgShard, placeOrg } from "./shard-helpers";
@@ -209,14 +210,16 @@ describe("shards: the cron walks every shard", () => {
     await placeOrg(orgs[0], 0);
     await placeOrg(orgs[1], 1);
     await placeOrg(orgs[2], 1);
-    const past = Date.now() - 1000;
+    // Created a TTL and 10 s ago: expired, like every event the cron deletes.
+    const created = Date.now() - Number(env.EVENT_TTL_SECONDS) * 1000 - 10_000;
+    const past = created + Number(env.EVENT_TTL_SECONDS) * 1000;
     for (const [org, shard] of [[orgs[0], 0], [orgs[1], 1], [orgs[2], 1]] as const) {
       const d1 = allShards()[shard]!;
       await d1
         .prepare(
           "INSERT INTO realtime_events (id, org_id, type, data, created_at, expires_at, attempts, published_at) VALUES (?, ?, 'custom:x', '{}', ?, ?, 0, ?)",
         )
-        .bind(`evt_${org}`, org, past - 10_000, past, past)
+        .bind(newId("evt", created), org, created, past, past)
         .run();
     }
     await allShards()[1]!.prepare("INSERT INTO org_fence (org_id, mode, created_at) VALUES (?, 'fenced', ?)").bind(orgs[2], Date.now()).run();

@@ -175,7 +175,6 @@ export const realtimeEvents = sqliteTable(
   (t) => [
     // Only the events in flight: the sweep's and a retry's (by source) reads, oldest first.
     index("realtime_events_unpublished_idx").on(t.createdAt).where(sql`${t.publishedAt} IS NULL AND ${t.failedAt} IS NULL`),
-    index("realtime_events_expires_idx").on(t.expiresAt),
   ],
 );
 

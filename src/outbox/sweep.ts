@@ -6,7 +6,7 @@ import { realtimeEventAcks, realtimeEventTargets, realtimeEvents, wsTickets } fr
 import type { OutboundEvent } from "./events";
 import type { RefreshUnread } from "./hubs";
 import { deliverEvents } from "./publish";
-import { deleteInBatches, type RetentionBudget } from "../retention/purge";
+import { deleteInBatches, idBefore, type RetentionBudget } from "../retention/purge";
 import { NOT_FENCED, notFenced } from "../sharding/fence";
 
 /**
@@ -155,24 +155,29 @@ export async function sweepUnpublished(
  * statements per kind per run); what is left waits for the next run. An
  * event row goes only once its targets are gone, so an interrupted run never
  * leaves targets without their event. Fenced orgs are left to their move.
+ *
+ * Event ids sort by creation time (newId) and every event expires
+ * EVENT_TTL_SECONDS after it was created, so the expired ones are a range of
+ * the primary key, `id < idBefore("evt", now − TTL)` (still checked against
+ * `expires_at`): no index on `expires_at` is written for every event.
  */
 export async function purgeExpiredRealtime(d1: D1Database, eventTtlSeconds: number, budget: RetentionBudget, now = new Date()): Promise<number> {
   const t = now.getTime();
+  const before = idBefore("evt", t - eventTtlSeconds * 1000);
+  const expired = `e.id < ? AND e.expires_at <= ? AND ${notFenced("e")}`;
   await deleteInBatches(
     d1,
     `DELETE FROM realtime_event_targets WHERE pos IN (
-       SELECT t.pos FROM realtime_events e JOIN realtime_event_targets t ON t.event_id = e.id
-       WHERE e.expires_at <= ? AND ${notFenced("e")} LIMIT ?)`,
-    [t],
+       SELECT t.pos FROM realtime_events e JOIN realtime_event_targets t ON t.event_id = e.id WHERE ${expired} LIMIT ?)`,
+    [before, t],
     budget,
   );
-  // The acknowledgements of an expired event go with it.
+  // The acknowledgements of an expired event go with it (an ack's event_id is the event's time-ordered id).
   await deleteInBatches(
     d1,
     `DELETE FROM realtime_event_acks WHERE rowid IN (
-       SELECT a.rowid FROM realtime_events e JOIN realtime_event_acks a ON a.org_id = e.org_id AND a.event_id = e.id
-       WHERE e.expires_at <= ? AND ${notFenced("e")} LIMIT ?)`,
-    [t],
+       SELECT a.rowid FROM realtime_events e JOIN realtime_event_acks a ON a.org_id = e.org_id AND a.event_id = e.id WHERE ${expired} LIMIT ?)`,
+    [before, t],
     budget,
   );
   await deleteInBatches(
@@ -186,10 +191,9 @@ export async function purgeExpiredRealtime(d1: D1Database, eventTtlSeconds: numb
     d1,
     `DELETE FROM realtime_events WHERE id IN (
        SELECT e.id FROM realtime_events e
-       WHERE e.expires_at <= ? AND ${notFenced("e")}
-         AND NOT EXISTS (SELECT 1 FROM realtime_event_targets t WHERE t.event_id = e.id)
+       WHERE ${expired} AND NOT EXISTS (SELECT 1 FROM realtime_event_targets t WHERE t.event_id = e.id)
        LIMIT ?)`,
-    [t],
+    [before, t],
     budget,
   );
 }
