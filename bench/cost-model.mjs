@@ -65,7 +65,7 @@ export const DEFAULTS = {
   doActiveMsPerRequest: 5,
   doRowsWrittenPerAlert: 25,
   doRowsWrittenPerConnect: 16,
-  d1RowsWrittenPerAlert: 33, // create 27 + 10% of an email 6 + the purge of its outbox rows 5 (test/rows-written.test.ts)
+  d1RowsWrittenPerAlert: 31, // create 25 + 10% of an email 6 + the purge of its outbox rows 5 (test/rows-written.test.ts)
   d1RowsReadPerAlert: 520,
   d1RowsWrittenPerConnect: 16, // presence:online and :offline, 6 each, and their purge (test/rows-written.test.ts)
   cpuMsPerAlert: 5,

@@ -50,6 +50,15 @@ describe("shards: configuration and schema", () => {
     }
   });
 
+  it("alerts and notifications are WITHOUT ROWID tables on every shard (migration 0009: one b-tree entry less per insert)", async () => {
+    for (const d1 of allShards()) {
+      for (const table of ["alerts", "notifications"]) {
+        const sql = await d1.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").bind(table).first<string>("sql");
+        expect(sql, table).toMatch(/\)\s*WITHOUT ROWID\s*$/);
+      }
+    }
+  });
+
   it("a D1_SHARDS entry that is not a D1 binding is 500 CONFIG_INVALID", async () => {
     const bad = { ...env, D1_SHARDS: "DB,NOT_A_DATABASE" } as Env;
     const ctx = createExecutionContext();

@@ -176,7 +176,7 @@ export async function moveStep(app: AppDeps, orgId: string, to: number, now = Da
       const source = shards.shard(previousShard(row));
       const table = ORG_TABLES.findIndex((t) => t.name === row!.move_table);
       const res = await source.d1
-        .prepare(`DELETE FROM ${ORG_TABLES[table]!.name} WHERE rowid IN (SELECT rowid FROM ${ORG_TABLES[table]!.name} WHERE org_id = ? LIMIT ?)`)
+        .prepare(`DELETE FROM ${ORG_TABLES[table]!.name} WHERE (${ORG_TABLES[table]!.key.join(", ")}) IN (SELECT ${ORG_TABLES[table]!.key.join(", ")} FROM ${ORG_TABLES[table]!.name} WHERE org_id = ? LIMIT ?)`)
         .bind(orgId, config.shards.moveBatchRows)
         .run();
       const deleted = res.meta.changes ?? 0;
