@@ -196,8 +196,12 @@ describe("shards: the fence", () => {
     const admin = await makeToken({ org, role: "admin", sub: "boss" });
     await createAlert(service);
     const shard1 = allShards()[1]!;
+    const ticket = (await call("POST", "/api/v1/realtime/ticket", { token: admin })).json.ticket as string;
     await shard1.prepare("INSERT INTO org_fence (org_id, mode, created_at) VALUES (?, 'fenced', ?)").bind(org, Date.now()).run();
     try {
+      // A socket upgrade that must redeem its ticket is refused as a browser sees it: close 4503, retried by clients.
+      const upgrade = await refusedUpgrade("/api/v1/ws", { query: { ticket } });
+      expect([upgrade.code, upgrade.reason.code]).toEqual([4503, "ORG_MOVING"]);
       const refused = await call("POST", "/api/v1/alerts", { token: service, body: alertBody() });
       expect(refused.status).toBe(503);
       expect(refused.json.error.code).toBe("ORG_MOVING");
@@ -210,6 +214,8 @@ describe("shards: the fence", () => {
       await shard1.prepare("DELETE FROM org_fence WHERE org_id = ?").bind(org).run();
     }
     expect((await call("POST", "/api/v1/alerts", { token: service, body: alertBody() })).status).toBe(201);
+    // The refused upgrade did not spend the ticket.
+    (await connect("/api/v1/ws", { query: { ticket } })).close();
   });
 });
 
