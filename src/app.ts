@@ -144,9 +144,8 @@ export function createApp() {
   app.onError((err, c) => {
     const requestId = c.var.requestId;
     let error: AppError;
-    if (isOrgMoving(err)) {
-      // A shard's fence refused the org's write: it is moving, or this isolate's map is stale.
-      if (c.var.auth) appDeps(c.env).shards.forget(c.var.auth.org);
+    // A shard's fence refused the org's write: it is moving, or this isolate's map is stale.
+    if (c.var.auth ? appDeps(c.env).shards.refused(err, c.var.auth.org) : isOrgMoving(err)) {
       error = orgMoving();
     } else {
       error = asAppError(err, requestId);

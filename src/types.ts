@@ -14,5 +14,7 @@ export interface AppEnv {
     auth: Claims;
     /** The dependencies over the caller's org's shard (middleware/shard.ts). */
     deps: Deps;
+    /** Completed moves of the caller's org between shards (polling cursors carry it). */
+    epoch: number;
   };
 }

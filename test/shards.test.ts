@@ -219,6 +219,34 @@ describe("shards: the fence", () => {
   });
 });
 
+describe("shards: a socket frame during a move", () => {
+  it("mark:read while the org is fenced gets an UNAVAILABLE error with its ref, changes nothing, and works when sent again after", async () => {
+    const org = uniqueOrg("frame");
+    await placeOrg(org, 1);
+    const service = await makeToken({ org, role: "service", sub: "svc" });
+    const agent = await makeToken({ org, role: "agent", sub: "agent1" });
+    // The agent is in the directory (first request), then gets an alert: one unread notification.
+    expect((await call("GET", "/api/v1/notifications", { token: agent })).status).toBe(200);
+    expect((await call("POST", "/api/v1/alerts", { token: service, body: alertBody({ assigneeId: "agent1" }) })).status).toBe(201);
+    const [notification] = (await call("GET", "/api/v1/notifications", { token: agent })).json.items as { id: string }[];
+    const socket = await connect("/api/v1/ws", { token: agent });
+    const shard1 = allShards()[1]!;
+    await shard1.prepare("INSERT INTO org_fence (org_id, mode, created_at) VALUES (?, 'fenced', ?)").bind(org, Date.now()).run();
+    try {
+      socket.send({ type: "mark:read", ref: "m1", notificationId: notification!.id });
+      const refused = await socket.waitFor((f) => (f.type === "error" || f.type === "ack") && (f as { ref?: string }).ref === "m1");
+      expect(refused).toMatchObject({ type: "error", ref: "m1", code: "UNAVAILABLE" });
+      expect(await shard1.prepare("SELECT read_at FROM notifications WHERE id = ?").bind(notification!.id).first("read_at")).toBeNull();
+    } finally {
+      await shard1.prepare("DELETE FROM org_fence WHERE org_id = ?").bind(org).run();
+    }
+    socket.send({ type: "mark:read", ref: "m2", notificationId: notification!.id });
+    const ack = await socket.waitFor((f) => (f.type === "error" || f.type === "ack") && (f as { ref?: string }).ref === "m2");
+    expect(ack).toMatchObject({ type: "ack", ref: "m2", notificationId: notification!.id });
+    socket.close();
+  });
+});
+
 describe("shards: the cron walks every shard", () => {
   it("expired events are purged and sizes recorded on both shards; a fenced org's rows are left alone", async () => {
     const orgs = [uniqueOrg("cron0"), uniqueOrg("cron1"), uniqueOrg("cron-fenced")] as const;

@@ -114,6 +114,17 @@ export class ShardMap {
     this.#orgs.delete(orgId);
   }
 
+  /**
+   * Whether `err` is a write of `orgId` refused by a shard's fence (the org is
+   * moving, or this isolate's placement is stale); if so the cached placement
+   * is dropped, so the retry resolves the org's shard again.
+   */
+  refused(err: unknown, orgId: string): boolean {
+    if (!isOrgMoving(err)) return false;
+    this.forget(orgId);
+    return true;
+  }
+
   async #read(orgId: string): Promise<{ shard: number; epoch: number } | null> {
     return this.control.d1.prepare("SELECT shard, epoch FROM org_shards WHERE org_id = ?").bind(orgId).first();
   }

@@ -1,7 +1,6 @@
 import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { getConfig, type Config } from "../config";
 import type { Db } from "../db/client";
-import { isOrgMoving } from "../db/shards";
 import { appDeps, orgDeps } from "../deps";
 import { deliveries, type DeliveryRow } from "../db/schema";
 import { MAX_QUEUE_DELAY_SECONDS, retryDelaySeconds } from "./backoff";
@@ -169,7 +168,7 @@ async function handleDelivery(msg: Message<DeliveryMessage>, env: Env, db: Db, c
     }
   } catch (err) {
     // The org is moving between shards: the retry resolves its shard again.
-    if (isOrgMoving(err) && isDeliveryMessage(msg.body)) appDeps(env).shards.forget(msg.body.orgId);
+    if (isDeliveryMessage(msg.body)) appDeps(env).shards.refused(err, msg.body.orgId);
     console.error(`herald delivery: message ${msg.id} (attempt ${msg.attempts}) failed, will retry`, err);
     msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, backoff) });
   }

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { bearerToken, verifyToken } from "../auth/verify";
-import { appDeps, orgDeps } from "../deps";
+import { appDeps, shardDeps } from "../deps";
 import { AppError, ErrorCode } from "../errors";
 import { redeemTicket, ticketOrg } from "../services/tickets";
 import type { AppEnv, Claims } from "../types";
@@ -37,10 +37,13 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * Puts the dependencies over the caller's org's shard in `c.var.deps` (a new
- * org is placed on the least-full shard here, on its first request).
+ * Puts the dependencies over the caller's org's shard in `c.var.deps`, and
+ * the org's placement epoch in `c.var.epoch` (a new org is placed on the
+ * least-full shard here, on its first request).
  */
 export const useOrgShard = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("deps", await orgDeps(c.env, c.var.auth.org));
+  const placement = await appDeps(c.env).shards.placement(c.var.auth.org);
+  c.set("deps", shardDeps(c.env, placement.shard));
+  c.set("epoch", placement.epoch);
   await next();
 });

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { isOrgMoving } from "../db/shards";
+import { appDeps } from "../deps";
 import { recordUserFromClaims } from "../services/users";
 import type { AppEnv } from "../types";
 
@@ -14,7 +14,7 @@ export const recordUser = createMiddleware<AppEnv>(async (c, next) => {
   try {
     await recordUserFromClaims(c.var.deps.db, c.var.auth);
   } catch (err) {
-    if (!isOrgMoving(err)) throw err;
+    if (!appDeps(c.env).shards.refused(err, c.var.auth.org)) throw err;
   }
   await next();
 });

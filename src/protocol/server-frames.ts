@@ -144,6 +144,8 @@ export const SocketErrorCode = {
   SUBSCRIPTION_LIMIT: "SUBSCRIPTION_LIMIT",
   NOT_FOUND: "NOT_FOUND",
   UNSUPPORTED: "UNSUPPORTED",
+  /** The frame could not be applied now (the org is moving between D1 shards for a few seconds); send it again shortly. */
+  UNAVAILABLE: "UNAVAILABLE",
   INTERNAL: "INTERNAL",
 } as const;
 export type SocketErrorCode = (typeof SocketErrorCode)[keyof typeof SocketErrorCode];

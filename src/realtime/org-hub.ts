@@ -1,7 +1,6 @@
 import { newId } from "../lib/ids";
 import { alertStats } from "../services/alerts";
 import { runEscalation, type EscalationContext } from "../services/routing/escalate";
-import { isOrgMoving } from "../db/shards";
 import { appDeps, orgDeps, type Deps } from "../deps";
 import { RETRY_AFTER_SECONDS } from "../errors";
 import { decide } from "../routing/decide";
@@ -240,8 +239,7 @@ export class OrgHub extends HubBase {
             await recordPublished((await this.#deps()).shard.d1, rows, this.config.eventTtlSeconds);
             return;
           } catch (err) {
-            if (isOrgMoving(err) && attempt < POLLING_MOVE_ATTEMPTS) {
-              appDeps(this.env).shards.forget(this.#orgId());
+            if (attempt < POLLING_MOVE_ATTEMPTS && appDeps(this.env).shards.refused(err, this.#orgId())) {
               await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_SECONDS * 1000));
               continue;
             }

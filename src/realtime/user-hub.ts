@@ -1,5 +1,5 @@
-import { orgDeps } from "../deps";
-import { AppError } from "../errors";
+import { appDeps, orgDeps } from "../deps";
+import { AppError, RETRY_AFTER_SECONDS } from "../errors";
 import { changeNotification, markAll, notificationDeps, unreadCounts } from "../services/notifications";
 import { connectionLimit, HubBase, type HubFrame } from "./hub-base";
 import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
@@ -175,7 +175,9 @@ export class UserHub extends HubBase {
           }
         } catch (err) {
           if (err instanceof AppError && err.status === 404) this.sendError(ws, SocketErrorCode.NOT_FOUND, err.message, frame.ref);
-          else throw err;
+          else if (appDeps(this.env).shards.refused(err, actor.org)) {
+            this.sendError(ws, SocketErrorCode.UNAVAILABLE, `Your organization's data is being moved; send it again in ${RETRY_AFTER_SECONDS} s`, frame.ref);
+          } else throw err;
         }
         return;
       }

@@ -2,7 +2,6 @@ import { bearerSecurity, createRouter, defineRoute, jsonContent as json } from "
 import { commonErrors } from "../schemas/common";
 import { EventAckBody, EventPageSchema, EventsQuery } from "../schemas/realtime";
 import { z } from "@hono/zod-openapi";
-import { appDeps } from "../deps";
 import { ackEvents, listEvents } from "../services/events";
 
 const tags = ["Realtime"];
@@ -21,10 +20,7 @@ export const eventsRouter = createRouter()
       request: { query: EventsQuery },
       responses: { 200: { description: "One page; poll again with since=nextCursor", content: json(EventPageSchema) }, ...commonErrors },
     }),
-    async (c) => {
-      const { epoch } = await appDeps(c.env).shards.placement(c.var.auth.org);
-      return c.json(await listEvents(c.var.deps.db, c.var.auth, c.req.valid("query"), epoch), 200);
-    },
+    async (c) => c.json(await listEvents(c.var.deps.db, c.var.auth, c.req.valid("query"), c.var.epoch), 200),
   )
   .openapi(
     defineRoute({

@@ -38,6 +38,20 @@ export function toUser(row: UserRow): User {
 const seenClaims = new Map<string, string>();
 const SEEN_CLAIMS_MAX = 10_000;
 
+/** A new directory row for the person behind `claims`, seen at `now`. */
+function userFromClaims(claims: Claims, now: Date) {
+  return {
+    orgId: claims.org,
+    id: claims.sub,
+    email: claims.email ?? null,
+    name: claims.name ?? null,
+    role: claims.role,
+    createdAt: now,
+    updatedAt: now,
+    lastSeenAt: now,
+  };
+}
+
 /**
  * Records the user behind a verified token in the directory (lazy upsert), so
  * notifications can reach people who never had a profile PUT for them.
@@ -52,16 +66,7 @@ export async function recordUserFromClaims(db: Db, claims: Claims, now = new Dat
 
   await db
     .insert(users)
-    .values({
-      orgId: claims.org,
-      id: claims.sub,
-      email: claims.email ?? null,
-      name: claims.name ?? null,
-      role: claims.role,
-      createdAt: now,
-      updatedAt: now,
-      lastSeenAt: now,
-    })
+    .values(userFromClaims(claims, now))
     .onConflictDoUpdate({
       target: [users.orgId, users.id],
       set: {
@@ -190,17 +195,7 @@ export async function setMyAvailability(db: Db, actor: Claims, availability: Ava
   assertRole(actor, ["admin", "agent", "member"], "Services have no availability");
   const [row] = await db
     .insert(users)
-    .values({
-      orgId: actor.org,
-      id: actor.sub,
-      email: actor.email ?? null,
-      name: actor.name ?? null,
-      role: actor.role,
-      availability,
-      createdAt: now,
-      updatedAt: now,
-      lastSeenAt: now,
-    })
+    .values({ ...userFromClaims(actor, now), availability })
     .onConflictDoUpdate({ target: [users.orgId, users.id], set: { availability, updatedAt: now } })
     .returning();
   if (!row) throw new AppError(500, ErrorCode.INTERNAL, "Upsert returned no row");
