@@ -1,5 +1,4 @@
 import { getConfig } from "../config";
-import type { HubEvent } from "../realtime/hub-api";
 import type { OutboundEvent } from "./events";
 
 /** Addresses of the hubs. Names never contain "/" in ids (see IdString), so `${org}/${user}` is unambiguous. */

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNull, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { insertIfApplied } from "../../db/sql";
 import { alertHistory, alerts, type AlertRow } from "../../db/schema";

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { alertAssignments, alerts, routingRules, users, type AlertRow, type RoutingRuleRow } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { Events, type AlertEventData, type Priority } from "../../protocol";
