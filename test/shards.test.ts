@@ -68,6 +68,17 @@ describe("shards: configuration and schema", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("CONFIG_INVALID");
   });
 
+  it("an org on a shard D1_SHARDS no longer lists is 500 CONFIG_INVALID (never another org's data, never a tenant-facing 404)", async () => {
+    const org = uniqueOrg("dropped");
+    await placeOrg(org, 1);
+    const single = { ...env, D1_SHARDS: "DB" } as Env;
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(new Request(`${BASE}/api/v1/alerts`, { headers: { Authorization: `Bearer ${await makeToken({ org })}` } }), single, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("CONFIG_INVALID");
+  });
+
   it("one shard is a valid configuration: every org lives on DB", async () => {
     const single = { ...env, D1_SHARDS: "DB" } as Env;
     const { shards } = appDeps(single);

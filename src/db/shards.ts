@@ -99,7 +99,11 @@ export class ShardMap {
     let row = await this.#read(orgId);
     if (!row && !create) return null;
     if (!row) row = await this.#place(orgId, now);
-    const placement = { shard: this.shard(row.shard), epoch: row.epoch };
+    const shard = this.shards[row.shard];
+    if (!shard) {
+      throw new AppError(500, ErrorCode.CONFIG_INVALID, `Organization ${orgId} lives on shard ${row.shard}, which D1_SHARDS does not list`);
+    }
+    const placement = { shard, epoch: row.epoch };
     this.#orgs.set(orgId, { placement, until: now + this.#cacheMs });
     return placement;
   }
@@ -136,26 +140,22 @@ export class ShardMap {
    * insert wins and everyone reads it back.
    */
   async #place(orgId: string, now: number): Promise<{ shard: number; epoch: number }> {
+    let target = 0;
     if (this.shards.length > 1) {
-      const { results } = await this.control.d1
+      const least = await this.control.d1
         .prepare(
           `SELECT s.value AS shard, COALESCE(z.bytes, 0) AS bytes, (SELECT COUNT(*) FROM org_shards o WHERE o.shard = s.value) AS orgs
            FROM json_each(?) s LEFT JOIN shard_sizes z ON z.shard = s.value
            ORDER BY bytes, orgs, shard LIMIT 1`,
         )
         .bind(JSON.stringify(this.shards.map((s) => s.index)))
-        .all<{ shard: number }>();
-      const target = results[0]?.shard ?? 0;
-      await this.control.d1
-        .prepare("INSERT INTO org_shards (org_id, shard, epoch, updated_at) VALUES (?, ?, 0, ?) ON CONFLICT (org_id) DO NOTHING")
-        .bind(orgId, target, now)
-        .run();
-    } else {
-      await this.control.d1
-        .prepare("INSERT INTO org_shards (org_id, shard, epoch, updated_at) VALUES (?, 0, 0, ?) ON CONFLICT (org_id) DO NOTHING")
-        .bind(orgId, now)
-        .run();
+        .first<number>("shard");
+      target = least ?? 0;
     }
+    await this.control.d1
+      .prepare("INSERT INTO org_shards (org_id, shard, epoch, updated_at) VALUES (?, ?, 0, ?) ON CONFLICT (org_id) DO NOTHING")
+      .bind(orgId, target, now)
+      .run();
     return (await this.#read(orgId))!;
   }
 }
