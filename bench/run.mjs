@@ -8,7 +8,7 @@
 //   npm run bench                         # N=1000, every target and scenario
 //   npm run bench -- --large              # N=5000
 //   npm run bench -- --only=fanout,connect --runs=5
-//   npm run bench -- --targets=miniflare,socketio --n=500
+//   npm run bench -- --targets=miniflare,minimal,socketio --n=500
 //   npm run bench -- --only=admins --targets=miniflare   # create latency with 1,000 admins
 //   npm run bench -- --only=storm --targets=miniflare    # SDK clients across a server restart (opt-in)
 //   npm run bench -- --only=routing --targets=miniflare  # routing's cost inside a create
@@ -24,7 +24,7 @@ import { driverFor } from "./lib/clients.mjs";
 import { affinityOf, cpuCount, hasProc, pinning, ULIMIT } from "./lib/proc.mjs";
 import { GROUPS, SCENARIOS, waitIdle, withTimeout } from "./lib/scenarios.mjs";
 import { median } from "./lib/stats.mjs";
-import { TARGETS, bundleWorker, readWranglerConfig, startTarget, stopAllSync } from "./lib/targets.mjs";
+import { TARGETS, bundleWorker, readWranglerConfig, startTarget, stopAllSync, targetRuns } from "./lib/targets.mjs";
 import { renderReport } from "./lib/report.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,7 +46,7 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   console.log(`usage: npm run bench -- [--large] [--only=<scenario,...>] [--runs=<k>] [--n=<N>]
-                        [--targets=miniflare,wrangler,socketio] [--connect-concurrency=<c>] [--no-pin]
+                        [--targets=socketio,minimal,miniflare,wrangler] [--connect-concurrency=<c>] [--no-pin]
                         [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: the OS temp dir)
                         [--admins=<n>]        (admins in the directory for the admins scenario; default 1000)
 scenarios: ${Object.keys(SCENARIOS).join(", ")} (opt-in, only with --only: ${Object.keys(SCENARIOS).filter((s) => SCENARIOS[s].optIn).join(", ")})
@@ -145,7 +145,7 @@ async function main() {
   }
   const only = flags.only ? flags.only.split(",").map((s) => s.trim()) : Object.keys(SCENARIOS).filter((s) => !SCENARIOS[s].optIn);
   for (const s of only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(", ")})`);
-  const targetNames = flags.targets ? flags.targets.split(",").map((s) => s.trim()) : ["socketio", "miniflare", "wrangler"];
+  const targetNames = flags.targets ? flags.targets.split(",").map((s) => s.trim()) : ["socketio", "minimal", "miniflare", "wrangler"];
   for (const t of targetNames) if (!TARGETS[t]) throw new Error(`unknown target ${t}`);
   const runsFor = (name) => (flags.runs ? Number(flags.runs) : SCENARIOS[name].runs);
 
@@ -162,6 +162,8 @@ async function main() {
     admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
+    // 1c. one admin holding this many org-stream sockets (at most N).
+    single: { n: N },
     // 7. (--only=storm) SDK clients across a server restart; users = N.
     storm: { users: N, pre: 5, post: 20, batch: 500, bucketMs: 250, connectConcurrency: 50, connectTimeoutMs: 60_000, recoverMs: 150_000 },
     phaseMs: 120_000,
@@ -179,11 +181,13 @@ async function main() {
   // ───────── build once ─────────
   let bundleDir = null;
   let config = null;
+  if (targetNames.includes("miniflare") || targetNames.includes("minimal")) {
+    config = readWranglerConfig(ROOT);
+  }
   if (targetNames.includes("miniflare")) {
     bundleDir = path.join(work, "bundle");
     log("bundling the Worker (wrangler deploy --dry-run)");
     bundleWorker(ROOT, bundleDir, path.join(logDir, "bundle.log"));
-    config = readWranglerConfig(ROOT);
   }
 
   const results = {
@@ -222,7 +226,7 @@ async function main() {
     const driver = () => driverFor(target);
 
     for (const [gname, group] of Object.entries(GROUPS)) {
-      const names = only.filter((sname) => SCENARIOS[sname].group === gname);
+      const names = only.filter((sname) => SCENARIOS[sname].group === gname && targetRuns(name, sname));
       if (names.length === 0) continue;
       for (const sname of names) entry.scenarios[sname] = { runs: [] };
       const groupRuns = Math.max(...names.map(runsFor));

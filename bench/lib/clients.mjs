@@ -217,6 +217,8 @@ export function driverFor(target) {
   const herald = target.kind === "herald";
   return {
     kind: target.kind,
+    /** False for the minimal target: it serves the org stream only. */
+    userStream: target.userStream !== false,
     conn(token, opts) {
       return herald ? new HeraldConn(base, token, opts) : new SioConn(base, token, opts);
     },

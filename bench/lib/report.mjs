@@ -1,10 +1,21 @@
-// The markdown report: one row per figure, Herald (miniflare) | Herald
-// (wrangler dev) | Socket.IO | ratio (miniflare ÷ Socket.IO), then the
-// product brief's targets with how far each one is met or missed.
+// The markdown report: issue 15's headline (Herald on Miniflare | minimal DO |
+// Socket.IO | Herald ÷ SIO | Herald ÷ minimal), then one row per figure,
+// Herald (miniflare) | Herald (wrangler dev) | minimal DO | Socket.IO | ratio
+// (miniflare ÷ Socket.IO), then the targets with how far each one is met or missed.
 import { fmt } from "./stats.mjs";
 
 /** Rows: scenario, metric key, label, unit kind. */
 const ROWS = [
+  ["orgconnect", "org_connect_p50_ms", "1a. org-stream connect+auth p50, N distinct admins, 50 in flight", "ms"],
+  ["orgconnect", "org_connect_p99_ms", "1a. org-stream connect+auth p99, N distinct admins, 50 in flight", "ms"],
+  ["orgconnect", "org_connect_max_ms", "1a. org-stream connect+auth max", "ms"],
+  ["orgconnect", "org_connect_failures", "1a. org-stream connect failures (of N)", "n"],
+  ["orgconnect", "org_connect_rate_per_s", "1a. org-stream connects per second", "rate"],
+  ["orgconnect", "org_connect_server_cpu_ms_per_conn", "1a. server CPU per org-stream connect", "ms"],
+  ["single", "single_connect_p50_ms", "1c. org-stream connect p50, one admin × N sockets, 50 in flight", "ms"],
+  ["single", "single_connect_p99_ms", "1c. org-stream connect p99, one admin × N sockets, 50 in flight", "ms"],
+  ["single", "single_connect_failures", "1c. org-stream connect failures, one admin (of N)", "n"],
+  ["single", "single_connect_server_cpu_ms_per_conn", "1c. server CPU per org-stream connect, one admin", "ms"],
   ["connect", "connect_unloaded_p50_ms", "1. connect+auth p50, one at a time", "ms"],
   ["connect", "connect_unloaded_p99_ms", "1. connect+auth p99, one at a time", "ms"],
   ["connect", "connect_p50_ms", "1. connect+auth p50, 50 in flight", "ms"],
@@ -64,6 +75,22 @@ const ROWS = [
   ["storm", "storm_duplicates", "7. SDK storm: duplicates seen by the app", "n"],
 ];
 
+/** The headline (issue 15): scenario, key, label, unit kind. */
+const HEADLINE = [
+  ["orgconnect", "org_connect_p50_ms", "org-stream connect p50 (N distinct admins, 50 in flight)", "ms"],
+  ["orgconnect", "org_connect_p99_ms", "org-stream connect p99 (N distinct admins, 50 in flight)", "ms"],
+  ["orgconnect", "org_connect_failures", "org-stream connect failures (of N)", "n"],
+  ["connect", "connect_p99_ms", "user-stream connect p99 (N distinct users, 50 in flight)", "ms"],
+  ["single", "single_connect_p99_ms", "single-user connect p99 (one admin × N org sockets; secondary)", "ms"],
+  ["fanout", "fanout_p50_ms", "REST → socket p50 (fan-out to N org sockets)", "ms"],
+  ["fanout", "fanout_p99_ms", "REST → socket p99 (fan-out to N org sockets)", "ms"],
+  ["targeted", "targeted_server_cpu_ms_per_alert", "server CPU per alert create (targeted phase)", "ms"],
+  ["targeted", "targeted_rest_creates_per_s", "creates/s (targeted phase, 32 in flight)", "rate"],
+  ["reconnect", "reconnect_all_caught_up_ms", "storm: all N reconnected and caught up", "ms"],
+  ["reconnect", "reconnect_missed_events_lost", "storm: missed events lost (of N×5)", "n"],
+  ["memory", "mem_per_org_conn_kb", "memory per idle org-stream socket", "kb"],
+];
+
 const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };
 
 function cell(v, kind) {
@@ -81,11 +108,13 @@ function ratio(a, b, kind) {
   return `${fmt(a / b)}×`;
 }
 
-/** The brief's targets, evaluated on Herald without the dev proxy (miniflare). */
+/** Issue 15's targets, then the brief's older ones, evaluated on Herald without the dev proxy (miniflare). */
 function targetChecks(results) {
   const mf = (s, k) => get(results, "miniflare", s, k);
   const sio = (s, k) => get(results, "socketio", s, k);
+  const min = (s, k) => get(results, "minimal", s, k);
   const N = results.sizes.N;
+  const cc = results.sizes.connectConcurrency;
   const checks = [];
   const add = (what, value, ok, detail) => checks.push({ what, value, ok, detail });
   const lt = (label, v, limit, unit) => {
@@ -93,18 +122,64 @@ function targetChecks(results) {
     const ok = v < limit;
     add(label, `${fmt(v)} ${unit}`, ok, ok ? `met (${fmt(limit - v)} ${unit} to spare)` : `missed by ${fmt(v - limit)} ${unit} (${fmt(v / limit)}× the target)`);
   };
-  lt("connection p99 < 100 ms (one at a time)", mf("connect", "connect_unloaded_p99_ms"), 100, "ms");
-  lt(`connection p99 < 100 ms (${results.sizes.connectConcurrency} in flight)`, mf("connect", "connect_p99_ms"), 100, "ms");
-  lt("event latency (fan-out) p99 < 50 ms", mf("fanout", "fanout_p99_ms"), 50, "ms");
+  /** Herald's value ≤ factor × a reference target's (lower is better). */
+  const within = (label, h, ref, factor, refLabel, unit) => {
+    if (h === null || ref === null || ref === 0) return add(label, "not measured", null, "");
+    const r = h / ref;
+    const ok = r <= factor;
+    add(label, `${fmt(h)} ${unit} vs ${fmt(ref)} ${unit} (${refLabel}) = ${fmt(r)}×`, ok, ok ? "met" : `missed: ${fmt(r)}× (by ${fmt(h - factor * ref)} ${unit})`);
+  };
+
+  // ── issue 15 ──
+  const orgP99 = mf("orgconnect", "org_connect_p99_ms");
+  within(`org-stream connect p99 ≤ 1.5× Socket.IO's (N distinct admins, ${cc} in flight)`, orgP99, sio("orgconnect", "org_connect_p99_ms"), 1.5, "Socket.IO", "ms");
+  lt(`org-stream connect p99 < 100 ms (N distinct admins, ${cc} in flight)`, orgP99, 100, "ms");
+  within("REST → socket p99 ≤ 1.2× Socket.IO's (fan-out)", mf("fanout", "fanout_p99_ms"), sio("fanout", "fanout_p99_ms"), 1.2, "Socket.IO", "ms");
+  lt("REST → socket p99 < 50 ms (fan-out)", mf("fanout", "fanout_p99_ms"), 50, "ms");
+  within("REST → socket p50 ≤ 1.5× Socket.IO's (fan-out)", mf("fanout", "fanout_p50_ms"), sio("fanout", "fanout_p50_ms"), 1.5, "Socket.IO", "ms");
+  {
+    const v = mf("targeted", "targeted_server_cpu_ms_per_alert");
+    const label = "server CPU per alert create ≤ 3 ms (targeted phase)";
+    if (v === null) add(label, "not measured", null, "");
+    else add(label, `${fmt(v)} ms`, v <= 3, v <= 3 ? "met" : `missed: ${fmt(v / 3)}× the target`);
+  }
+  {
+    const v = mf("targeted", "targeted_rest_creates_per_s");
+    const goal = 4 * 114;
+    const label = `creates/s ≥ 4 × 114 = ${goal}/s (targeted phase)`;
+    if (v === null) add(label, "not measured", null, "");
+    else add(label, `${fmt(v)}/s`, v >= goal, v >= goal ? "met" : `missed: ${fmt((v / goal) * 100)} % of the target`);
+  }
+  {
+    const t = mf("reconnect", "reconnect_all_caught_up_ms");
+    const lost = mf("reconnect", "reconnect_missed_events_lost");
+    const label = "reconnect storm: all caught up < 2 s, 0 lost";
+    if (t === null && lost === null) add(label, "not measured", null, "");
+    else {
+      const ok = t !== null && t < 2000 && lost === 0;
+      add(
+        label,
+        `${t === null ? "not all caught up" : `${fmt(t)} ms`}; ${fmt(lost)} lost`,
+        ok,
+        ok ? `met (${fmt(2000 - t)} ms to spare)` : `missed${t !== null && t >= 2000 ? ` by ${fmt(t - 2000)} ms` : ""}${lost ? `; ${fmt(lost)} events lost` : ""}`,
+      );
+    }
+  }
+  within("memory per idle org-stream socket ≤ 1.2× the minimal DO's", mf("memory", "mem_per_org_conn_kb"), min("memory", "mem_per_org_conn_kb"), 1.2, "minimal DO", "KB");
+
+  // ── the brief's older targets ──
+  lt("user-stream connect p99 < 100 ms (one at a time)", mf("connect", "connect_unloaded_p99_ms"), 100, "ms");
+  lt(`user-stream connect p99 < 100 ms (${cc} in flight)`, mf("connect", "connect_p99_ms"), 100, "ms");
   {
     const f = mf("connect", "connect_failures");
+    const o = mf("orgconnect", "org_connect_failures");
     const m = mf("memory", "mem_connect_failures");
-    if (f === null) add(`${N} concurrent connections, zero failures`, "not measured", null, "");
+    if (f === null && o === null) add(`${N} concurrent connections, zero failures`, "not measured", null, "");
     else {
-      const ok = f === 0 && (m === null || m === 0) && N >= 1000;
+      const ok = (f ?? 0) === 0 && (o ?? 0) === 0 && (m === null || m === 0) && N >= 1000;
       add(
         "1000+ concurrent connections, zero failures",
-        `${N} sockets: ${f} failures${m !== null ? `; ${2 * N} at once (memory): ${m} failures` : ""}`,
+        `${N} sockets: user stream ${fmt(f)} failures, org stream ${fmt(o)}${m !== null ? `; ${2 * N} at once (memory): ${m} failures` : ""}`,
         ok,
         N < 1000 ? `N was only ${N}` : ok ? "met" : "missed",
       );
@@ -123,16 +198,6 @@ function targetChecks(results) {
         ok,
         ok ? `met by fan-out${t !== null && t < 10_000 ? `; targeted (one socket per alert) reaches ${fmt((t / 10_000) * 100)} % of it` : ""}` : `missed: best ${fmt(best)}/s is ${fmt((best / 10_000) * 100)} % of the target`,
       );
-    }
-  }
-  lt("reconnection with full catch-up < 2 s", mf("reconnect", "reconnect_all_caught_up_ms"), 2000, "ms");
-  {
-    const h = mf("fanout", "fanout_p99_ms");
-    const s = sio("fanout", "fanout_p99_ms");
-    if (h === null || s === null) add("fan-out p99 ≤ 1.5× Socket.IO's", "not measured", null, "");
-    else {
-      const r = h / s;
-      add("fan-out p99 ≤ 1.5× Socket.IO's", `${fmt(h)} ms vs ${fmt(s)} ms = ${fmt(r)}×`, r <= 1.5, r <= 1.5 ? "met" : `missed: ${fmt(r)}× (by ${fmt(h - 1.5 * s)} ms)`);
     }
   }
   for (const [s, k, label] of [
@@ -161,7 +226,7 @@ function targetChecks(results) {
 }
 
 export function renderReport(results) {
-  const cols = ["miniflare", "wrangler", "socketio"];
+  const cols = ["miniflare", "wrangler", "minimal", "socketio"];
   const lines = [];
   const m = results.machine;
   lines.push(`## Herald vs Socket.IO — ${results.startedAt.slice(0, 10)}`);
@@ -174,17 +239,39 @@ export function renderReport(results) {
         .map(([k, v]) => `${k} ${v}`)
         .join(", ")} (medians). Wall time ${(results.wallMs / 1000).toFixed(0)} s.`,
   );
+  const inFlight = (label) => label.replace("50 in flight", `${results.sizes.connectConcurrency} in flight`);
+  const singleN = results.targets.miniflare?.scenarios?.single?.runs?.find((r) => r.info)?.info?.sockets;
   lines.push("");
-  lines.push("| figure | Herald (miniflare) | Herald (wrangler dev) | Socket.IO | ratio |");
-  lines.push("|---|---:|---:|---:|---:|");
+  lines.push("### Headline (issue 15)");
+  lines.push("");
+  lines.push("| figure | Herald (miniflare) | minimal DO | Socket.IO | Herald ÷ SIO | Herald ÷ minimal |");
+  lines.push("|---|---:|---:|---:|---:|---:|");
+  for (const [s, k, label, kind] of HEADLINE) {
+    const [h, mn, sio] = ["miniflare", "minimal", "socketio"].map((c) => get(results, c, s, k));
+    if (h === null && mn === null && sio === null) continue;
+    const l = inFlight(label).replace("N org sockets", singleN && singleN !== results.sizes.N ? `${singleN} org sockets (fewer than N)` : "N org sockets");
+    lines.push(`| ${l} | ${cell(h, kind)} | ${cell(mn, kind)} | ${cell(sio, kind)} | ${ratio(h, sio, kind)} | ${ratio(h, mn, kind)} |`);
+  }
+  lines.push("");
+  lines.push(
+    `N = ${results.sizes.N}; medians over runs. minimal DO = bench/targets/minimal: a bare Worker + one Durable Object per org (hibernation API; jose HS256 verify, one D1 upsert per connect, one SQLite append per alert, one send per socket) on the same Miniflare setup; it serves the org stream only, so "—" where it cannot run a scenario.`,
+  );
+
+  lines.push("");
+  lines.push("### Every figure");
+  lines.push("");
+  lines.push("| figure | Herald (miniflare) | Herald (wrangler dev) | minimal DO | Socket.IO | ratio |");
+  lines.push("|---|---:|---:|---:|---:|---:|");
   for (const [s, k, label, kind] of ROWS) {
     if (!cols.some((c) => results.targets[c]?.scenarios?.[s])) continue;
     const vals = cols.map((c) => get(results, c, s, k));
     if (vals.every((v) => v === null)) continue;
-    lines.push(`| ${label.replace("50 in flight", `${results.sizes.connectConcurrency} in flight`)} | ${vals.map((v) => cell(v, kind)).join(" | ")} | ${ratio(vals[0], vals[2], kind)} |`);
+    lines.push(`| ${inFlight(label)} | ${vals.map((v) => cell(v, kind)).join(" | ")} | ${ratio(vals[0], vals[3], kind)} |`);
   }
   lines.push("");
-  lines.push("ratio = Herald (miniflare) ÷ Socket.IO. Socket.IO persists nothing and has no resume; Herald writes every alert and event to D1 and to the hub's SQLite log before any socket sees it.");
+  lines.push(
+    "ratio = Herald (miniflare) ÷ Socket.IO. Socket.IO persists nothing and has no resume; Herald writes every alert and event to D1 and to the hub's SQLite log before any socket sees it; the minimal DO appends each alert to its SQLite log only.",
+  );
 
   const info = (t, s) => results.targets[t]?.scenarios?.[s]?.runs?.find((r) => r.info)?.info;
   const ext = cols.map((c) => `${results.targets[c]?.label ?? c}: ${info(c, "fanout-deflate")?.extensions ?? "—"}`).filter((x) => !x.endsWith("—"));

@@ -318,12 +318,30 @@ export async function orgGroup(ctx, target, driver, run, want, { deflate = false
   const assignee = "fan-assignee";
   const put = await driver.putUser(svc[0], assignee);
   if (put.status >= 300) throw new Error(`PUT /users/${assignee}: HTTP ${put.status}`);
+  // 1a. org-stream connect: N distinct admins (each one's first sight by the server), `connectConcurrency` in flight.
+  const mc = new Meter(target);
   const opened = await openMany(driver, tokens, { stream: "org", deflate }, ctx.connectConcurrency, ctx.phaseMs);
+  const uc = mc.stop();
   const conns = opened.open;
   let again = [];
   const out = {};
   try {
+    if (want.orgconnect) {
+      const s = summary(opened.times);
+      out.orgconnect = {
+        metrics: {
+          org_connect_p50_ms: s.p50,
+          org_connect_p99_ms: s.p99,
+          org_connect_max_ms: s.max,
+          org_connect_failures: opened.failures,
+          org_connect_rate_per_s: opened.wallMs > 0 ? conns.length / (opened.wallMs / 1000) : null,
+          org_connect_server_cpu_ms_per_conn: (uc.serverCpuS * 1000) / Math.max(1, conns.length),
+        },
+        info: { n: ctx.N, opened: conns.length, concurrency: ctx.connectConcurrency, errors: opened.errors, usage: uc },
+      };
+    }
     if (conns.length === 0) throw new Error(`no socket opened: ${JSON.stringify(opened.errors)}`);
+    if (!want.fanout && !want.reconnect) return out;
     const extensions = conns[0].negotiatedExtensions || "none";
     const t0idle = performance.now();
     const idleBefore = await waitIdle(target, { maxMs: ctx.idleMs });
@@ -458,6 +476,38 @@ export async function orgGroup(ctx, target, driver, run, want, { deflate = false
   }
 }
 
+// ──────────── 1c. org-stream connect, one admin holding N sockets ────────────
+
+/**
+ * The older way of measuring the org-stream connect: one admin (one token)
+ * opens `ctx.single.n` org-stream sockets, `connectConcurrency` in flight.
+ * Only the first is the user's first sight by the server; the rest measure
+ * admission into the org hub. Secondary to 1a (N distinct admins).
+ */
+export async function singleGroup(ctx, target, driver, run) {
+  const org = `${ctx.tag}-s${run}`;
+  const n = Math.min(ctx.N, ctx.single?.n ?? ctx.N);
+  const token = await ctx.tokens.get("adm-single", org, "admin");
+  const m = new Meter(target);
+  const opened = await openMany(driver, Array.from({ length: n }, () => token), { stream: "org" }, ctx.connectConcurrency, ctx.phaseMs);
+  const usage = m.stop();
+  closeAll(opened.open);
+  const s = summary(opened.times);
+  return {
+    single: {
+      metrics: {
+        single_connect_p50_ms: s.p50,
+        single_connect_p99_ms: s.p99,
+        single_connect_max_ms: s.max,
+        single_connect_failures: opened.failures,
+        single_connect_rate_per_s: opened.wallMs > 0 ? opened.open.length / (opened.wallMs / 1000) : null,
+        single_connect_server_cpu_ms_per_conn: (usage.serverCpuS * 1000) / Math.max(1, opened.open.length),
+      },
+      info: { sockets: n, opened: opened.open.length, concurrency: ctx.connectConcurrency, errors: opened.errors, usage },
+    },
+  };
+}
+
 // ───────────────────────────── 5. memory ─────────────────────────────
 
 function runtimeRss(sample, kind) {
@@ -475,7 +525,7 @@ export async function memory(ctx, target, driver, _run) {
   // Warm-up: load the code paths once (a socket of each kind, an alert), then let it settle.
   const worg = `${ctx.tag}-mw`;
   const [wsvc, wt] = await Promise.all([serviceTokens(ctx, worg), userTokens(ctx, worg, "w", "admin", 2)]);
-  const w = await openMany(driver, wt, (t) => ({ stream: t === wt[0] ? "user" : "org" }), 2, 30_000);
+  const w = await openMany(driver, wt, (t) => ({ stream: t === wt[0] && driver.userStream ? "user" : "org" }), 2, 30_000);
   await driver.putUser(wsvc[0], "w-0");
   await warmUp(ctx, driver, wsvc, w.open, "w-0", 1).catch(() => false);
   closeAll(w.open);
@@ -485,11 +535,14 @@ export async function memory(ctx, target, driver, _run) {
 
   const org = `${ctx.tag}-m`;
   const [ut, at] = await Promise.all([userTokens(ctx, org, "agt", "agent", ctx.N), userTokens(ctx, org, "adm", "admin", ctx.N)]);
-  const users = await openMany(driver, ut, { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs);
-  await sleep(1_000);
-  await waitIdle(target, { maxMs: 15_000 });
-  await sleep(ctx.memorySettleMs);
-  const withUsers = sampleTree(target.rootPid);
+  // A target without a user stream (minimal) goes straight to the org-stream sockets.
+  const users = driver.userStream ? await openMany(driver, ut, { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs) : { open: [], failures: 0, errors: {} };
+  if (driver.userStream) {
+    await sleep(1_000);
+    await waitIdle(target, { maxMs: 15_000 });
+    await sleep(ctx.memorySettleMs);
+  }
+  const withUsers = driver.userStream ? sampleTree(target.rootPid) : empty;
   const admins = await openMany(driver, at, { stream: "org" }, ctx.connectConcurrency, ctx.phaseMs);
   await sleep(1_000);
   await waitIdle(target, { maxMs: 15_000 });
@@ -940,6 +993,8 @@ export async function routingGroup(ctx, target, driver, run) {
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
   connect: { runs: 2, group: "user", title: "1. connect" },
+  orgconnect: { runs: 3, group: "org", title: "1a. org-stream connect, N distinct admins" },
+  single: { runs: 1, group: "single", title: "1c. org-stream connect, one admin" },
   targeted: { runs: 1, group: "user", title: "3. targeted throughput" },
   fanout: { runs: 3, group: "org", title: "2. fan-out latency" },
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
@@ -955,6 +1010,7 @@ export const GROUPS = {
   memory: { fresh: true, fn: async (ctx, target, driver, run) => ({ memory: await memory(ctx, target, driver, run) }) },
   user: { fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
   org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
+  single: { fn: (ctx, target, driver, run) => singleGroup(ctx, target, driver, run) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
   routing: { fn: (ctx, target, driver, run) => routingGroup(ctx, target, driver, run) },

@@ -1,6 +1,9 @@
-// The three targets, each started fresh in its own process tree (pinned to
+// The four targets, each started fresh in its own process tree (pinned to
 // the server core, fd limit raised) and stopped by pid:
 //   miniflare  – the bundled Worker (`wrangler deploy --dry-run`) on workerd via Miniflare, no dev proxy
+//   minimal    – bench/targets/minimal: a bare Worker + one Durable Object per org (hibernation API,
+//                jose verify, one D1 upsert per connect, one SQLite append per event) on Miniflare;
+//                it serves only the org stream, so it runs only the scenarios in `scenarios`
 //   wrangler   – `wrangler dev`, as a developer runs it (its proxy worker in front of every socket)
 //   socketio   – bench/baseline-socketio/server.mjs (Express + Socket.IO + jsonwebtoken)
 import { spawnSync } from "node:child_process";
@@ -11,9 +14,19 @@ import { d1Bindings } from "../../scripts/d1-bindings.mjs";
 
 export const TARGETS = {
   miniflare: { label: "Herald (miniflare)", kind: "herald" },
-  wrangler: { label: "Herald (wrangler dev)", kind: "herald" },
+  // 1c (one admin, N sockets) is skipped: wrangler dev keeps the API limit of 600/min per caller, upgrades included.
+  wrangler: { label: "Herald (wrangler dev)", kind: "herald", skip: ["single"] },
+  // Speaks Herald's wire format for the org stream only (no user stream, no resume, no directory).
+  minimal: { label: "minimal DO", kind: "herald", userStream: false, scenarios: ["orgconnect", "single", "fanout", "memory"] },
   socketio: { label: "Socket.IO", kind: "socketio" },
 };
+
+/** Whether a target runs a scenario (minimal serves only a few; wrangler skips some). */
+export function targetRuns(name, scenario) {
+  const t = TARGETS[name];
+  if (t.scenarios && !t.scenarios.includes(scenario)) return false;
+  return !t.skip?.includes(scenario);
+}
 
 /** Vars the bench overrides on both Herald targets (never in wrangler.toml). */
 export function benchVars(secret) {
@@ -21,6 +34,8 @@ export function benchVars(secret) {
     JWT_SECRET: secret,
     // Fan-out and memory put up to 2N sockets in one org; the default (10000) would refuse --large.
     MAX_CONNECTIONS_PER_ORG: "100000",
+    // 1c: one admin holds N org-stream sockets (the default, 20, would refuse all but 20; 10000 is the config's maximum).
+    MAX_CONNECTIONS_PER_USER: "10000",
   };
 }
 
@@ -159,6 +174,20 @@ export async function startTarget(name, env) {
       await t.stop();
       return startTarget(name, { ...env, reuse: { port, persistDir } });
     };
+    return untilHealthy(t, child, 30_000, async () => {
+      const ready = await waitFile(readyFile, 90_000, child);
+      t.baseUrl = ready.url.replace(/\/$/, "");
+    });
+  }
+
+  if (name === "minimal") {
+    const persistDir = fs.mkdtempSync(path.join(work, "min-state-"));
+    const readyFile = `${persistDir}.ready`;
+    const spec = { persistDir, port, readyFile, config, bindings: { JWT_SECRET: secret } };
+    const specFile = path.join(work, `min-spec-${port}.json`);
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    const child = spawnTarget([process.execPath, path.join(root, "bench/targets/minimal/server.mjs"), specFile], { cwd: root, env: baseEnv, logFile });
+    const t = handle(name, child, `http://127.0.0.1:${port}`, logFile);
     return untilHealthy(t, child, 30_000, async () => {
       const ready = await waitFile(readyFile, 90_000, child);
       t.baseUrl = ready.url.replace(/\/$/, "");

@@ -1,0 +1,70 @@
+// Serves the "minimal Durable Object" Worker (./worker.js) with Miniflare,
+// configured as bench/targets/miniflare-server.mjs configures Herald: the
+// compatibility date and flags of wrangler.toml (incl. no_web_socket_compression),
+// one D1 database, one Durable Object class with SQLite storage, no dev proxy.
+//
+// usage: node bench/targets/minimal/server.mjs <spec.json>
+// spec: { persistDir, port, readyFile, config, bindings }
+// Bundles worker.js with esbuild (jose inlined) into persistDir/../, creates
+// the one-table D1 schema, then writes `readyFile` with {url, pid}.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const { config } = spec;
+
+const outDir = `${spec.persistDir}-bundle`;
+fs.mkdirSync(outDir, { recursive: true });
+const bundle = path.join(outDir, "index.js");
+await build({
+  entryPoints: [path.join(here, "worker.js")],
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  external: ["cloudflare:*"],
+  outfile: bundle,
+  logLevel: "warning",
+});
+
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: spec.port,
+    cf: false,
+    enableDevRegistry: false,
+    resourcePersistencePath: spec.persistDir,
+    log: new Log(LogLevel.WARN),
+    modules: [{ type: "ESModule", path: bundle }],
+    modulesRoot: outDir,
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags ?? [],
+    bindings: { ...spec.bindings },
+    d1Databases: { DB: "minimal" },
+    durableObjects: { ORG_STREAM: { className: "OrgStream", useSQLite: true } },
+  }),
+);
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await mf.dispose();
+  } finally {
+    process.exit(0);
+  }
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+
+const url = await mf.ready;
+const db = await mf.getD1Database("DB");
+await db.prepare("CREATE TABLE IF NOT EXISTS users (org TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (org, id))").run();
+fs.writeFileSync(spec.readyFile, JSON.stringify({ url: url.href, pid: process.pid }));
+console.log(`minimal DO (miniflare) ready at ${url.href}`);
