@@ -92,7 +92,7 @@ export function createApp() {
   );
   app.use("/api/v1/ws", wsGuard);
   app.use("/api/v1/ws/org", wsGuard);
-  app.use("/api/v1/*", authenticate, useOrgShard, recordUser, rateLimit);
+  app.use("/api/v1/*", authenticate, useOrgShard, rateLimit, recordUser);
 
   app.route("/", healthRouter);
   app.route("/", unsubscribeRouter);

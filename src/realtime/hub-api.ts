@@ -14,6 +14,9 @@ export interface ConnectIdentity {
   role: Role;
   /** Token expiry, ms since epoch. */
   exp: number;
+  /** The token's email and name claims: the org hub records them in the directory (SeenClaims). */
+  email?: string;
+  name?: string;
 }
 
 /** Header carrying the verified identity from the Worker to a hub (never from a client). */

@@ -9,7 +9,9 @@ import type { RoutedDecision, RouteRequest } from "../services/routing/port";
 import { Counters } from "./counters";
 import { Escalations, type PendingEscalation } from "./escalations";
 import { connectionLimit, HubBase, type HubFrame, type ReplaySelection } from "./hub-base";
-import type { ConnectRequest, HubEvent, PublishResult } from "./hub-api";
+import type { ConnectIdentity, ConnectRequest, HubEvent, PublishResult } from "./hub-api";
+import { SeenClaims } from "./seen-claims";
+import { recordSeenUsers } from "../services/users";
 import { recordPublished, userHub } from "../outbox";
 import { PresenceTable } from "./presence";
 import { RouterTable, type Reservation } from "./router";
@@ -83,6 +85,9 @@ export class OrgHub extends HubBase {
   #routingSeed: Promise<void> | undefined;
   /** Events born in this hub waiting to be recorded in D1 for polling clients (one batch per flush). */
   #pollingQueue: HubEvent[] = [];
+  /** People seen on sockets, and what the directory holds of them. */
+  readonly #seen = new SeenClaims(this.ctx.storage.sql);
+  #flushScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, "org");
@@ -110,14 +115,21 @@ export class OrgHub extends HubBase {
 
   /**
    * A user hub asks before accepting a socket: refuses past the org-wide limit,
-   * otherwise records the user's new user-stream count (presence).
+   * otherwise records the user's new user-stream count (presence) and, when
+   * `identity` is given, the person in the directory (`#recordSeen`).
    */
-  async admitUserConnection(userId: string, userConns: number, version: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+  async admitUserConnection(
+    userId: string,
+    userConns: number,
+    version: number,
+    identity?: ConnectIdentity,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const current = this.#presence.userConns(userId);
     if (userConns > current && this.#overOrgLimit(userConns - current)) {
       return { ok: false, reason: `At most ${this.config.maxConnectionsPerOrg} connections per organization` };
     }
     this.#setUserConns(userId, userConns, version);
+    if (identity) this.#recordSeen(identity);
     return { ok: true };
   }
 
@@ -185,6 +197,7 @@ export class OrgHub extends HubBase {
     }
     this.#presence.touch(identity.userId, this.#presence.userConns(identity.userId));
     this.#presenceTransition(identity.userId, userBefore, userBefore + 1);
+    this.#recordSeen(identity);
     this.armAlarm(att.exp);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -219,31 +232,49 @@ export class OrgHub extends HubBase {
     this.#recordForPolling(event);
   }
 
-  /**
-   * Records hub-born events in D1 for polling clients, coalesced: the events
-   * of one short window (a reconnect storm's presence changes) go in one batch.
-   */
+  /** Records a hub-born event in D1 for polling clients, with the next flush (`#scheduleFlush`). */
   #recordForPolling(event: HubEvent): void {
     this.#pollingQueue.push(event);
-    if (this.#pollingQueue.length > 1) return;
+    this.#scheduleFlush();
+  }
+
+  /** Records a person who opened a socket in the D1 directory, with the next flush, unless their claims are already there. */
+  #recordSeen(identity: ConnectIdentity): void {
+    if (this.#seen.note(identity)) this.#scheduleFlush();
+  }
+
+  /**
+   * Writes what waits for D1 (hub-born events for polling clients, people
+   * seen on sockets) together, POLLING_FLUSH_MS after the first of them: the
+   * connects and presence changes of a reconnect storm cost a few D1
+   * statements, not several per socket. While the org moves between shards
+   * its writes are refused for a few seconds (ORG_MOVING): the flush waits
+   * and writes to wherever the org lives then.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
     this.ctx.waitUntil(
       (async () => {
         await new Promise((resolve) => setTimeout(resolve, POLLING_FLUSH_MS));
+        this.#flushScheduled = false;
         const events = this.#pollingQueue;
         this.#pollingQueue = [];
+        const seen = this.#seen.take();
         const rows = events.map((e) => ({ ...e, orgId: this.#orgId(), userIds: [], channel: { name: e.channel!, scope: e.scope ?? {} } }));
-        // While the org moves between shards its writes are refused for a few
-        // seconds (ORG_MOVING): wait and write to wherever it lives then.
         for (let attempt = 1; ; attempt++) {
           try {
-            await recordPublished((await this.#deps()).shard.d1, rows, this.config.eventTtlSeconds);
+            const { d1 } = (await this.#deps()).shard;
+            await Promise.all([rows.length > 0 && recordPublished(d1, rows, this.config.eventTtlSeconds), recordSeenUsers(d1, seen)]);
+            this.#seen.recorded(seen);
             return;
           } catch (err) {
             if (attempt < POLLING_MOVE_ATTEMPTS && appDeps(this.env).shards.refused(err, this.#orgId())) {
               await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_SECONDS * 1000));
               continue;
             }
-            console.error(`${this.logPrefix} could not record ${events.length} event(s) for polling:`, err);
+            // Not recorded: the people seen are noted again at their next connect.
+            console.error(`${this.logPrefix} could not record ${events.length} event(s) for polling and ${seen.length} person(s) seen:`, err);
             return;
           }
         }

@@ -45,7 +45,7 @@ export class UserHub extends HubBase {
     let accepted = false;
     try {
       // The org hub keeps presence and the org-wide connection count.
-      const admission = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion());
+      const admission = await orgHub(this.env, identity.orgId).admitUserConnection(identity.userId, taken + 1, this.#nextVersion(), identity);
       // A refusal stored nothing in the org hub: there is no slot to give back.
       if (!admission.ok) throw connectionLimit(admission.reason);
       admitted = true;

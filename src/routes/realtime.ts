@@ -35,8 +35,8 @@ const upgradeResponses = {
 
 /** The verified identity handed to a hub; the socket lives until the token's `exp` (realtimeExpiry: 401 if already past). */
 function identityOf(c: Context<AppEnv>): ConnectIdentity {
-  const { sub, org, role } = c.var.auth;
-  return { userId: sub, orgId: org, role, exp: realtimeExpiry(c.var.auth) };
+  const { sub, org, role, email, name } = c.var.auth;
+  return { userId: sub, orgId: org, role, exp: realtimeExpiry(c.var.auth), ...(email !== undefined && { email }), ...(name !== undefined && { name }) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
 import type { Db } from "../db/client";
+import { chunkJsonRows } from "../db/limits";
 import type { Page } from "../db/pagination";
 import { users, type UserRow } from "../db/schema";
 import { AppError, badRequest, ErrorCode, forbidden, notFound } from "../errors";
@@ -52,31 +53,62 @@ function userFromClaims(claims: Claims, now: Date) {
   };
 }
 
+/** What a verified token says about its holder: what the directory records of them (recordSeenUsers). */
+export interface SeenUser {
+  orgId: string;
+  id: string;
+  role: Claims["role"];
+  email?: string;
+  name?: string;
+}
+
+/** The part of a token's claims the directory records, as one string: a holder whose fingerprint is unchanged needs no write. */
+export function seenFingerprint(seen: Pick<SeenUser, "role" | "email" | "name">): string {
+  return `${seen.role}\u0000${seen.email ?? ""}\u0000${seen.name ?? ""}`;
+}
+
+/**
+ * Upserts the directory rows of people seen with a verified token, any
+ * number in one statement per ~512 KB (the rows travel as one JSON
+ * parameter: D1's 100-parameter limit never applies). A new person gets a row
+ * (role, email and name from the claims, defaults elsewhere); a known one
+ * gets the claims' role, the email and name the claims carry (an absent
+ * claim keeps the stored value) and `last_seen_at`. Fields only an admin sets
+ * (phone, departments, the agent profile) are never touched.
+ */
+export async function recordSeenUsers(d1: D1Database, seen: readonly SeenUser[], now = Date.now()): Promise<void> {
+  if (seen.length === 0) return;
+  const rows = seen.map((u) => JSON.stringify({ org: u.orgId, id: u.id, role: u.role, email: u.email ?? null, name: u.name ?? null }));
+  const upsert = d1.prepare(
+    `INSERT INTO users (org_id, id, email, name, role, created_at, updated_at, last_seen_at)
+     SELECT value ->> 'org', value ->> 'id', value ->> 'email', value ->> 'name', value ->> 'role', ?2, ?2, ?2
+     FROM json_each(?1) WHERE true ORDER BY key
+     ON CONFLICT (org_id, id) DO UPDATE SET
+       role = excluded.role,
+       email = coalesce(excluded.email, users.email),
+       name = coalesce(excluded.name, users.name),
+       updated_at = excluded.updated_at,
+       last_seen_at = excluded.last_seen_at`,
+  );
+  const statements = chunkJsonRows(rows).map((part) => upsert.bind(`[${part.join(",")}]`, now));
+  if (statements.length === 1) await statements[0]!.run();
+  else await d1.batch(statements);
+}
+
 /**
  * Records the user behind a verified token in the directory (lazy upsert), so
  * notifications can reach people who never had a profile PUT for them.
  * Claims fill email/name/role; fields only an admin sets (phone, departments)
- * are never touched. Service tokens are machines, not recipients, and are skipped.
+ * are never touched. Service tokens are machines, not recipients, and are
+ * skipped. Sockets are recorded by the org hub instead (OrgHub, `SeenClaims`).
  */
-export async function recordUserFromClaims(db: Db, claims: Claims, now = new Date()): Promise<void> {
+export async function recordUserFromClaims(d1: D1Database, claims: Claims, now = new Date()): Promise<void> {
   if (claims.role === "service") return;
   const cacheKey = `${claims.org}\u0000${claims.sub}`;
-  const fingerprint = `${claims.role}\u0000${claims.email ?? ""}\u0000${claims.name ?? ""}`;
+  const fingerprint = seenFingerprint(claims);
   if (seenClaims.get(cacheKey) === fingerprint) return;
 
-  await db
-    .insert(users)
-    .values(userFromClaims(claims, now))
-    .onConflictDoUpdate({
-      target: [users.orgId, users.id],
-      set: {
-        role: claims.role,
-        email: claims.email !== undefined ? claims.email : sql`${users.email}`,
-        name: claims.name !== undefined ? claims.name : sql`${users.name}`,
-        lastSeenAt: now,
-        updatedAt: now,
-      },
-    });
+  await recordSeenUsers(d1, [{ orgId: claims.org, id: claims.sub, role: claims.role, email: claims.email, name: claims.name }], now.getTime());
 
   if (seenClaims.size >= SEEN_CLAIMS_MAX) seenClaims.delete(seenClaims.keys().next().value!);
   seenClaims.delete(cacheKey);
