@@ -2,7 +2,8 @@
 // `npm run bench:profile`: where Herald's server CPU goes, on Miniflare (no dev
 // proxy). Starts the bundled Worker with workerd's V8 inspector, CPU-profiles
 // every isolate (the Worker with its Durable Objects, the local D1 simulator,
-// Miniflare's entry worker, …) during four phases — N user-stream connects,
+// Miniflare's entry worker, …) during five phases — N distinct admins opening
+// one org-stream socket each (50 in flight; closed afterwards), N user-stream connects,
 // N/2 targeted alert creates, a fan-out of 20 alerts to N org sockets, and a
 // reconnect storm of those N org sockets with ?since — and
 // prints, per phase, the busy time of each isolate next to the process's CPU
@@ -26,7 +27,7 @@ import { Tokens, driverFor } from "./lib/clients.mjs";
 import { freePort, pinning, sampleTree, ULIMIT } from "./lib/proc.mjs";
 import { pool, waitFor } from "./lib/pool.mjs";
 import { AlertTracker, closeAll, openMany, sendAtRate, serviceTokens, userTokens, waitIdle, warmUp } from "./lib/scenarios.mjs";
-import { fmt } from "./lib/stats.mjs";
+import { fmt, summary } from "./lib/stats.mjs";
 import { bundleWorker, readWranglerConfig, startTarget, stopAllSync } from "./lib/targets.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -189,6 +190,17 @@ async function main() {
     phases.push({ name, wallMs, cpuMs, isolates, detail });
     log(`${name}: ${fmt(wallMs)} ms wall, ${fmt(cpuMs)} ms server CPU`);
   }
+
+  // N distinct admins open one org-stream socket each, 50 in flight (issue 15's headline connect):
+  // each is the admin's first sight (directory upsert) and an admission into the one org hub.
+  const corg = `${ctx.tag}-c`;
+  const connectAdminTokens = await userTokens(ctx, corg, "adm", "admin", N);
+  await profiled("org-connect", async () => {
+    const opened = await openMany(driver, connectAdminTokens, { stream: "org" }, 50, ctx.phaseMs);
+    closeAll(opened.open);
+    const s = summary(opened.times);
+    return { opened: opened.open.length, failures: opened.failures, p50Ms: Math.round(s.p50 ?? NaN), p99Ms: Math.round(s.p99 ?? NaN) };
+  });
 
   const org = `${ctx.tag}-u`;
   const [svc, agentTokens] = await Promise.all([serviceTokens(ctx, org), userTokens(ctx, org, "agt", "agent", N)]);

@@ -517,9 +517,10 @@ function runtimeRss(sample, kind) {
 
 /**
  * Server RSS (every process of the target) on a fresh target: empty (after a
- * warm-up), then with N idle user-stream sockets of N users (N Herald user
- * hubs), then with N more idle org-stream sockets (one org hub). Each delta
- * divided by N.
+ * warm-up); with the org's hub (room) holding one socket; with N more idle
+ * org-stream sockets of N admins; then with N more idle user-stream sockets
+ * of N users (N Herald user hubs; skipped on the minimal target). Each
+ * socket delta divided by N.
  */
 export async function memory(ctx, target, driver, _run) {
   // Warm-up: load the code paths once (a socket of each kind, an alert), then let it settle.
@@ -535,37 +536,43 @@ export async function memory(ctx, target, driver, _run) {
 
   const org = `${ctx.tag}-m`;
   const [ut, at] = await Promise.all([userTokens(ctx, org, "agt", "agent", ctx.N), userTokens(ctx, org, "adm", "admin", ctx.N)]);
-  // A target without a user stream (minimal) goes straight to the org-stream sockets.
-  const users = driver.userStream ? await openMany(driver, ut, { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs) : { open: [], failures: 0, errors: {} };
-  if (driver.userStream) {
+  const settle = async () => {
     await sleep(1_000);
     await waitIdle(target, { maxMs: 15_000 });
     await sleep(ctx.memorySettleMs);
-  }
-  const withUsers = driver.userStream ? sampleTree(target.rootPid) : empty;
+  };
+  // The org's hub (room) first, with one socket of another admin, so the org-stream delta is sockets
+  // only; then N org-stream sockets, on every target from the same state (the minimal DO compares
+  // on this row); then N user-stream sockets (not on a target without a user stream: minimal).
+  const w1 = await openMany(driver, [await ctx.tokens.get("adm-warm", org, "admin")], { stream: "org" }, 1, 30_000);
+  await settle();
+  const withHub = sampleTree(target.rootPid);
   const admins = await openMany(driver, at, { stream: "org" }, ctx.connectConcurrency, ctx.phaseMs);
-  await sleep(1_000);
-  await waitIdle(target, { maxMs: 15_000 });
-  await sleep(ctx.memorySettleMs);
+  await settle();
+  const withAdmins = sampleTree(target.rootPid);
+  const users = driver.userStream ? await openMany(driver, ut, { stream: "user" }, ctx.connectConcurrency, ctx.phaseMs) : { open: [], failures: 0, errors: {} };
+  if (driver.userStream) await settle();
   const withAll = sampleTree(target.rootPid);
   closeAll(users.open);
   closeAll(admins.open);
+  closeAll(w1.open);
   const proc = (s) => s.procs.map((p) => ({ comm: p.comm, pid: p.pid, rssMB: +(p.rssBytes / 2 ** 20).toFixed(1) }));
   return {
     metrics: {
       rss_empty_mb: empty.rssBytes / 2 ** 20,
       // The runtime alone: workerd processes for Herald (not Miniflare's/wrangler's Node host), the node process for the baseline.
       rss_empty_runtime_mb: runtimeRss(empty, driver.kind) / 2 ** 20,
-      rss_idle_n_user_mb: withUsers.rssBytes / 2 ** 20,
-      mem_per_user_conn_kb: users.open.length ? (withUsers.rssBytes - empty.rssBytes) / 1024 / users.open.length : null,
-      mem_per_org_conn_kb: admins.open.length ? (withAll.rssBytes - withUsers.rssBytes) / 1024 / admins.open.length : null,
+      rss_idle_all_mb: withAll.rssBytes / 2 ** 20,
+      mem_per_user_conn_kb: users.open.length ? (withAll.rssBytes - withAdmins.rssBytes) / 1024 / users.open.length : null,
+      mem_per_org_conn_kb: admins.open.length ? (withAdmins.rssBytes - withHub.rssBytes) / 1024 / admins.open.length : null,
       mem_connect_failures: users.failures + admins.failures,
     },
     info: {
       userSockets: users.open.length,
       orgSockets: admins.open.length,
       errors: { ...users.errors, ...admins.errors },
-      processes: { empty: proc(empty), withUsers: proc(withUsers), withAll: proc(withAll) },
+      order: "empty → org hub with 1 socket → + N org-stream sockets → + N user-stream sockets",
+      processes: { empty: proc(empty), withHub: proc(withHub), withAdmins: proc(withAdmins), withAll: proc(withAll) },
     },
   };
 }

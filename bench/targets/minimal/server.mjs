@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, stop as stopEsbuild } from "esbuild";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,6 +31,8 @@ await build({
   outfile: bundle,
   logLevel: "warning",
 });
+// esbuild's service process would otherwise stay in the target's process tree (its RSS counted).
+await stopEsbuild();
 
 const mf = new Miniflare(
   convertV4MiniflareOptions({
