@@ -50,8 +50,10 @@ const ROWS = [
   ["reconnect", "reconnect_failures", "4. storm: reconnect failures", "n"],
   ["memory", "rss_empty_mb", "5. server RSS, empty (all processes)", "mb"],
   ["memory", "rss_empty_runtime_mb", "5. server RSS, empty (workerd only / node)", "mb"],
-  ["memory", "mem_per_user_conn_kb", "5. memory per idle connection, user stream (N users)", "kb"],
-  ["memory", "mem_per_org_conn_kb", "5. memory per idle connection, org stream (1 org)", "kb"],
+  ["memory", "mem_per_user_conn_kb", "5. memory per idle connection, user stream (N users; workerd / node RSS)", "kb"],
+  ["memory", "mem_per_org_conn_kb", "5. memory per idle connection, org stream (1 org; workerd / node RSS)", "kb"],
+  ["memory", "mem_per_user_conn_all_kb", "5. the same, user stream, all processes (incl. Miniflare's Node host)", "kb"],
+  ["memory", "mem_per_org_conn_all_kb", "5. the same, org stream, all processes (incl. Miniflare's Node host)", "kb"],
   ["admins", "admins_create_first_ms", "6. unassigned alert, 1,000 admins: first create (cold hubs)", "ms"],
   ["admins", "admins_create_p50_ms", "6. unassigned alert, 1,000 admins: create p50", "ms"],
   ["admins", "admins_create_p99_ms", "6. unassigned alert, 1,000 admins: create p99", "ms"],
@@ -88,7 +90,7 @@ const HEADLINE = [
   ["targeted", "targeted_rest_creates_per_s", "creates/s (targeted phase, 32 in flight)", "rate"],
   ["reconnect", "reconnect_all_caught_up_ms", "storm: all N reconnected and caught up", "ms"],
   ["reconnect", "reconnect_missed_events_lost", "storm: missed events lost (of N×5)", "n"],
-  ["memory", "mem_per_org_conn_kb", "memory per idle org-stream socket", "kb"],
+  ["memory", "mem_per_org_conn_kb", "memory per idle org-stream socket (workerd / node RSS)", "kb"],
 ];
 
 const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };

@@ -563,8 +563,13 @@ export async function memory(ctx, target, driver, _run) {
       // The runtime alone: workerd processes for Herald (not Miniflare's/wrangler's Node host), the node process for the baseline.
       rss_empty_runtime_mb: runtimeRss(empty, driver.kind) / 2 ** 20,
       rss_idle_all_mb: withAll.rssBytes / 2 ** 20,
-      mem_per_user_conn_kb: users.open.length ? (withAll.rssBytes - withAdmins.rssBytes) / 1024 / users.open.length : null,
-      mem_per_org_conn_kb: admins.open.length ? (withAdmins.rssBytes - withHub.rssBytes) / 1024 / admins.open.length : null,
+      // Per socket: the runtime's RSS (workerd; node for the baseline). Miniflare's Node host is not on a
+      // socket's path and its GC moves its RSS by tens of MB between samples (it made per-socket deltas
+      // of all processes swing from ~12 to ~170 KB at N=200); the all-process deltas are kept as *_all_kb.
+      mem_per_user_conn_kb: users.open.length ? (runtimeRss(withAll, driver.kind) - runtimeRss(withAdmins, driver.kind)) / 1024 / users.open.length : null,
+      mem_per_org_conn_kb: admins.open.length ? (runtimeRss(withAdmins, driver.kind) - runtimeRss(withHub, driver.kind)) / 1024 / admins.open.length : null,
+      mem_per_user_conn_all_kb: users.open.length ? (withAll.rssBytes - withAdmins.rssBytes) / 1024 / users.open.length : null,
+      mem_per_org_conn_all_kb: admins.open.length ? (withAdmins.rssBytes - withHub.rssBytes) / 1024 / admins.open.length : null,
       mem_connect_failures: users.failures + admins.failures,
     },
     info: {
