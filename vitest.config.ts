@@ -35,6 +35,7 @@ export default defineConfig(async () => {
                   ALLOW_INSECURE_WEBHOOKS: "true",
                   // Smaller than production so tests can reach them (test/realtime-*.test.ts).
                   MAX_CONNECTIONS_PER_ORG: "40",
+                  MAX_CONNECTS_PER_MINUTE: "40",
                   REPLAY_MAX_EVENTS: "50",
                   // The operator routes (test/shard-move.test.ts), and a short shard-map cache so a
                   // move's wait before deleting the old copy is a second, not a minute.

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ResyncRequiredFrame } from "../src/protocol";
 import { AlarmClock } from "../src/realtime/alarms";
+import { ConnectBudget } from "../src/realtime/connect-budget";
 import { Counters } from "../src/realtime/counters";
 import { EventLog, type ReplayWindow } from "../src/realtime/event-log";
 import { FrameLimiter } from "../src/realtime/frame-limiter";
@@ -130,6 +131,33 @@ describe("FrameLimiter", () => {
     expect(limiter.take("c1", t + 1_200)).toBe("allow");
     limiter.forget("c1");
     for (let i = 0; i < 5; i++) expect(limiter.take("c1", t + 1_200)).toBe("allow");
+  });
+});
+
+describe("ConnectBudget", () => {
+  it("lets MAX_CONNECTS_PER_MINUTE connects through at once, then refuses with the seconds until the next, per user", () => {
+    const budget = new ConnectBudget(() => 6);
+    const t = 1_000_000;
+    for (let i = 0; i < 6; i++) expect(budget.take("u1", t)).toBeUndefined();
+    // 6 a minute: one every 10 s.
+    expect(budget.take("u1", t)).toBe(10);
+    expect(budget.take("u1", t + 4_000)).toBe(6);
+    expect(budget.take("u2", t)).toBeUndefined();
+    expect(budget.take("u1", t + 10_000)).toBeUndefined();
+    expect(budget.take("u1", t + 10_000)).toBe(10);
+  });
+
+  it("never holds more than a minute's budget, and reads the limit at each use", () => {
+    let limit = 2;
+    const budget = new ConnectBudget(() => limit);
+    const t = 1_000_000;
+    expect(budget.take("u1", t)).toBeUndefined();
+    // An hour idle refills two connects, not a hundred and twenty.
+    expect(budget.take("u1", t + 3_600_000)).toBeUndefined();
+    expect(budget.take("u1", t + 3_600_000)).toBeUndefined();
+    expect(budget.take("u1", t + 3_600_000)).toBe(30);
+    limit = 120;
+    expect(budget.take("u1", t + 3_600_500)).toBeUndefined();
   });
 });
 

@@ -498,17 +498,39 @@ describe("refusals a browser can see", () => {
     s.close();
   });
 
-  it("over the request budget: close 4429 RATE_LIMITED with retryAfter, no hub", { timeout: 60_000 }, async () => {
+  it("an upgrade spends no REST budget: a caller over it still opens sockets", { timeout: 60_000 }, async () => {
     // vitest.config.ts: 100 requests per 60 s per caller; windows follow the wall clock.
     const into = Date.now() % 60_000;
     if (into > 45_000) await new Promise((r) => setTimeout(r, 60_000 - into + 100));
     const { org } = await setupOrg();
     const busy = await makeToken({ org, sub: "busy", role: "agent" });
     for (let i = 0; i < 100; i++) await call("GET", "/api/v1/nothing-here", { token: busy });
-    const r = await refusedUpgrade("/api/v1/ws", { token: busy });
-    expect(r.frames).toEqual([]);
-    expect(r.code, r.text).toBe(4429);
-    expect(r.reason).toEqual({ code: "RATE_LIMITED", message: expect.any(String), retryAfter: 60 });
-    expect(await hubExists(env.USER_HUB, `${org}/busy`)).toBe(false);
+    expect((await call("GET", "/api/v1/alerts", { token: busy })).json.error.code).toBe("RATE_LIMITED");
+    const s = await connect("/api/v1/ws", { token: busy });
+    const o = await connect("/api/v1/ws/org", { token: busy });
+    s.close();
+    o.close();
   });
+
+  it.each([
+    ["user stream", "/api/v1/ws"],
+    ["org stream", "/api/v1/ws/org"],
+  ])(
+    "past MAX_CONNECTS_PER_MINUTE connects of one user on the %s: close 4429 RATE_LIMITED with retryAfter; other users connect",
+    { timeout: 60_000 },
+    async (_name, path) => {
+      // vitest.config.ts: MAX_CONNECTS_PER_MINUTE = 40.
+      const { org } = await setupOrg();
+      const looping = await makeToken({ org, sub: "looping", role: "agent" });
+      for (let i = 0; i < 40; i++) (await connect(path, { token: looping })).close();
+      const r = await refusedUpgrade(path, { token: looping });
+      expect(r.frames).toEqual([]);
+      expect(r.code, r.text).toBe(4429);
+      expect(r.reason).toEqual({ code: "RATE_LIMITED", message: expect.stringContaining("40 connects per minute"), retryAfter: expect.any(Number) });
+      expect(r.reason.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(r.reason.retryAfter).toBeLessThanOrEqual(2);
+      const other = await connect(path, { token: await makeToken({ org, sub: "calm", role: "agent" }) });
+      other.close();
+    },
+  );
 });

@@ -16,6 +16,7 @@ import {
   type Stream,
 } from "../protocol";
 import { AlarmClock } from "./alarms";
+import { ConnectBudget } from "./connect-budget";
 import { EventLog, type LogRow, type ReplayResult } from "./event-log";
 import { FrameLimiter } from "./frame-limiter";
 import { readIdentity, REQUEST_ID_HEADER, type ConnectIdentity, type ConnectRequest, type HubEvent } from "./hub-api";
@@ -73,6 +74,7 @@ export abstract class HubBase extends DurableObject<Env> {
   protected readonly sockets: SocketIndex;
   readonly #limiter: FrameLimiter;
   readonly #alarm: AlarmClock;
+  readonly #connects = new ConnectBudget(() => this.config.maxConnectsPerMinute);
 
   constructor(
     ctx: DurableObjectState,
@@ -112,11 +114,25 @@ export abstract class HubBase extends DurableObject<Env> {
       const identity = readIdentity(request);
       if (!identity) throw new AppError(400, ErrorCode.VALIDATION_FAILED, "Missing identity");
       const raw = url.searchParams.get("since");
+      this.spendConnect(identity.userId);
       return await this.acceptUpgrade({ url, identity, since: raw === null ? undefined : Number(raw) });
     } catch (err) {
       if (err instanceof AppError) return refusal(err, upgrade, request.headers.get(REQUEST_ID_HEADER) ?? undefined);
       throw err;
     }
+  }
+
+  /**
+   * Spends one of the user's connects (MAX_CONNECTS_PER_MINUTE, see
+   * ConnectBudget); over budget: 429 `RATE_LIMITED` with Retry-After, which
+   * the client sees as close 4429. Every upgrade a hub handles starts here.
+   */
+  protected spendConnect(userId: string): void {
+    const wait = this.#connects.take(userId);
+    if (wait === undefined) return;
+    throw new AppError(429, ErrorCode.RATE_LIMITED, `At most ${this.config.maxConnectsPerMinute} connects per minute per user on this stream`, undefined, {
+      "Retry-After": String(wait),
+    });
   }
 
   /** Accepts a verified upgrade (a 101), or refuses it by throwing an AppError. */
