@@ -4,7 +4,10 @@
 // (miniflare ÷ Socket.IO), then the targets with how far each one is met or missed.
 import { fmt } from "./stats.mjs";
 
-/** Rows: scenario, metric key, label, unit kind. */
+/** The metric keys of a create's Server-Timing spans (read / commit / publish), shown in one row. */
+const spans = (prefix, p) => ["read", "commit", "publish"].map((k) => `${prefix}_${k}_${p}_ms`);
+
+/** Rows: scenario, metric key (or keys, one cell "a / b / c"), label, unit kind. */
 const ROWS = [
   ["orgconnect", "org_connect_p50_ms", "1a. org-stream connect+auth p50, N distinct admins, 50 in flight", "ms"],
   ["orgconnect", "org_connect_p99_ms", "1a. org-stream connect+auth p99, N distinct admins, 50 in flight", "ms"],
@@ -29,6 +32,8 @@ const ROWS = [
   ["fanout", "fanout_max_ms", "2. fan-out latency max", "ms"],
   ["fanout", "fanout_delivered_ratio", "2. fan-out delivered/expected", "pct"],
   ["fanout", "fanout_rest_p50_ms", "2. REST create p50 (during fan-out)", "ms"],
+  ["fanout", spans("fanout_span", "p50"), "2. create spans p50: read / commit / publish (Server-Timing)", "ms"],
+  ["fanout", spans("fanout_span", "p99"), "2. create spans p99: read / commit / publish (Server-Timing)", "ms"],
   ["fanout", "fanout_server_cpu_us_per_msg", "2. server CPU per delivered message", "us"],
   ["fanout", "fanout_client_cpu_us_per_msg", "2. client CPU per delivered message", "us"],
   ["fanout", "fanout_burst_msgs_per_s", "2. fan-out burst: delivered msg/s", "rate"],
@@ -42,6 +47,7 @@ const ROWS = [
   ["targeted", "targeted_delivered_ratio", "3. targeted delivered/expected", "pct"],
   ["targeted", "targeted_p99_ms", "3. targeted latency p99 (REST call → socket)", "ms"],
   ["targeted", "targeted_server_cpu_ms_per_alert", "3. server CPU per alert", "ms"],
+  ["targeted", spans("targeted_span", "p50"), "3. create spans p50: read / commit / publish (Server-Timing)", "ms"],
   ["reconnect", "reconnect_all_ms", "4. storm: all N reconnected", "ms"],
   ["reconnect", "reconnect_p99_ms", "4. storm: reconnect p99", "ms"],
   ["reconnect", "reconnect_caught_up_ratio", "4. storm: clients fully caught up", "pct"],
@@ -96,16 +102,22 @@ const HEADLINE = [
 const UNITS = { ms: "ms", n: "", rate: "/s", us: "µs", pct: "%", kb: "KB", mb: "MB", x: "" };
 
 function cell(v, kind) {
+  if (Array.isArray(v)) return v.every((x) => x === null || x === undefined) ? "—" : `${v.map((x) => fmt(x)).join(" / ")}${UNITS[kind] ? ` ${UNITS[kind]}` : ""}`;
   if (v === null || v === undefined) return "—";
   if (kind === "pct") return `${fmt(v * 100)} %`;
   if (kind === "n") return fmt(v);
   return `${fmt(v)}${UNITS[kind] ? ` ${UNITS[kind]}` : ""}`;
 }
 
-const get = (results, target, scenario, key) => results.targets[target]?.scenarios?.[scenario]?.median?.[key] ?? null;
+const get = (results, target, scenario, key) =>
+  Array.isArray(key)
+    ? key.every((k) => get(results, target, scenario, k) === null)
+      ? null
+      : key.map((k) => get(results, target, scenario, k))
+    : (results.targets[target]?.scenarios?.[scenario]?.median?.[key] ?? null);
 
 function ratio(a, b, kind) {
-  if (a === null || b === null || kind === "pct" || kind === "n") return "—";
+  if (a === null || b === null || kind === "pct" || kind === "n" || Array.isArray(a) || Array.isArray(b)) return "—";
   if (b === 0) return "—";
   return `${fmt(a / b)}×`;
 }

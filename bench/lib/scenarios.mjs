@@ -33,6 +33,19 @@ export function alertBody(bench, seq, assigneeId) {
   };
 }
 
+/** The spans of a create's Server-Timing header (Herald): the D1 reads it decides on, the D1 write batch, the publish. */
+const CREATE_SPANS = ["read", "commit", "publish"];
+
+/** `{read, commit, publish}` durations (ms) from a Server-Timing header; a span the header lacks is absent. */
+export function createSpans(header) {
+  const out = {};
+  for (const part of (header ?? "").split(",")) {
+    const m = /^\s*([\w-]+)\s*;(?:.*;)?\s*dur=([\d.]+)/.exec(part);
+    if (m && CREATE_SPANS.includes(m[1])) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
 const benchSeq = (alert, bench) => (alert?.data?.bench === bench && typeof alert.data.seq === "number" ? alert.data.seq : -1);
 
 /** Measures server (process tree) and client CPU and the wall time of a phase. */
@@ -127,6 +140,19 @@ export class AlertTracker {
     this.firstAt = new Float64Array(count).fill(NaN);
     this.lastAt = new Float64Array(count).fill(NaN);
     this.restMs = new Float64Array(count).fill(NaN);
+    /** Server-Timing spans of the successful creates (Herald only; empty where the server sends none). */
+    this.spans = Object.fromEntries(CREATE_SPANS.map((k) => [k, []]));
+    this.spanAt = Object.fromEntries(CREATE_SPANS.map((k) => [k, new Float64Array(count).fill(NaN)]));
+  }
+  /** p50 (and p99) of each create span, as metrics `<prefix>_<span>_p50_ms`; null where no create reported it. */
+  spanMetrics(prefix, { p99 = false } = {}) {
+    const out = {};
+    for (const k of CREATE_SPANS) {
+      const s = summary(this.spans[k]);
+      out[`${prefix}_${k}_p50_ms`] = s.p50;
+      if (p99) out[`${prefix}_${k}_p99_ms`] = s.p99;
+    }
+    return out;
   }
   /** Per alert: REST time, first and last receipt after the send (ms). */
   perAlert() {
@@ -137,6 +163,7 @@ export class AlertTracker {
       firstMs: r(this.firstAt[k] - t),
       lastMs: r(this.lastAt[k] - t),
       received: this.received[k],
+      ...Object.fromEntries(CREATE_SPANS.map((s) => [`${s}Ms`, r(this.spanAt[s][k])])),
     }));
   }
   attach(conns) {
@@ -165,7 +192,14 @@ export class AlertTracker {
         this.restFailures++;
         const k = `HTTP ${r.status} ${r.text.slice(0, 100)}`;
         this.restErrors.set(k, (this.restErrors.get(k) ?? 0) + 1);
-      } else this.rest.push(r.ms);
+      } else {
+        this.rest.push(r.ms);
+        const spans = createSpans(r.serverTiming);
+        for (const [k, v] of Object.entries(spans)) {
+          this.spans[k].push(v);
+          this.spanAt[k][seq] = v;
+        }
+      }
     } catch (err) {
       this.restFailures++;
       const k = String(err.message).slice(0, 100);
@@ -281,6 +315,8 @@ export async function userGroup(ctx, target, driver, run, want) {
         targeted_rest_p99_ms: summary(t.rest).p99,
         targeted_server_cpu_ms_per_alert: (ut.serverCpuS * 1000) / Math.max(1, created),
         targeted_client_cpu_ms_per_alert: (ut.clientCpuS * 1000) / Math.max(1, created),
+        // Herald's Server-Timing on each create (null on targets that send none).
+        ...t.spanMetrics("targeted_span"),
       },
       info: {
         users: N,
@@ -291,6 +327,7 @@ export async function userGroup(ctx, target, driver, run, want) {
         framesPerAlert: frames / Math.max(1, K),
         frameBytes: t.frameBytes || null,
         restErrors: Object.fromEntries(t.restErrors),
+        serverTimed: t.spans.publish.length,
         usage: ut,
       },
     };
@@ -370,6 +407,8 @@ export async function orgGroup(ctx, target, driver, run, want, { deflate = false
         fanout_server_cpu_us_per_msg: (usage.serverCpuS * 1e6) / Math.max(1, a.delivered),
         fanout_client_cpu_us_per_msg: (usage.clientCpuS * 1e6) / Math.max(1, a.delivered),
         fanout_connect_failures: opened.failures,
+        // Herald's Server-Timing on each create of phase A (null on targets that send none).
+        ...a.spanMetrics("fanout_span", { p99: true }),
       };
       const info = {
         sockets: conns.length,
@@ -382,6 +421,7 @@ export async function orgGroup(ctx, target, driver, run, want, { deflate = false
         idleWaitMs: Math.round(idleWaitMs),
         frameBytes: a.frameBytes || null,
         restErrors: Object.fromEntries(a.restErrors),
+        serverTimed: a.spans.publish.length,
         usage,
         perAlert: a.perAlert(),
       };
