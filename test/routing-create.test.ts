@@ -95,14 +95,17 @@ describe("routing on create: strategies", () => {
     expect(first.assignedAt).not.toBeNull();
   });
 
-  it("says how long the routing decision took in Server-Timing, only when the rules decided", async () => {
+  it("says where a create's time went in Server-Timing, and how long the routing decision took only when the rules decided", async () => {
     const { service, admin } = await routingOrg({ a1: {} }, [{ strategy: "least_loaded" }]);
+    const spans = /^read;dur=\d+\.\d, commit;dur=\d+\.\d, publish;dur=\d+\.\d/;
     const routed = await call("POST", "/api/v1/alerts", { token: service, body: alertBody() });
     expect(routed.status).toBe(201);
-    expect(routed.headers.get("Server-Timing")).toMatch(/^route;dur=\d+(\.\d)?;desc="routing decision"$/);
+    expect(routed.headers.get("Server-Timing")).toMatch(spans);
+    expect(routed.headers.get("Server-Timing")).toMatch(/, route;dur=\d+\.\d;desc="routing decision"$/);
     const given = await call("POST", "/api/v1/alerts", { token: admin, body: alertBody({ assigneeId: "a1" }) });
     expect(given.status).toBe(201);
-    expect(given.headers.get("Server-Timing")).toBeNull();
+    expect(given.headers.get("Server-Timing")).toMatch(spans);
+    expect(given.headers.get("Server-Timing")).not.toContain("route;");
   });
 
   it("least_loaded gives the alert to the agent with the fewest open alerts", async () => {

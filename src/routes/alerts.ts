@@ -62,7 +62,8 @@ export const alertsRouter = createRouter()
           description: "Created (or replayed)",
           headers: {
             "Server-Timing": {
-              description: 'When the routing rules decided the assignee: `route;dur=<ms>;desc="routing decision"` (rules and agents read, the org hub\'s choice)',
+              description:
+                'Where the create\'s time went (ms): `read` (directory rows, preferences, webhook endpoints; routing inputs), `commit` (the D1 batch), `publish` (the hubs: every socket has the event when they answer; queued deliveries; the published mark), and when the routing rules decided the assignee `route;dur=<ms>;desc="routing decision"` (rules and agents read, the org hub\'s choice)',
               schema: { type: "string" },
             },
           },
@@ -75,8 +76,11 @@ export const alertsRouter = createRouter()
     async (c) => {
       const result = await createAlert(c.var.deps, c.var.auth, c.req.valid("json"), await idempotencyOf(c));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
-      // How long the routing decision took (docs/ROUTING.md); only on a create the rules decided.
-      if (result.routingMs !== undefined) c.header("Server-Timing", `route;dur=${result.routingMs.toFixed(1)};desc="routing decision"`);
+      // Where the time went; the routing decision only on a create the rules decided (docs/ROUTING.md).
+      const { read, commit, publish } = result.timings;
+      const timing = [`read;dur=${read.toFixed(1)}`, `commit;dur=${commit.toFixed(1)}`, `publish;dur=${publish.toFixed(1)}`];
+      if (result.routingMs !== undefined) timing.push(`route;dur=${result.routingMs.toFixed(1)};desc="routing decision"`);
+      c.header("Server-Timing", timing.join(", "));
       c.header("Location", `/api/v1/alerts/${result.body.id}`);
       return c.json(result.body, 201);
     },

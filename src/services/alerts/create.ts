@@ -34,7 +34,7 @@ export async function createAlert(
   input: CreateAlertInput,
   idempotency?: Omit<IdempotencyRequest, "orgId" | "scope">,
   now = new Date(),
-): Promise<IdempotentResult<Alert> & { routingMs?: number }> {
+): Promise<IdempotentResult<Alert> & { routingMs?: number; timings: CreateTimings }> {
   const { db, realtime, limits } = deps;
   if (!isPrivileged(actor)) throw forbidden("Only admins and services create alerts");
   assertDataSize(input.data, limits.maxAlertDataBytes);
@@ -76,6 +76,7 @@ export async function createAlert(
   if (decision?.agentId) context = await loadNotifyContext(db, actor.org, [decision.agentId, ...given], undefined, maxAdmins);
   else if (decision && given.length === 0) context = { ...early, userIds: [], people: new Map(), prefs: new Map() };
 
+  const readDone = performance.now();
   let after: (() => Promise<unknown>) | undefined;
   let result: IdempotentResult<Alert>;
   try {
@@ -146,6 +147,7 @@ export async function createAlert(
     if (reserved) await deps.routing.release(actor.org, id, reserved.reservation).catch(() => undefined);
     throw err;
   }
+  const committed = performance.now();
   // A concurrent twin with the same key won: its alert stands, this id never existed.
   if (result.replayed && reserved) await deps.routing.release(actor.org, id, reserved.reservation);
   // After the commit: every event to the hubs in one round, then the queued
@@ -154,5 +156,20 @@ export async function createAlert(
     await realtime.finishPending(actor.org, `alert:${result.body.id}`);
     await requeueDeliveriesOfSource(deps.notifications, actor.org, `alert:${result.body.id}:new`);
   } else await after?.();
-  return routingMs === undefined ? result : { ...result, routingMs };
+  const timings: CreateTimings = { read: readDone - routingStarted, commit: committed - readDone, publish: performance.now() - committed };
+  return routingMs === undefined ? { ...result, timings } : { ...result, routingMs, timings };
+}
+
+/**
+ * Where a create's time went (ms), for its Server-Timing header: `read` the
+ * reads it decides on (directory rows, preferences, webhook endpoints, and
+ * routing when the rules decide), `commit` the one D1 batch that writes the
+ * alert with its notifications and events, `publish` the hubs (every socket
+ * has the event when they answer), queued deliveries and the published mark.
+ * Workers' clock advances only across I/O, so these are I/O spans.
+ */
+export interface CreateTimings {
+  read: number;
+  commit: number;
+  publish: number;
 }
