@@ -1,3 +1,5 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeToken, uniqueOrg } from "./helpers";
 import { orgD1 } from "./shard-helpers";
@@ -52,6 +54,23 @@ describe("the directory records people seen on sockets", () => {
     const renamed = await connect("/api/v1/ws", { token: await makeToken({ org, sub: "p1", role: "agent", name: "Renamed" }) });
     await eventually(async () => (await directoryRow(org, "p1"))?.name === "Renamed", "the new name");
     for (const s of [...sockets, renamed]) s.close();
+  });
+
+  it("writes nothing for a person whose claims did not change, even after the org hub restarts", async () => {
+    const org = uniqueOrg();
+    const token = await makeToken({ org, sub: "steady", role: "agent", name: "Steady" });
+    (await connect("/api/v1/ws/org", { token })).close();
+    await eventually(async () => (await directoryRow(org, "steady")) !== null, "the first record");
+    const first = (await directoryRow(org, "steady"))!.last_seen_at;
+    // Evict the org hub: its memory is gone, its table of what it recorded is not.
+    const hub = env.ORG_HUB.get(env.ORG_HUB.idFromName(org));
+    await evictDurableObject(hub, { webSockets: "hibernate" });
+    const again = await connect("/api/v1/ws/org", { token });
+    // A later person's record proves the flush after the reconnect has run.
+    (await connect("/api/v1/ws/org", { token: await makeToken({ org, sub: "later", role: "agent" }) })).close();
+    await eventually(async () => (await directoryRow(org, "later")) !== null, "the later record");
+    expect((await directoryRow(org, "steady"))!.last_seen_at).toBe(first);
+    again.close();
   });
 
   it("never records service tokens", async () => {

@@ -39,13 +39,16 @@ export class SeenClaims {
     return out;
   }
 
-  /** The directory now holds these claims. */
+  /** The directory now holds these claims (one statement for all of them). */
   recorded(seen: readonly SeenUser[]): void {
-    for (const user of seen) {
-      const fp = seenFingerprint(user);
-      this.sql.exec("INSERT INTO seen_claims (user_id, fp) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET fp = excluded.fp", user.id, fp);
-      this.#remember(user.id, fp);
-    }
+    if (seen.length === 0) return;
+    const rows = seen.map((user) => ({ id: user.id, fp: seenFingerprint(user) }));
+    this.sql.exec(
+      `INSERT INTO seen_claims (user_id, fp) SELECT value ->> 'id', value ->> 'fp' FROM json_each(?) WHERE true
+       ON CONFLICT (user_id) DO UPDATE SET fp = excluded.fp`,
+      JSON.stringify(rows),
+    );
+    for (const { id, fp } of rows) this.#remember(id, fp);
   }
 
   #fingerprint(userId: string): string | undefined {
