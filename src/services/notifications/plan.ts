@@ -56,7 +56,7 @@ export async function loadNotifyContext(
   // SQLite sorts NULL first ascending, so last here: never-seen admins come last.
   const admins = <T extends SQLiteSelect>(q: T) =>
     q.where(and(eq(users.orgId, orgId), eq(users.role, "admin"))).orderBy(desc(users.lastSeenAt), users.id).limit(maxAdmins + 1);
-  const [people, prefRows, endpoints, notified] = await db.batch([
+  const reads = [
     to === "admins"
       ? admins(db.select().from(users).$dynamic())
       : db
@@ -67,11 +67,18 @@ export async function loadNotifyContext(
     // Preferences of exactly those people, not of every admin of a large org.
     preferenceRowsQuery(db, orgId, to === "admins" ? sql`(${admins(db.select({ id: users.id }).from(users).$dynamic())})` : ids),
     enabledEndpointsQuery(db, orgId),
-    db
-      .select({ userId: notifications.userId })
-      .from(notifications)
-      .where(source === undefined ? sql`0` : and(eq(notifications.orgId, orgId), eq(notifications.source, source))),
-  ]);
+  ] as const;
+  // Who this cause already notified: only a re-run of a known cause (a source) asks; a new alert skips the statement.
+  const [people, prefRows, endpoints, notified] =
+    source === undefined
+      ? [...(await db.batch(reads)), [] as { userId: string }[]]
+      : await db.batch([
+          ...reads,
+          db
+            .select({ userId: notifications.userId })
+            .from(notifications)
+            .where(and(eq(notifications.orgId, orgId), eq(notifications.source, source))),
+        ]);
   if (to === "admins" && people.length > maxAdmins) {
     people.length = maxAdmins;
     console.warn(`herald: org ${orgId} has more than ${maxAdmins} admins (MAX_ADMIN_NOTIFICATIONS): only the ${maxAdmins} most recently seen are notified`);
