@@ -13,6 +13,7 @@ import http from "node:http";
 import express from "express";
 import jwt from "jsonwebtoken";
 import { Server } from "socket.io";
+import { alertObject } from "../lib/alert-object.mjs";
 
 const secret = process.env.JWT_SECRET;
 if (!secret) {
@@ -57,32 +58,7 @@ app.post("/alerts", requireAuth, (req, res) => {
   if (typeof b.alertType !== "string" || typeof b.title !== "string") {
     return res.status(400).json({ error: { code: "VALIDATION_FAILED" } });
   }
-  const now = new Date().toISOString();
-  const alert = {
-    id: `alr_${randomUUID().replace(/-/g, "")}`,
-    organizationId: org,
-    alertType: b.alertType,
-    priority: b.priority ?? "MEDIUM",
-    status: "PENDING",
-    confidence: b.confidence ?? null,
-    title: b.title,
-    message: b.message ?? null,
-    subject: b.subject ?? null,
-    data: b.data ?? {},
-    assigneeId: b.assigneeId ?? null,
-    recipients: b.recipients ?? [],
-    modelVersion: b.modelVersion ?? null,
-    signalCount: b.signalCount ?? null,
-    createdBy: sub,
-    createdAt: now,
-    updatedAt: now,
-    acknowledgedAt: null,
-    assignedAt: b.assigneeId ? now : null,
-    resolvedAt: null,
-    convertedAt: null,
-    conversionValue: null,
-    conversionType: null,
-  };
+  const alert = alertObject(b, { id: `alr_${randomUUID().replace(/-/g, "")}`, org, sub });
   const payload = { alert };
   if (alert.assigneeId) io.to(`user:${alert.assigneeId}`).emit("alert:new", payload);
   io.to(`org:${org}`).emit("alert:new", payload);

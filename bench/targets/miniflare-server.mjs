@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { hostMiniflare } from "../lib/miniflare-host.mjs";
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const { config } = spec;
@@ -63,31 +64,21 @@ const mf = new Miniflare(
   }),
 );
 
-let stopping = false;
-async function stop() {
-  if (stopping) return;
-  stopping = true;
-  try {
-    await mf.dispose();
-  } finally {
-    process.exit(0);
-  }
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-
-const url = await mf.ready;
-// The D1 migrations, as `wrangler d1 migrations apply` would run them (not again on a
-// restart over the same persist dir: spec.migrated, the storm scenario).
-for (const [binding] of spec.migrated ? [] : Object.entries(d1Databases)) {
-  const db = await mf.getD1Database(binding);
-  const files = fs.readdirSync(spec.migrationsDir).filter((f) => f.endsWith(".sql")).sort();
-  for (const f of files) {
-    const text = fs.readFileSync(path.join(spec.migrationsDir, f), "utf8");
-    for (const stmt of text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean)) {
-      await db.prepare(stmt).run();
+await hostMiniflare(mf, {
+  readyFile: spec.readyFile,
+  label: "herald (miniflare)",
+  // The D1 migrations, as `wrangler d1 migrations apply` would run them (not again on a
+  // restart over the same persist dir: spec.migrated, the storm scenario).
+  setup: async () => {
+    for (const [binding] of spec.migrated ? [] : Object.entries(d1Databases)) {
+      const db = await mf.getD1Database(binding);
+      const files = fs.readdirSync(spec.migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+      for (const f of files) {
+        const text = fs.readFileSync(path.join(spec.migrationsDir, f), "utf8");
+        for (const stmt of text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean)) {
+          await db.prepare(stmt).run();
+        }
+      }
     }
-  }
-}
-fs.writeFileSync(spec.readyFile, JSON.stringify({ url: url.href, pid: process.pid }));
-console.log(`herald (miniflare) ready at ${url.href}`);
+  },
+});

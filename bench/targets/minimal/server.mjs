@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { hostMiniflare } from "../../lib/miniflare-host.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
@@ -52,21 +53,11 @@ const mf = new Miniflare(
   }),
 );
 
-let stopping = false;
-async function stop() {
-  if (stopping) return;
-  stopping = true;
-  try {
-    await mf.dispose();
-  } finally {
-    process.exit(0);
-  }
-}
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-
-const url = await mf.ready;
-const db = await mf.getD1Database("DB");
-await db.prepare("CREATE TABLE IF NOT EXISTS users (org TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (org, id))").run();
-fs.writeFileSync(spec.readyFile, JSON.stringify({ url: url.href, pid: process.pid }));
-console.log(`minimal DO (miniflare) ready at ${url.href}`);
+await hostMiniflare(mf, {
+  readyFile: spec.readyFile,
+  label: "minimal DO (miniflare)",
+  setup: async () => {
+    const db = await mf.getD1Database("DB");
+    await db.prepare("CREATE TABLE IF NOT EXISTS users (org TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (org, id))").run();
+  },
+});

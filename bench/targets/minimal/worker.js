@@ -19,6 +19,7 @@
 // fields, no replay (`since` is ignored), no user stream, no notifications.
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify } from "jose";
+import { alertObject } from "../../lib/alert-object.mjs";
 
 /** The HMAC key, imported once per isolate. */
 let keyPromise = null;
@@ -89,24 +90,7 @@ export default {
         return error(400, "VALIDATION_FAILED");
       }
       if (typeof b?.alertType !== "string" || typeof b.title !== "string") return error(400, "VALIDATION_FAILED");
-      const now = new Date().toISOString();
-      const alert = {
-        id: newId("alr"),
-        organizationId: org,
-        alertType: b.alertType,
-        priority: b.priority ?? "MEDIUM",
-        status: "PENDING",
-        confidence: b.confidence ?? null,
-        title: b.title,
-        message: b.message ?? null,
-        subject: b.subject ?? null,
-        data: b.data ?? {},
-        assigneeId: b.assigneeId ?? null,
-        recipients: b.recipients ?? [],
-        createdBy: sub,
-        createdAt: now,
-        updatedAt: now,
-      };
+      const alert = alertObject(b, { id: newId("alr"), org, sub });
       const seq = await hub().publish(alert);
       return json(201, { ...alert, seq });
     }
