@@ -4,6 +4,23 @@
 // target's setup (migrations, schema), then write the ready file the bench
 // waits for.
 import fs from "node:fs";
+import { Log, LogLevel } from "miniflare";
+
+/**
+ * The options both targets share: loopback on the spec's port, no `cf`
+ * fetch, no dev registry, state under the spec's persist dir, warnings only.
+ * @param {{ port: number, persistDir: string }} spec
+ */
+export function baseOptions(spec) {
+  return {
+    host: "127.0.0.1",
+    port: spec.port,
+    cf: false,
+    enableDevRegistry: false,
+    resourcePersistencePath: spec.persistDir,
+    log: new Log(LogLevel.WARN),
+  };
+}
 
 /**
  * @param {import("miniflare").Miniflare} mf

@@ -9,8 +9,8 @@
 // `readyFile` with {url, pid}. SIGTERM disposes Miniflare (workerd exits).
 import fs from "node:fs";
 import path from "node:path";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { hostMiniflare } from "../lib/miniflare-host.mjs";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { baseOptions, hostMiniflare } from "../lib/miniflare-host.mjs";
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const { config } = spec;
@@ -44,13 +44,8 @@ for (const d of config.d1_databases ?? []) d1Databases[d.binding] = d.database_i
 const bundle = path.join(spec.bundleDir, "index.js");
 const mf = new Miniflare(
   convertV4MiniflareOptions({
-    host: "127.0.0.1",
-    port: spec.port,
-    cf: false,
-    enableDevRegistry: false,
-    resourcePersistencePath: spec.persistDir,
+    ...baseOptions(spec),
     ...(spec.inspectorPort && { inspectorPort: spec.inspectorPort }),
-    log: new Log(LogLevel.WARN),
     modules: [{ type: "ESModule", path: bundle }],
     modulesRoot: spec.bundleDir,
     compatibilityDate: config.compatibility_date,

@@ -11,8 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, stop as stopEsbuild } from "esbuild";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { hostMiniflare } from "../../lib/miniflare-host.mjs";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { baseOptions, hostMiniflare } from "../../lib/miniflare-host.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const spec = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
@@ -37,12 +37,7 @@ await stopEsbuild();
 
 const mf = new Miniflare(
   convertV4MiniflareOptions({
-    host: "127.0.0.1",
-    port: spec.port,
-    cf: false,
-    enableDevRegistry: false,
-    resourcePersistencePath: spec.persistDir,
-    log: new Log(LogLevel.WARN),
+    ...baseOptions(spec),
     modules: [{ type: "ESModule", path: bundle }],
     modulesRoot: outDir,
     compatibilityDate: config.compatibility_date,
