@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { except } from "hono/combine";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -11,7 +12,7 @@ import { getConfig } from "./config";
 import { isOrgMoving, orgMoving } from "./db/shards";
 import { appDeps } from "./deps";
 import { AppError, ErrorCode, RETRY_AFTER_SECONDS } from "./errors";
-import { authenticate, useOrgShard } from "./middleware/auth";
+import { authenticate, UPGRADE_PATHS, useOrgShard } from "./middleware/auth";
 import { rateLimit } from "./middleware/rate-limit";
 import { recordUser } from "./middleware/record-user";
 import { isStreamUpgrade, refuseUpgrade, wsGuard } from "./middleware/ws-guard";
@@ -92,7 +93,11 @@ export function createApp() {
   );
   app.use("/api/v1/ws", wsGuard);
   app.use("/api/v1/ws/org", wsGuard);
-  app.use("/api/v1/*", authenticate, useOrgShard, rateLimit, recordUser);
+  // Socket upgrades skip the request budget and the directory write: the hub that
+  // admits the socket counts its connects (MAX_CONNECTS_PER_MINUTE) and the org hub
+  // records the people it sees in batches (SeenClaims), so an upgrade makes no
+  // round trip to the limiter or D1 before the 101.
+  app.use("/api/v1/*", authenticate, useOrgShard, except((c) => UPGRADE_PATHS.has(c.req.path), rateLimit, recordUser));
 
   app.route("/", healthRouter);
   app.route("/", unsubscribeRouter);

@@ -2,7 +2,6 @@ import { createMiddleware } from "hono/factory";
 import { appDeps } from "../deps";
 import { recordUserFromClaims } from "../services/users";
 import type { AppEnv } from "../types";
-import { UPGRADE_PATHS } from "./auth";
 
 /**
  * Records the authenticated caller (`c.var.auth`, set by `authenticate`) in
@@ -11,18 +10,16 @@ import { UPGRADE_PATHS } from "./auth";
  * is moving between shards its writes are refused for a moment: the request
  * goes on (a read must not fail for it) and a later request records the caller.
  *
- * Socket upgrades skip it: the org hub, which admits every socket of its
- * org, records the people it sees, many in one D1 statement (OrgHub,
- * `SeenClaims`), so a morning's or a deploy's reconnect wave is not one D1
- * write per person on the upgrade path.
+ * Not on socket upgrades (src/app.ts): the org hub, which admits every
+ * socket of its org, records the people it sees, many in one D1 statement
+ * (OrgHub, `SeenClaims`), so a reconnect wave is not one D1 write per person
+ * on the upgrade path.
  */
 export const recordUser = createMiddleware<AppEnv>(async (c, next) => {
-  if (!UPGRADE_PATHS.has(c.req.path)) {
-    try {
-      await recordUserFromClaims(c.var.deps.shard.d1, c.var.auth);
-    } catch (err) {
-      if (!appDeps(c.env).shards.refused(err, c.var.auth.org)) throw err;
-    }
+  try {
+    await recordUserFromClaims(c.var.deps.shard.d1, c.var.auth);
+  } catch (err) {
+    if (!appDeps(c.env).shards.refused(err, c.var.auth.org)) throw err;
   }
   await next();
 });

@@ -90,9 +90,7 @@ export async function recordSeenUsers(d1: D1Database, seen: readonly SeenUser[],
        updated_at = excluded.updated_at,
        last_seen_at = excluded.last_seen_at`,
   );
-  const statements = chunkJsonRows(rows).map((part) => upsert.bind(`[${part.join(",")}]`, now));
-  if (statements.length === 1) await statements[0]!.run();
-  else await d1.batch(statements);
+  await d1.batch(chunkJsonRows(rows).map((part) => upsert.bind(`[${part.join(",")}]`, now)));
 }
 
 /**
