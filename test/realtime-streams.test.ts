@@ -1,6 +1,6 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AckFrame, ConnectedFrame, ErrorFrame, EventFrame, ResyncRequiredFrame, ServerFrame, UnreadCountData } from "../src/protocol";
 import { alertBody, call, makeToken, setupOrg } from "./helpers";
 import { orgBeside, orgD1 } from "./shard-helpers";
@@ -719,13 +719,16 @@ describe("durable before visible", () => {
     );
     expect(orgRows).toEqual([{ seq: res.orgSeq, channel: "kpi" }]);
 
-    const row = await (await orgD1(org)).prepare("SELECT org_id, type, published_at FROM realtime_events WHERE id = ?").bind(res.id).first<{
-      org_id: string;
-      type: string;
-      published_at: number | null;
-    }>();
-    expect(row).toMatchObject({ org_id: org, type: "deal:won" });
-    expect(row!.published_at).not.toBeNull();
+    // Marked published in the background, right after the response (PublishedMarks).
+    await vi.waitFor(async () => {
+      const row = await (await orgD1(org)).prepare("SELECT org_id, type, published_at FROM realtime_events WHERE id = ?").bind(res.id).first<{
+        org_id: string;
+        type: string;
+        published_at: number | null;
+      }>();
+      expect(row).toMatchObject({ org_id: org, type: "deal:won" });
+      expect(row!.published_at).not.toBeNull();
+    });
     const targets = await (await orgD1(org)).prepare("SELECT user_id, channel FROM realtime_event_targets WHERE event_id = ? ORDER BY pos").bind(res.id).all();
     expect(targets.results).toEqual([
       { user_id: "agent1", channel: null },

@@ -2,7 +2,8 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { OutboundEvent } from "./events";
 import type { DeliveryReport } from "./hubs";
-import { publishStaged, stageEvents, type DeliverOptions, type StageOptions, type StagedEvents } from "./publish";
+import { markPublishedIds, publishStaged, stageEvents, type DeliverOptions, type StageOptions, type StagedEvents } from "./publish";
+import { PublishedMarks } from "./published-marks";
 import { publishPendingFor } from "./sweep";
 
 /**
@@ -14,16 +15,21 @@ import { publishPendingFor } from "./sweep";
 export interface RealtimePort {
   /** The rows of events (a few statements whatever the count; see stageEvents) for the caller's batch. */
   stage(events: readonly OutboundEvent[], options?: StageOptions): StagedEvents;
-  /** After the caller's commit: hubs, then queued deliveries, then marked published (see deliverEvents). */
-  publish(staged: StagedEvents, options?: Omit<DeliverOptions, "webhookDeliveries">): Promise<DeliveryReport[]>;
+  /**
+   * After the caller's commit: hubs, then queued deliveries; answers once
+   * every hub has the events. They are marked published in the background,
+   * shared with concurrent requests (see PublishedMarks).
+   */
+  publish(staged: StagedEvents, options?: Omit<DeliverOptions, "webhookDeliveries" | "marks">): Promise<DeliveryReport[]>;
   finishPending(orgId: string, source: string): Promise<void>;
 }
 
-/** The realtime port over this env's hubs and D1. */
+/** The realtime port over this env's hubs and one shard's D1 (built once per shard and isolate: src/deps.ts). */
 export function realtimePort(env: Env, db: Db, config: Config): RealtimePort {
+  const marks = new PublishedMarks({ write: (ids) => markPublishedIds(db, ids) });
   return {
     stage: (events, options) => stageEvents(db, events, config.eventTtlSeconds, options),
-    publish: (staged, options) => publishStaged(env, db, staged, options),
+    publish: (staged, options) => publishStaged(env, db, staged, { ...options, marks }),
     finishPending: (orgId, source) => publishPendingFor(env, db, orgId, source),
   };
 }

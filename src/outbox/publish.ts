@@ -5,6 +5,7 @@ import { idList } from "../db/sql";
 import { realtimeEvents } from "../db/schema";
 import { enqueueDeliveries, type QueueableDelivery } from "../delivery/enqueue";
 import { ErrorCode, notYetDelivered } from "../errors";
+import type { PublishedMarks } from "./published-marks";
 import { eventsStatements, type EventGuard, type OutboundEvent } from "./events";
 import { deliverToHubs, type DeliveryReport, type RefreshUnread } from "./hubs";
 import { enqueueWebhookDeliveries, planWebhookDeliveries, webhookDeliveryStatements, type WebhookEndpoint } from "./webhooks";
@@ -20,7 +21,9 @@ import { enqueueWebhookDeliveries, planWebhookDeliveries, webhookDeliveryStateme
  *    every target hub (each appends to its log before any socket sees it, and
  *    ignores an id it already has), queues the deliveries written with them,
  *    creates the webhook deliveries that were not (insert-or-ignore per
- *    endpoint and event) and marks the events published;
+ *    endpoint and event) and marks the events published (a request's
+ *    publish in the background, shared with concurrent requests:
+ *    PublishedMarks);
  * 3. if a hub cannot be reached the caller answers 503 with Retry-After; the
  *    event stays unpublished, and an idempotent retry (`publishPendingFor`) or
  *    the cron sweep (`sweepUnpublished`) delivers it later, exactly once per
@@ -44,6 +47,12 @@ export interface StagedEvents {
   statements: BatchItem<"sqlite">[];
   /** The events' webhook deliveries written in `statements` (staged with `endpoints`); otherwise they are created when published. */
   webhookDeliveries?: QueueableDelivery[];
+  /**
+   * Marks the events published in the background, many requests per
+   * statement (a request's publish, through the port). Without it they are
+   * marked before this returns (the sweep, an idempotent retry).
+   */
+  marks?: PublishedMarks;
 }
 
 /** The rows of events (and, with `endpoints`, of their webhook deliveries) for the caller's batch. */
@@ -76,10 +85,17 @@ export interface DeliverOptions {
    * queued here.
    */
   webhookDeliveries?: QueueableDelivery[];
+  /**
+   * Marks the events published in the background, many requests per
+   * statement (a request's publish, through the port). Without it they are
+   * marked before this returns (the sweep, an idempotent retry).
+   */
+  marks?: PublishedMarks;
 }
 
 /**
- * Delivers events (already in D1) and marks them published. If a hub fails,
+ * Delivers events (already in D1) and marks them published (now, or with
+ * `marks` in the background). If a hub fails,
  * the events stay unpublished for a retry or the sweep, and this throws 503
  * `REALTIME_UNAVAILABLE` with Retry-After.
  */
@@ -102,7 +118,8 @@ export async function deliverEvents(env: Env, db: Db, events: OutboundEvent[], o
   // Webhook endpoints subscribed to these events get their deliveries queued
   // (idempotent per endpoint and event, so a re-delivery never doubles them).
   if (!options.webhookDeliveries) await enqueueWebhookDeliveries(env, db, events);
-  await markPublished(db, events);
+  if (options.marks) options.marks.add(events);
+  else await markPublished(db, events);
   return reports;
 }
 
@@ -113,9 +130,14 @@ export function publishStaged(env: Env, db: Db, staged: StagedEvents, options: O
 
 /** Marks events published: the sweep leaves them alone from now on. */
 export async function markPublished(db: Db, events: OutboundEvent[]): Promise<void> {
-  if (events.length === 0) return;
+  await markPublishedIds(db, events.map((e) => e.id));
+}
+
+/** Marks events published by id, in one statement (the ids travel as one JSON parameter). */
+export async function markPublishedIds(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
   await db
     .update(realtimeEvents)
     .set({ publishedAt: new Date() })
-    .where(inArray(realtimeEvents.id, idList(events.map((e) => e.id))));
+    .where(inArray(realtimeEvents.id, idList(ids)));
 }
