@@ -174,6 +174,8 @@ async function main() {
     admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
+    // 9. per-request floor: requests of each kind, in flight (as the targeted phase).
+    floor: { requests: 500, concurrency: 32 },
     // 1c. one admin holding this many org-stream sockets (at most N).
     single: { n: N },
     // 7. (--only=storm) SDK clients across a server restart; users = N.

@@ -1041,6 +1041,60 @@ export async function routingGroup(ctx, target, driver, run) {
   };
 }
 
+/**
+ * 9. What a request costs the server with next to nothing in it, to tell the
+ * runtime's share of a create from Herald's: server CPU per request and
+ * requests/s at `concurrency` in flight, for a request refused for want of a
+ * token (the framework and middleware, no I/O), for `GET /health` (Herald: one D1
+ * `SELECT 1` per shard; the minimal DO and Socket.IO: nothing), then for an
+ * alert create assigned to a directory user with no socket open (Herald:
+ * token, rate limiter, read batch, commit, both hubs, the background mark;
+ * the minimal DO: token, one Durable Object call and one SQLite append;
+ * Socket.IO: token and an emit to nobody).
+ */
+export async function floorGroup(ctx, target, driver, run) {
+  const { requests, concurrency } = ctx.floor;
+  const org = `${ctx.tag}-floor${run}`;
+  const svc = await serviceTokens(ctx, org);
+  const agent = "floor-agent";
+  const put = await driver.putUser(svc[0], agent, "agent");
+  if (put.status !== 200 && put.status !== 201) throw new Error(`floor: seeding the assignee answered ${put.status}`);
+  const bench = `${ctx.tag}-floor${run}`;
+  let seq = 0;
+  const tasks = {
+    refused: async () => {
+      const res = await fetch(`${target.baseUrl}${driver.kind === "herald" ? "/api/v1/alerts" : "/alerts"}`, { signal: AbortSignal.timeout(30_000) });
+      await res.arrayBuffer();
+      if (res.status < 400) throw new Error(`GET without a token answered ${res.status}`);
+    },
+    health: async () => {
+      const res = await fetch(`${target.baseUrl}/health`, { signal: AbortSignal.timeout(30_000) });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`GET /health answered ${res.status}`);
+    },
+    create: async () => {
+      const k = seq++;
+      const r = await driver.createAlert(svc[k % svc.length], alertBody(bench, k, agent));
+      if (r.status !== 201) throw new Error(`create answered ${r.status} ${r.text.slice(0, 100)}`);
+    },
+  };
+  const metrics = {};
+  const info = { requests, concurrency, errors: {} };
+  for (const [name, task] of Object.entries(tasks)) {
+    await pool(Math.min(50, requests), 8, task, ctx.phaseMs); // warm-up: isolates, hubs, caches
+    await waitIdle(target, { maxMs: 5_000 });
+    const m = new Meter(target);
+    const { results } = await pool(requests, concurrency, task, ctx.phaseMs);
+    const u = m.stop();
+    const ok = results.filter((r) => r?.ok).length;
+    for (const r of results) if (r && !r.ok) info.errors[String(r.error?.message ?? r.error)] = (info.errors[String(r.error?.message ?? r.error)] ?? 0) + 1;
+    metrics[`floor_${name}_server_cpu_ms`] = ok > 0 ? (u.serverCpuS * 1000) / ok : null;
+    metrics[`floor_${name}_per_s`] = ok > 0 ? ok / u.wallS : null;
+    metrics[`floor_${name}_failures`] = requests - ok;
+  }
+  return { floor: { metrics, info } };
+}
+
 /** Scenarios (default runs) and the socket groups that run them. */
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
@@ -1053,6 +1107,7 @@ export const SCENARIOS = {
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
   admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
   routing: { runs: 1, group: "routing", title: "8. routing on create" },
+  floor: { runs: 1, group: "floor", title: "9. per-request floor" },
   // Opt-in (--only=storm): not part of the default run.
   storm: { runs: 1, group: "storm", title: "7. SDK reconnect storm across a restart", optIn: true },
 };
@@ -1066,6 +1121,7 @@ export const GROUPS = {
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
   routing: { fn: (ctx, target, driver, run) => routingGroup(ctx, target, driver, run) },
+  floor: { fn: (ctx, target, driver, run) => floorGroup(ctx, target, driver, run) },
   storm: { fn: async (ctx, target, driver, run) => stormGroup(ctx, target, driver, run) },
 };
 

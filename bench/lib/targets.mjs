@@ -17,7 +17,7 @@ export const TARGETS = {
   // 1c (one admin, N sockets; a secondary row) is skipped: the dev proxy is measured by 1 and 1a already.
   wrangler: { label: "Herald (wrangler dev)", kind: "herald", skip: ["single"] },
   // Speaks Herald's wire format for the org stream only (no user stream, no resume, no directory).
-  minimal: { label: "minimal DO", kind: "herald", userStream: false, scenarios: ["orgconnect", "single", "fanout", "memory"] },
+  minimal: { label: "minimal DO", kind: "herald", userStream: false, scenarios: ["orgconnect", "single", "fanout", "memory", "floor"] },
   socketio: { label: "Socket.IO", kind: "socketio" },
 };
 
