@@ -102,6 +102,12 @@ async function notices(token: string, alertId: string, type: string) {
 }
 
 /** The email deliveries' rendered payloads of a user in an org. */
+/** Events of the org not marked published yet. */
+async function unpublishedEvents(org: string): Promise<number> {
+  const row = await (await orgD1(org)).prepare("SELECT count(*) AS n FROM realtime_events WHERE org_id = ? AND published_at IS NULL").bind(org).first<{ n: number }>();
+  return row!.n;
+}
+
 async function emailPayloads(org: string, userId: string) {
   const { results } = await (await orgD1(org)).prepare("SELECT payload FROM deliveries WHERE org_id = ? AND user_id = ? AND channel = 'email'")
     .bind(org, userId)
@@ -167,6 +173,8 @@ describe("escalation on the org hub's alarm", () => {
     expect(email!.subject).toBe(`[HIGH] ${title}`);
     expect(email!.text).toContain("A HIGH alert about Jane Doe, escalated to level 1");
     expect(email!.html).toContain("Escalated to you: Jane Doe is likely to sell");
+    // Published from the org hub's alarm: its events are marked published in the background too (PublishedMarks).
+    await eventually(async () => (await unpublishedEvents(org)) === 0, "the escalation's events marked published");
 
     // maxLevels 1: the next SLA ends the chain once, the alert stays with agent2.
     const next = await orgHubOf(org).pendingEscalation(id);
