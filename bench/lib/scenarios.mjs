@@ -1101,13 +1101,14 @@ export const SCENARIOS = {
   connect: { runs: 2, group: "user", title: "1. connect" },
   orgconnect: { runs: 3, group: "org", title: "1a. org-stream connect, N distinct admins" },
   single: { runs: 1, group: "single", title: "1c. org-stream connect, one admin" },
-  targeted: { runs: 1, group: "user", title: "3. targeted throughput" },
+  // Three runs (median): one run's CPU per create moved by a third between two benches on this shared machine.
+  targeted: { runs: 3, group: "user", title: "3. targeted throughput" },
   fanout: { runs: 3, group: "org", title: "2. fan-out latency" },
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
   admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
   routing: { runs: 1, group: "routing", title: "8. routing on create" },
-  floor: { runs: 1, group: "floor", title: "9. per-request floor" },
+  floor: { runs: 3, group: "floor", title: "9. per-request floor" },
   // Opt-in (--only=storm): not part of the default run.
   storm: { runs: 1, group: "storm", title: "7. SDK reconnect storm across a restart", optIn: true },
 };
