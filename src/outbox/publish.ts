@@ -47,12 +47,6 @@ export interface StagedEvents {
   statements: BatchItem<"sqlite">[];
   /** The events' webhook deliveries written in `statements` (staged with `endpoints`); otherwise they are created when published. */
   webhookDeliveries?: QueueableDelivery[];
-  /**
-   * Marks the events published in the background, many requests per
-   * statement (a request's publish, through the port). Without it they are
-   * marked before this returns (the sweep, an idempotent retry).
-   */
-  marks?: PublishedMarks;
 }
 
 /** The rows of events (and, with `endpoints`, of their webhook deliveries) for the caller's batch. */
