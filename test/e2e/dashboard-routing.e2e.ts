@@ -111,7 +111,8 @@ describe("dashboard: routing", () => {
       name: ruleName,
       strategy: "pool",
       params: { agentIds: agents },
-      escalation: { slaSeconds: { HIGH: 10 }, to: "next_agent", maxLevels: 1 },
+      // Long enough that the card is seen routed before it escalates, even when the page is slow to load (it once took > 10 s).
+      escalation: { slaSeconds: { HIGH: 30 }, to: "next_agent", maxLevels: 1 },
     });
     const page = await adminPage({ userId: adminId, org, role: "admin" });
 
@@ -127,8 +128,8 @@ describe("dashboard: routing", () => {
     await poll(() => fact(page, alert.id, "Why")).toMatch(/^Routed: /);
     expect(await card(page, alert.id).getByText("Escalated", { exact: true }).count()).toBe(0);
 
-    // Nobody acknowledges: 10 s after the create the org hub's alarm escalates it.
-    await poll(() => fact(page, alert.id, "Assignee"), 40_000).toBe(next);
+    // Nobody acknowledges: 30 s after the create the org hub's alarm escalates it.
+    await poll(() => fact(page, alert.id, "Assignee"), 60_000).toBe(next);
     await poll(() => card(page, alert.id).getAttribute("data-escalated")).toBe("true");
     await card(page, alert.id).getByText(/^Escalated/).waitFor();
     expect(await fact(page, alert.id, "Why")).toMatch(/^Escalated: /);
