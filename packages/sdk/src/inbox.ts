@@ -34,6 +34,9 @@ export class Inbox {
   private snapshot: InboxState = { unreadCount: 0, unseenCount: 0, badgeKnown: false, notifications: [], loaded: false, hasMore: false };
   private cursor: string | null = null;
   private pageSize = 20;
+  /** The first page in flight: its generation and the events that arrived meanwhile (applied to it when it lands). */
+  private loading: { generation: number; promise: Promise<Notification[]>; events: [string, any][] } | undefined;
+  private generation = 0;
 
   constructor(
     private readonly api: RestApi,
@@ -55,13 +58,33 @@ export class Inbox {
     return this.snapshot.notifications;
   }
 
-  /** Loads the first page over REST (`GET /api/v1/notifications`), replacing the list. */
-  async load(limit = this.pageSize): Promise<Notification[]> {
+  /**
+   * Loads the first page over REST (`GET /api/v1/notifications`), replacing
+   * the list. Events that arrive while it loads are applied to the page when
+   * it lands; a newer load (a resync) supersedes this one, which then
+   * resolves with the newer list.
+   */
+  load(limit = this.pageSize): Promise<Notification[]> {
     this.pageSize = limit;
-    const page = await this.api.notifications.list({ limit });
-    this.cursor = page.nextCursor;
-    this.update({ notifications: page.items, loaded: true, hasMore: page.nextCursor !== null });
-    return page.items;
+    const generation = ++this.generation;
+    const events: [string, any][] = this.loading?.events ?? [];
+    const promise = this.api.notifications.list({ limit }).then(
+      (page) => {
+        if (this.loading?.generation !== generation) return this.loading?.promise ?? this.snapshot.notifications;
+        this.loading = undefined;
+        this.cursor = page.nextCursor;
+        this.update({ notifications: page.items, loaded: true, hasMore: page.nextCursor !== null });
+        for (const [type, data] of events) this.apply(type, data);
+        return this.snapshot.notifications;
+      },
+      (err: unknown) => {
+        if (this.loading?.generation !== generation) return this.loading?.promise ?? this.snapshot.notifications;
+        this.loading = undefined;
+        throw err;
+      },
+    );
+    this.loading = { generation, promise, events };
+    return promise;
   }
 
   /** Appends the next page. */
@@ -126,14 +149,22 @@ export class Inbox {
     }
   }
 
-  /** Events were missed: reload the list if one is shown (the badge comes with the next connect). */
+  /**
+   * Events were missed (or the stream just went live): reload the list if one
+   * is shown or loading (the badge comes with the next connect).
+   */
   resync(): void {
-    if (this.snapshot.loaded) this.load().catch((err) => this.hooks.error(err));
+    if (this.snapshot.loaded || this.loading) this.load().catch((err) => this.hooks.error(err));
   }
 
-  /** Applies one event to the list. */
+  /** Applies one event to the list (kept for the page in flight while one loads). */
   apply(type: string, data: any): void {
-    if (!type.startsWith("notification:") || !this.snapshot.loaded) return;
+    if (!type.startsWith("notification:")) return;
+    if (this.loading) {
+      this.loading.events.push([type, data]);
+      return;
+    }
+    if (!this.snapshot.loaded) return;
     const list = this.snapshot.notifications;
     switch (type) {
       case "notification:new":

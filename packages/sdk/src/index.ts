@@ -97,7 +97,13 @@ export interface ResyncInfo {
   stream: "user" | "org";
   /** The stream's head: the SDK continues from here. */
   seq: number;
-  reason: "expired" | "ahead";
+  /**
+   * `expired` / `ahead`: the server could not replay what this client missed.
+   * `connected`: the stream went live for the first time (at its head, with
+   * the org stream's subscriptions acked): anything loaded over REST before
+   * may lack what was committed in between, and no event will bring it.
+   */
+  reason: "expired" | "ahead" | "connected";
 }
 
 /** The SDK's own events (not from the server's event stream). */
@@ -159,6 +165,11 @@ export class Herald {
   private readonly pending = new Map<string, Pending>();
   private refCounter = 0;
   private orgResuming: { ref: string; queue: any[] } | undefined;
+  /**
+   * The org stream's first connect, until its subscriptions are acked (and a
+   * resume after a drop in between has finished): then `resync` (connected).
+   */
+  private orgGoingLive: { refs: Set<string> } | undefined;
   private _status: HeraldStatus = "connecting";
   private closed = false;
   /**
@@ -329,15 +340,35 @@ export class Herald {
     if (stream === "user") {
       this.stopPolling();
       this.setStatus("open");
+      // Live at the head for the first time: what the app (or the inbox) loaded before may lack what came in between.
+      if (this.fresh.user) this.wentLive("user");
       return;
     }
     // Org: subscriptions first, then replay what was missed on them, then live (queued meanwhile, in seq order).
-    for (const key of this.desired.keys()) this.sendSubscribe(key);
+    const refs = [...this.desired.keys()].map((key) => this.sendSubscribe(key)).filter((ref): ref is string => ref !== undefined);
+    // A first connect goes live once its subscriptions are acked; one that dropped before that, once the next connect's are.
+    if (this.fresh.org || this.orgGoingLive) this.orgGoingLive = { refs: new Set(refs) };
     if (!this.fresh.org && this.seqs.org !== undefined) {
       const ref = this.nextRef("r");
       this.orgResuming = { ref, queue: [] };
       this.org?.send({ type: "resume", ref, since: this.seqs.org });
     }
+    this.settleGoingLive();
+  }
+
+  /** The org stream's first connect is live when its subscribe acks (and any resume) are in. */
+  private settleGoingLive(ref?: string): void {
+    const going = this.orgGoingLive;
+    if (!going) return;
+    if (ref !== undefined) going.refs.delete(ref);
+    if (going.refs.size > 0 || this.orgResuming) return;
+    this.orgGoingLive = undefined;
+    this.wentLive("org");
+  }
+
+  private wentLive(stream: "user" | "org"): void {
+    if (stream === "user") this.inbox.resync();
+    this.emitter.emit("resync", { stream, seq: this.seqs[stream] ?? 0, reason: "connected" } satisfies ResyncInfo);
   }
 
   private onDown(stream: "user" | "org", failures: number): void {
@@ -360,6 +391,7 @@ export class Herald {
   private onStop(stream: "user" | "org", error: HeraldError): void {
     if (stream === "user") return this.shutdown(error);
     this.org = undefined;
+    this.orgGoingLive = undefined;
     for (const entry of this.desired.values()) entry.waiting.splice(0).forEach((w) => w.reject(error));
     this.desired.clear();
     this.emitter.emit("error", error);
@@ -375,13 +407,15 @@ export class Herald {
     return `${prefix}${++this.refCounter}`;
   }
 
-  private sendSubscribe(key: string): void {
+  /** Sends a subscribe frame for a desired subscription; returns its ref (undefined when there is nothing to send). */
+  private sendSubscribe(key: string): string | undefined {
     const entry = this.desired.get(key);
-    if (!entry || !this.org) return;
+    if (!entry || !this.org) return undefined;
     const ref = this.nextRef("s");
     this.pending.set(ref, { stream: "org", resolve: () => {}, reject: () => {}, subscription: key });
     const scoped = entry.scope.dept !== undefined ? { scope: entry.scope } : {};
     this.org.send({ type: "subscribe", ref, channels: [entry.channel], ...scoped });
+    return ref;
   }
 
   private settleSubscription(key: string, subs: Subscription[] | HeraldError): void {
@@ -421,6 +455,7 @@ export class Herald {
         if (frame.type === "ack" && this.orgResuming && frame.ref === this.orgResuming.ref) {
           if (typeof frame.seq === "number") this.seqs.org = Math.max(this.seqs.org ?? 0, frame.seq);
           this.flushOrgQueue();
+          this.settleGoingLive();
           return;
         }
         if (!p) {
@@ -429,14 +464,19 @@ export class Herald {
         }
         this.pending.delete(frame.ref);
         const error = frame.type === "error" ? new HeraldError(frame.code, frame.message) : undefined;
-        if (p.subscription !== undefined) this.settleSubscription(p.subscription, error ?? frame.subscriptions);
-        else if (error) p.reject(error);
+        if (p.subscription !== undefined) {
+          this.settleSubscription(p.subscription, error ?? frame.subscriptions);
+          this.settleGoingLive(frame.ref);
+        } else if (error) p.reject(error);
         else p.resolve(frame);
         return;
       }
       case "resync-required":
         this.seqs[stream] = frame.seq;
-        if (stream === "org" && this.orgResuming) this.flushOrgQueue();
+        if (stream === "org" && this.orgResuming) {
+          this.flushOrgQueue();
+          this.settleGoingLive();
+        }
         if (stream === "user") this.inbox.resync();
         this.emitter.emit("resync", { stream, seq: frame.seq, reason: frame.reason });
         return;

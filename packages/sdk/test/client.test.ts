@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createHerald, type Herald, type HeraldOptions } from "../src/index";
+import { createHerald, type Herald, type HeraldOptions, type ResyncInfo } from "../src/index";
 import { eventually, FakeHerald } from "./fake-server";
 import { refusalReason } from "../../../src/protocol/index";
 
@@ -278,6 +278,22 @@ describe("org channels", () => {
     expect(got.map((g) => g.split("/")[0])).toEqual(["evt_both", "evt_marker"]);
   });
 
+  it("the org stream's first connect reports resync (connected) once its subscriptions are acked; a resume after a drop does not", async () => {
+    const h = client();
+    const resyncs: ResyncInfo[] = [];
+    h.on("resync", (r) => resyncs.push(r));
+    await eventually(() => h.status === "open");
+    expect(resyncs).toEqual([{ stream: "user", seq: 0, reason: "connected" }]);
+    server.publish("org", "alert:new", { n: 1 }, { channel: "alerts" });
+    await h.subscribe("alerts");
+    expect(resyncs.filter((r) => r.stream === "org")).toEqual([{ stream: "org", seq: 1, reason: "connected" }]);
+    server.dropAll();
+    await eventually(() => server.dials.filter((d) => d.stream === "org").length === 2, 10_000, "org redialed");
+    await eventually(() => server.received.filter((r) => r.stream === "org" && r.frame.type === "resume").length === 1, 10_000, "resumed");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(resyncs.filter((r) => r.stream === "org")).toHaveLength(1);
+  });
+
   it("unsubscribe resolves with the remaining subscriptions", async () => {
     const h = client();
     await h.subscribe("kpi");
@@ -311,6 +327,47 @@ describe("inbox", () => {
     await h.inbox.markAllRead();
     await eventually(() => h.inbox.unreadCount === 0 && h.inbox.notifications.every((n) => n.readAt));
     await expect(h.inbox.markRead("nope")).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("an inbox loaded before the user stream first went live is reloaded when it does: nothing committed in between is missing", async () => {
+    server.notifications = [note("n1")];
+    server.hangTickets = true;
+    const h = client({ requestTimeoutMs: 300 });
+    const resyncs: ResyncInfo[] = [];
+    h.on("resync", (r) => resyncs.push(r));
+    await h.inbox.load();
+    expect(h.inbox.notifications.map((n) => n.id)).toEqual(["n1"]);
+    // Committed now: in the REST list from here on, and published before any socket is live (no replay will bring it).
+    const n2 = note("n2");
+    server.notifications.unshift(n2);
+    server.publish("user", "notification:new", { notification: n2 });
+    server.hangTickets = false;
+    await eventually(() => h.status === "open", 10_000, "open");
+    await eventually(() => h.inbox.notifications.map((n) => n.id).join() === "n2,n1", 5000, "n2 in the list");
+    expect(resyncs).toEqual([{ stream: "user", seq: 1, reason: "connected" }]);
+    // A later drop and resume is not a first connect: no second resync.
+    server.dropAll();
+    await eventually(() => server.dials.length === 2 && h.status === "open", 10_000, "reconnected");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(resyncs).toHaveLength(1);
+  });
+
+  it("keeps a notification event that arrives while the first page is loading", async () => {
+    server.notifications = [note("n1")];
+    const h = client();
+    await eventually(() => h.status === "open");
+    let release!: () => void;
+    server.notificationsGate = new Promise<void>((resolve) => (release = resolve));
+    const loading = h.inbox.load();
+    // The page is read (n1 only); then n2 is committed and its event arrives before the page does.
+    await eventually(() => server.notificationLists === 1);
+    const n2 = note("n2");
+    server.notifications.unshift(n2);
+    server.publish("user", "notification:new", { notification: n2 });
+    await eventually(() => h.lastSeq.user === 1);
+    release();
+    expect((await loading).map((n) => n.id)).toEqual(["n2", "n1"]);
+    expect(h.inbox.notifications.map((n) => n.id)).toEqual(["n2", "n1"]);
   });
 
   it("a second client of the same user sees the badge fall when the first marks read", async () => {

@@ -56,6 +56,10 @@ export class FakeHerald {
   ticketStatus: number | undefined;
   unread = { count: 0, unseen: 0 };
   notifications: any[] = [];
+  /** While set, `GET /api/v1/notifications` reads its page at once but answers only when this settles. */
+  notificationsGate: Promise<void> | undefined;
+  /** `GET /api/v1/notifications` requests received. */
+  notificationLists = 0;
   polled: { since: string | null; channels: string | null }[] = [];
   acked: string[] = [];
   /** The server's clock minus the real one (event ts and the Date header). */
@@ -161,7 +165,12 @@ export class FakeHerald {
       this.acked.push(...ids);
       return this.json(res, 200, { acknowledged: ids.length });
     }
-    if (req.method === "GET" && url.pathname === "/api/v1/notifications") return this.json(res, 200, { items: this.notifications, nextCursor: null });
+    if (req.method === "GET" && url.pathname === "/api/v1/notifications") {
+      this.notificationLists++;
+      const items = [...this.notifications];
+      await this.notificationsGate;
+      return this.json(res, 200, { items, nextCursor: null });
+    }
     if (req.method === "GET" && url.pathname === "/api/v1/notifications/counts")
       return this.json(res, 200, { unread: this.unread.count, unseen: this.unread.unseen, total: this.notifications.length });
     const read = /^\/api\/v1\/notifications\/([^/]+)\/read$/.exec(url.pathname);

@@ -389,6 +389,47 @@ describe("useAlerts", () => {
     await until(() => text("alerts") === "alr_v2:PENDING", "refetched after resync");
   });
 
+  it("an alert committed after the page loaded but before the user stream first went live shows once it does", async () => {
+    const a1 = makeAlert("alr_1", "2026-11-30T10:01:00.000Z");
+    const a2 = makeAlert("alr_2", "2026-11-30T10:02:00.000Z");
+    let items = [a1];
+    server.hangTickets = true;
+    const h = client({ requestTimeoutMs: 300, fetch: alertsApi(async () => ({ items, nextCursor: null })) });
+    render(
+      <HeraldProvider client={h}>
+        <AlertList />
+      </HeraldProvider>,
+    );
+    await until(() => text("alerts") === "alr_1:PENDING", "the page");
+    // Committed between the page and the first connect: the socket starts after it, so only a reload can bring it.
+    items = [a2, a1];
+    server.publish("user", "alert:new", { alert: a2 });
+    server.hangTickets = false;
+    await until(() => h.status === "open", "open");
+    await until(() => text("alerts") === "alr_2:PENDING,alr_1:PENDING", "the alert committed in between");
+  });
+
+  it("with org, an alert committed after the page loaded but before the org stream first went live shows once it does", async () => {
+    const a1 = makeAlert("alr_1", "2026-11-30T10:01:00.000Z", { assigneeId: null });
+    const a2 = makeAlert("alr_2", "2026-11-30T10:02:00.000Z", { assigneeId: null });
+    let items = [a1];
+    const h = client({ requestTimeoutMs: 300, fetch: alertsApi(async () => ({ items, nextCursor: null })) });
+    await eventually(() => h.status === "open", 5000, "open");
+    // The user stream is live; the org stream (opened by the list's subscription) cannot connect yet.
+    server.hangTickets = true;
+    render(
+      <HeraldProvider client={h}>
+        <AlertList org />
+      </HeraldProvider>,
+    );
+    await until(() => text("alerts") === "alr_1:PENDING", "the page");
+    items = [a2, a1];
+    server.publish("org", "alert:new", { alert: a2 }, { channel: "alerts" });
+    server.hangTickets = false;
+    await until(() => server.dials.some((d) => d.stream === "org"), "the org stream");
+    await until(() => text("alerts") === "alr_2:PENDING,alr_1:PENDING", "the alert committed in between");
+  });
+
   it("with org, shares one subscription to the alerts channel and drops it with the last component", async () => {
     const h = client({ fetch: alertsApi(async () => ({ items: [], nextCursor: null })) });
     function Toggle() {
