@@ -1099,11 +1099,12 @@ export async function floorGroup(ctx, target, driver, run) {
 export const SCENARIOS = {
   memory: { runs: 1, group: "memory", title: "5. memory per connection" },
   connect: { runs: 2, group: "user", title: "1. connect" },
-  orgconnect: { runs: 3, group: "org", title: "1a. org-stream connect, N distinct admins" },
+  // Five counted runs (median), after the group's uncounted warm-up pass (run.mjs, --warmup).
+  orgconnect: { runs: 5, group: "org", title: "1a. org-stream connect, N distinct admins" },
   single: { runs: 1, group: "single", title: "1c. org-stream connect, one admin" },
-  // Three runs (median): one run's CPU per create moved by a third between two benches on this shared machine.
-  targeted: { runs: 3, group: "user", title: "3. targeted throughput" },
-  fanout: { runs: 3, group: "org", title: "2. fan-out latency" },
+  // Five runs (median): one run's CPU per create moved by a third between two benches on this shared machine.
+  targeted: { runs: 5, group: "user", title: "3. targeted throughput" },
+  fanout: { runs: 5, group: "org", title: "2. fan-out latency" },
   reconnect: { runs: 3, group: "org", title: "4. reconnect storm" },
   "fanout-deflate": { runs: 1, group: "org-deflate", title: "2b. fan-out, deflate offered" },
   admins: { runs: 1, group: "admins", title: "6. unassigned alert, 1,000 admins" },
@@ -1116,8 +1117,9 @@ export const SCENARIOS = {
 export const GROUPS = {
   /** On a fresh target. */
   memory: { fresh: true, fn: async (ctx, target, driver, run) => ({ memory: await memory(ctx, target, driver, run) }) },
-  user: { fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
-  org: { fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
+  /** `warmup`: one uncounted pass with ctx.warmupN clients before the first counted run (the headline groups). */
+  user: { warmup: true, fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
+  org: { warmup: true, fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
   single: { fn: (ctx, target, driver, run) => singleGroup(ctx, target, driver, run) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
