@@ -50,7 +50,7 @@ if (flags.help) {
                         [--targets=socketio,minimal,miniflare,wrangler] [--connect-concurrency=<c>] [--no-pin]
                         [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: /dev/shm when writable, else the OS temp dir)
                         [--admins=<n>]        (admins in the directory for the admins scenario; default 1000)
-                        [--warmup=<n>]        (clients of the uncounted warm-up pass before the connect/targeted and org-stream groups; default 100, 0: none)
+                        [--warmup=<n>]        (clients of the uncounted warm-up pass before the connect/targeted and org-stream groups; default N, 0: none)
 scenarios: ${Object.keys(SCENARIOS).join(", ")} (opt-in, only with --only: ${Object.keys(SCENARIOS).filter((s) => SCENARIOS[s].optIn).join(", ")})
 default N=1000 (--large: 5000); default runs per scenario: ${Object.entries(SCENARIOS)
     .map(([k, s]) => `${k} ${s.runs}`)
@@ -175,8 +175,9 @@ async function main() {
     reconnect: { missed: 5, timeoutMs: 30_000 },
     admins: { count: flags.admins ? Number(flags.admins) : 1000, alerts: 20 },
     // Before the first counted run of a group marked `warmup`: one pass of the group with this many
-    // clients (other users, another org), not counted, so no run pays the fresh process's first use.
-    warmupN: flags.warmup !== undefined ? Number(flags.warmup) : 100,
+    // clients (other users, another org; default N), not counted, so no counted run pays the fresh
+    // process's first use (a 100-client pass left the first counted org-stream connect run the slowest).
+    warmupN: flags.warmup !== undefined ? Number(flags.warmup) : Infinity,
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
     // 9. per-request floor: requests of each kind, in flight (as the targeted phase).
