@@ -223,6 +223,8 @@ describe("useNotifications", () => {
         return pageFetch(input, init);
       },
     });
+    // Live before the first load: a stream that first goes live after it reloads the list (tested in client.test.ts).
+    await eventually(() => counting.status === "open", 5000, "open");
     let actions: ReturnType<typeof useNotifications> | undefined;
     function Inbox({ id }: { id: string }) {
       const inbox = useNotifications();
