@@ -177,7 +177,7 @@ async function main() {
     // Before the first counted run of a group marked `warmup`: one pass of the group with this many
     // clients (other users, another org; default N), not counted, so no counted run pays the fresh
     // process's first use (a 100-client pass left the first counted org-stream connect run the slowest).
-    warmupN: flags.warmup !== undefined ? Number(flags.warmup) : Infinity,
+    warmupN: flags.warmup !== undefined ? warmupFlag(flags.warmup) : Infinity,
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
     // 9. per-request floor: requests of each kind, in flight (as the targeted phase).
@@ -320,6 +320,13 @@ async function main() {
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${report}\n`);
   log(`wall time ${(results.wallMs / 1000).toFixed(0)} s; results in ${path.relative(ROOT, file)}, target logs in ${path.relative(ROOT, logDir)}/`);
+}
+
+/** `--warmup=<n>`: a whole number of clients, 0 for no warm-up pass. */
+function warmupFlag(text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--warmup must be a whole number of clients (0: no warm-up), not "${text}"`);
+  return n;
 }
 
 function medians(runs) {
