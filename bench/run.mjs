@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     "state-dir": { type: "string" },
     admins: { type: "string" },
     warmup: { type: "string" },
+    settle: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -51,6 +52,7 @@ if (flags.help) {
                         [--state-dir=<dir>]   (where local D1/DO SQLite state lives; default: /dev/shm when writable, else the OS temp dir)
                         [--admins=<n>]        (admins in the directory for the admins scenario; default 1000)
                         [--warmup=<n>]        (clients of the uncounted warm-up pass before the connect/targeted and org-stream groups; default N, 0: none)
+                        [--settle=<ms>]       (in those groups, each counted run starts this long after the previous pass closed its sockets; default 11000, 0: none)
 scenarios: ${Object.keys(SCENARIOS).join(", ")} (opt-in, only with --only: ${Object.keys(SCENARIOS).filter((s) => SCENARIOS[s].optIn).join(", ")})
 default N=1000 (--large: 5000); default runs per scenario: ${Object.entries(SCENARIOS)
     .map(([k, s]) => `${k} ${s.runs}`)
@@ -177,7 +179,12 @@ async function main() {
     // Before the first counted run of a group marked `warmup`: one pass of the group with this many
     // clients (other users, another org; default N), not counted, so no counted run pays the fresh
     // process's first use (a 100-client pass left the first counted org-stream connect run the slowest).
-    warmupN: flags.warmup !== undefined ? warmupFlag(flags.warmup) : Infinity,
+    warmupN: flags.warmup !== undefined ? wholeFlag("warmup", flags.warmup, "clients", "no warm-up") : Infinity,
+    // In a group marked `settle`, each counted run starts at least this long after the previous pass
+    // (warm-up or counted run) closed its sockets: the local runtime evicts a Durable Object 10 s after
+    // its last socket closes, and the eviction of the previous pass's 1,000 hubs, landing in a measured
+    // phase, raised CPU per connect from ~3.2 to ~4.5 ms and per create by ~1.5 ms (bench/README.md).
+    settleMs: flags.settle !== undefined ? wholeFlag("settle", flags.settle, "milliseconds", "no wait") : 11_000,
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
     // 9. per-request floor: requests of each kind, in flight (as the targeted phase).
@@ -244,12 +251,22 @@ async function main() {
       continue;
     }
     const driver = () => driverFor(target);
+    // When the last pass on this target closed its sockets (its group function returned).
+    let closedAt = null;
+    const settle = async () => {
+      const wait = closedAt === null ? 0 : closedAt + ctx.settleMs - Date.now();
+      if (wait > 0) {
+        log(`${TARGETS[name].label} · waiting ${(wait / 1000).toFixed(1)} s for the last pass's objects to be evicted`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    };
     // The uncounted warm-up pass (see ctx.warmupN): a failure restarts the target and the counted runs go on.
     const warmUpGroup = async (gname, group, names, label) => {
       const n = Math.min(N, ctx.warmupN);
       const t0 = Date.now();
       try {
         await withTimeout(group.fn({ ...ctx, N: n }, target, driver(), "w", Object.fromEntries(names.map((sname) => [sname, true]))), SCENARIO_TIMEOUT_MS, `${label} warm-up`);
+        closedAt = Date.now();
         log(`${TARGETS[name].label} · ${label} warm-up (${n} clients, not counted) took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         await waitIdle(target, { maxMs: ctx.idleMs });
       } catch (err) {
@@ -270,13 +287,22 @@ async function main() {
         try {
           // Each group starts on a freshly started target: thousands of hubs left by an earlier
           // group are evicted by the local runtime later on, and that work would land in this one.
-          if (r === 0 && used) await start();
-          else await waitIdle(target, { maxMs: ctx.idleMs });
+          if (r === 0 && used) {
+            await start();
+            closedAt = null;
+          } else {
+            if (group.settle) await settle();
+            await waitIdle(target, { maxMs: ctx.idleMs });
+          }
           used = true;
-          if (r === 0 && group.warmup && ctx.warmupN > 0) await warmUpGroup(gname, group, names, label);
+          if (r === 0 && group.warmup && ctx.warmupN > 0) {
+            await warmUpGroup(gname, group, names, label);
+            if (group.settle) await settle();
+          }
           const t0 = Date.now();
           const out = await withTimeout(group.fn({ ...ctx, N }, target, driver(), r, want), SCENARIO_TIMEOUT_MS, `${label} run ${r + 1}`);
           const wallMs = Date.now() - t0;
+          closedAt = Date.now();
           for (const sname of names) {
             if (!want[sname]) continue;
             const res = out[sname] ?? { error: "not produced" };
@@ -322,10 +348,10 @@ async function main() {
   log(`wall time ${(results.wallMs / 1000).toFixed(0)} s; results in ${path.relative(ROOT, file)}, target logs in ${path.relative(ROOT, logDir)}/`);
 }
 
-/** `--warmup=<n>`: a whole number of clients, 0 for no warm-up pass. */
-function warmupFlag(text) {
+/** `--warmup=<n>` and `--settle=<ms>`: a whole number (of clients, of milliseconds), 0 for none. */
+function wholeFlag(flag, text, unit, zero) {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--warmup must be a whole number of clients (0: no warm-up), not "${text}"`);
+  if (text.trim() === "" || !Number.isInteger(n) || n < 0) throw new Error(`--${flag} must be a whole number of ${unit} (0: ${zero}), not "${text}"`);
   return n;
 }
 

@@ -1117,9 +1117,12 @@ export const SCENARIOS = {
 export const GROUPS = {
   /** On a fresh target. */
   memory: { fresh: true, fn: async (ctx, target, driver, run) => ({ memory: await memory(ctx, target, driver, run) }) },
-  /** `warmup`: one uncounted pass with ctx.warmupN clients before the first counted run (the headline groups). */
-  user: { warmup: true, fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
-  org: { warmup: true, fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
+  /**
+   * `warmup`: one uncounted pass with ctx.warmupN clients before the first counted run (the headline groups).
+   * `settle`: each counted run waits ctx.settleMs after the previous pass closed its sockets (run.mjs).
+   */
+  user: { warmup: true, settle: true, fn: (ctx, target, driver, run, want) => userGroup(ctx, target, driver, run, want) },
+  org: { warmup: true, settle: true, fn: (ctx, target, driver, run, want) => orgGroup(ctx, target, driver, run, want) },
   single: { fn: (ctx, target, driver, run) => singleGroup(ctx, target, driver, run) },
   "org-deflate": { fn: (ctx, target, driver, run) => orgGroup(ctx, target, driver, run, { fanout: true }, { deflate: true }) },
   admins: { fn: (ctx, target, driver, run) => adminsGroup(ctx, target, driver, run) },
