@@ -8,7 +8,7 @@ import { fmt } from "./stats.mjs";
 const spans = (prefix, p) => ["read", "commit", "publish"].map((k) => `${prefix}_${k}_${p}_ms`);
 
 /** Rows: scenario, metric key (or keys, one cell "a / b / c"), label, unit kind. */
-const ROWS = [
+export const ROWS = [
   ["orgconnect", "org_connect_p50_ms", "1a. org-stream connect+auth p50, N distinct admins, 50 in flight", "ms"],
   ["orgconnect", "org_connect_p99_ms", "1a. org-stream connect+auth p99, N distinct admins, 50 in flight", "ms"],
   ["orgconnect", "org_connect_max_ms", "1a. org-stream connect+auth max", "ms"],
@@ -90,7 +90,7 @@ const ROWS = [
 ];
 
 /** The headline (issue 15): scenario, key, label, unit kind. */
-const HEADLINE = [
+export const HEADLINE = [
   ["orgconnect", "org_connect_p50_ms", "org-stream connect p50 (N distinct admins, 50 in flight)", "ms"],
   ["orgconnect", "org_connect_p99_ms", "org-stream connect p99 (N distinct admins, 50 in flight)", "ms"],
   ["orgconnect", "org_connect_failures", "org-stream connect failures (of N)", "n"],
