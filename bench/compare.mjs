@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 
-import { HEADLINE, ROWS } from "./lib/report.mjs";
+import { HEADLINE, machineChecks, ROWS } from "./lib/report.mjs";
 import { fmt } from "./lib/stats.mjs";
 
 const { values: flags, positionals } = parseArgs({
@@ -67,6 +67,15 @@ for (const [scenario, key, text, kind] of rows) {
   }
 }
 lines.push("");
+// Not compared: the machine check says whether the machine itself was slower in one run (bench/README.md).
+const checks = targets
+  .map((t) => [t, machineChecks(a, t), machineChecks(b, t)])
+  .filter(([, x, y]) => x || y)
+  .map(([t, x, y]) => `${label(t)} ${[x, y].map((c) => (c ? `${fmt(c.median)} ms (${fmt(c.min)}–${fmt(c.max)})` : "—")).join(" / ")}`);
+if (checks.length > 0) {
+  lines.push(`Machine check, run 1 / run 2 (CPU ms of the same fixed work on the server core, median and range over each target's groups; higher = the machine was slower): ${checks.join("; ")}.`);
+  lines.push("");
+}
 lines.push(over.length === 0 ? `All ${compared} medians agree within ${fmt(within)} %.` : `${over.length} of ${compared} medians differ by more than ${fmt(within)} %:\n${over.map((o) => `- ${o}`).join("\n")}`);
 console.log(lines.join("\n"));
 process.exit(over.length === 0 ? 0 : 1);

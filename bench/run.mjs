@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 
 import { Tokens } from "./lib/clients.mjs";
 import { driverFor } from "./lib/clients.mjs";
-import { affinityOf, cpuCount, hasProc, pinning, ULIMIT } from "./lib/proc.mjs";
+import { affinityOf, cpuCount, hasProc, machineCheck, pinning, ULIMIT } from "./lib/proc.mjs";
 import { GROUPS, SCENARIOS, waitIdle, withTimeout } from "./lib/scenarios.mjs";
 import { median } from "./lib/stats.mjs";
 import { TARGETS, bundleWorker, readWranglerConfig, startTarget, stopAllSync, targetRuns } from "./lib/targets.mjs";
@@ -182,8 +182,8 @@ async function main() {
     warmupN: flags.warmup !== undefined ? wholeFlag("warmup", flags.warmup, "clients", "no warm-up") : Infinity,
     // In a group marked `settle`, each counted run starts at least this long after the previous pass
     // (warm-up or counted run) closed its sockets: the local runtime evicts a Durable Object 10 s after
-    // its last socket closes, and the eviction of the previous pass's 1,000 hubs, landing in a measured
-    // phase, raised CPU per connect from ~3.2 to ~4.5 ms and per create by ~1.5 ms (bench/README.md).
+    // its last socket closes, and the eviction of the previous pass's 1,000 hubs, landing in the next run's
+    // measured phases, added ~1 ms of CPU per connect and per create there (bench/README.md, fourth pass).
     settleMs: flags.settle !== undefined ? wholeFlag("settle", flags.settle, "milliseconds", "no wait") : 11_000,
     // 8. routing on create: same-size orgs with rules (on) and without (off).
     routing: { agents: 50, warmup: 10, sequential: 100, burst: 200, concurrency: 16 },
@@ -231,7 +231,7 @@ async function main() {
   const SCENARIO_TIMEOUT_MS = 300_000;
 
   for (const name of targetNames) {
-    const entry = { label: TARGETS[name].label, scenarios: {}, starts: [] };
+    const entry = { label: TARGETS[name].label, scenarios: {}, starts: [], machineChecks: [] };
     results.targets[name] = entry;
     let target = null;
     let used = false;
@@ -281,6 +281,12 @@ async function main() {
       if (names.length === 0) continue;
       for (const sname of names) entry.scenarios[sname] = { runs: [] };
       const groupRuns = Math.max(...names.map(runsFor));
+      // The same fixed work on the server core before and after the group: did the machine change speed?
+      const check = (at) => {
+        const ms = machineCheck();
+        entry.machineChecks.push({ group: gname, at, ms, time: new Date().toISOString() });
+        if (ms !== null) log(`${TARGETS[name].label} · machine check ${at} ${gname}: ${ms.toFixed(0)} ms of CPU for the fixed work`);
+      };
       for (let r = 0; r < groupRuns; r++) {
         const want = Object.fromEntries(names.map((sname) => [sname, r < runsFor(sname)]));
         const label = names.filter((sname) => want[sname]).join("+");
@@ -299,6 +305,7 @@ async function main() {
             await warmUpGroup(gname, group, names, label);
             if (group.settle) await settle();
           }
+          if (r === 0) check("before");
           const t0 = Date.now();
           const out = await withTimeout(group.fn({ ...ctx, N }, target, driver(), r, want), SCENARIO_TIMEOUT_MS, `${label} run ${r + 1}`);
           const wallMs = Date.now() - t0;
@@ -332,6 +339,7 @@ async function main() {
           }
         }
       }
+      check("after");
       for (const sname of names) entry.scenarios[sname].median = medians(entry.scenarios[sname].runs);
       if (entry.error) break;
     }

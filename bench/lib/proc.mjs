@@ -186,3 +186,27 @@ export function affinityOf(pid) {
   const r = spawnSync("taskset", ["-pc", String(pid)], { encoding: "utf8" });
   return /:\s*(\S+)\s*$/.exec(r.stdout?.trim() ?? "")?.[1] ?? null;
 }
+
+/**
+ * The machine check: CPU time of a fixed piece of work (a SHA-256 chain and
+ * short-lived objects for the garbage collector) in a fresh Node process on
+ * the server core, in ms. The work never changes, so on a quiet machine the
+ * figure does not either; when it rises, whatever was measured around it
+ * ran on a slower machine (a busy neighbour on the shared host), not on a
+ * slower build. Null where it cannot run.
+ */
+export function machineCheck() {
+  const work = `
+    const crypto = require("node:crypto");
+    const t0 = process.cpuUsage();
+    let h = Buffer.alloc(32);
+    for (let i = 0; i < 60000; i++) h = crypto.createHash("sha256").update(h).digest();
+    let keep = [];
+    for (let i = 0; i < 600000; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 50000) keep = []; }
+    const u = process.cpuUsage(t0);
+    process.stdout.write(String((u.user + u.system) / 1000));`;
+  const argv = pinning ? ["taskset", "-c", pinning.server, process.execPath, "-e", work] : [process.execPath, "-e", work];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 30_000 });
+  const ms = Number(r.stdout?.trim());
+  return r.status === 0 && Number.isFinite(ms) && ms > 0 ? ms : null;
+}

@@ -273,6 +273,16 @@ export function renderReport(results) {
     lines.push(`| ${l} | ${cell(h, kind)} | ${cell(mn, kind)} | ${cell(sio, kind)} | ${ratio(h, sio, kind)} | ${ratio(h, mn, kind)} |`);
   }
   lines.push("");
+  const machine = ["miniflare", "minimal", "socketio", "wrangler"]
+    .map((t) => [t, machineChecks(results, t)])
+    .filter(([, c]) => c)
+    .map(([t, c]) => `${results.targets[t].label} ${fmt(c.median)} ms (${fmt(c.min)}–${fmt(c.max)}, ${c.n} checks)`);
+  if (machine.length > 0) {
+    lines.push(
+      `Machine check (CPU time of the same fixed work in a fresh Node process on the server core, before and after each group; higher = the machine was slower): ${machine.join("; ")}.`,
+    );
+    lines.push("");
+  }
   lines.push(
     `N = ${results.sizes.N}; medians over runs. minimal DO = bench/targets/minimal: a bare Worker + one Durable Object per org (hibernation API; jose HS256 verify, one D1 upsert per connect, one SQLite append per alert, one send per socket) on the same Miniflare setup; it serves the org stream only, so "—" where it cannot run a scenario.`,
   );
@@ -332,4 +342,13 @@ export function renderReport(results) {
     for (const e of errors) lines.push(`- failed: ${e}`);
   }
   return lines.join("\n");
+}
+
+/** A target's machine checks (bench/lib/proc.mjs machineCheck): median, min, max, count; null without any. */
+export function machineChecks(results, target) {
+  const ms = (results.targets[target]?.machineChecks ?? []).map((c) => c.ms).filter((v) => typeof v === "number");
+  if (ms.length === 0) return null;
+  const sorted = [...ms].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return { median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, min: sorted[0], max: sorted.at(-1), n: ms.length };
 }
