@@ -73,7 +73,7 @@ const checks = targets
   .filter(([, x, y]) => x || y)
   .map(([t, x, y]) => `${label(t)} ${[x, y].map((c) => (c ? `${fmt(c.median)} ms (${fmt(c.min)}–${fmt(c.max)})` : "—")).join(" / ")}`);
 if (checks.length > 0) {
-  lines.push(`Machine check, run 1 / run 2 (CPU ms of the same fixed work on the server core, median and range over each target's groups; higher = the machine was slower): ${checks.join("; ")}.`);
+  lines.push(`Machine check, run 1 / run 2 (CPU ms of the same fixed work on the server core, median and range over each target's checks; higher = the machine was slower): ${checks.join("; ")}.`);
   lines.push("");
 }
 lines.push(over.length === 0 ? `All ${compared} medians agree within ${fmt(within)} %.` : `${over.length} of ${compared} medians differ by more than ${fmt(within)} %:\n${over.map((o) => `- ${o}`).join("\n")}`);

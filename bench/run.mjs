@@ -281,11 +281,13 @@ async function main() {
       if (names.length === 0) continue;
       for (const sname of names) entry.scenarios[sname] = { runs: [] };
       const groupRuns = Math.max(...names.map(runsFor));
-      // The same fixed work on the server core before and after the group: did the machine change speed?
+      // The same fixed work on the server core before each counted run and after the group: was the
+      // machine slower during a run? (Each run's result keeps the check before it: machineCheckMs.)
       const check = (at) => {
         const ms = machineCheck();
         entry.machineChecks.push({ group: gname, at, ms, time: new Date().toISOString() });
         if (ms !== null) log(`${TARGETS[name].label} · machine check ${at} ${gname}: ${ms.toFixed(0)} ms of CPU for the fixed work`);
+        return ms;
       };
       for (let r = 0; r < groupRuns; r++) {
         const want = Object.fromEntries(names.map((sname) => [sname, r < runsFor(sname)]));
@@ -305,7 +307,7 @@ async function main() {
             await warmUpGroup(gname, group, names, label);
             if (group.settle) await settle();
           }
-          if (r === 0) check("before");
+          const machineCheckMs = check(`before run ${r + 1} of`);
           const t0 = Date.now();
           const out = await withTimeout(group.fn({ ...ctx, N }, target, driver(), r, want), SCENARIO_TIMEOUT_MS, `${label} run ${r + 1}`);
           const wallMs = Date.now() - t0;
@@ -314,6 +316,7 @@ async function main() {
             if (!want[sname]) continue;
             const res = out[sname] ?? { error: "not produced" };
             res.wallMs = wallMs;
+            res.machineCheckMs = machineCheckMs;
             entry.scenarios[sname].runs.push(res);
             if (res.metrics) log(`${TARGETS[name].label} · ${SCENARIOS[sname].title} · run ${r + 1}: ${summaryLine(res.metrics)}`);
           }

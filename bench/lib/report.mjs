@@ -279,7 +279,7 @@ export function renderReport(results) {
     .map(([t, c]) => `${results.targets[t].label} ${fmt(c.median)} ms (${fmt(c.min)}–${fmt(c.max)}, ${c.n} checks)`);
   if (machine.length > 0) {
     lines.push(
-      `Machine check (CPU time of the same fixed work in a fresh Node process on the server core, before and after each group; higher = the machine was slower): ${machine.join("; ")}.`,
+      `Machine check (CPU time of the same fixed work in a fresh Node process on the server core, before each counted run and after each group; higher = the machine was slower): ${machine.join("; ")}.`,
     );
     lines.push("");
   }
